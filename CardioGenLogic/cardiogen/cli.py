@@ -1,0 +1,235 @@
+"""The ``cardiogen`` command line.
+
+Sub-commands (``cardiogen COMMAND --help`` for options)::
+
+    cardiogen phantom --out DIR [--seed N --size 64 --frames 20 --modalities cine,tagging,dense,ct,ecg]
+    cardiogen info FILE [FILE ...]
+    cardiogen convert IN OUT
+    cardiogen preview FILE --out X.gif
+    cardiogen measure SERIES [--contours DIR]
+    cardiogen demo --out DIR
+
+Every command exits 0 on success, 2 on bad input (with a one-line message naming the file and the problem)
+and 1 on an unexpected failure.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import CardioGenError, CardioGenInputError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _modalities(text: str) -> tuple[str, ...]:
+    items = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("give at least one modality")
+    return items
+
+
+def _add_phantom_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--size", type=_positive_int, default=64, help="MR image size in pixels (default 64)")
+    p.add_argument("--frames", type=_positive_int, default=20, help="MR frames per cardiac cycle (default 20)")
+    p.add_argument("--slices", type=_positive_int, default=10, help="short-axis slices (default 10)")
+    p.add_argument("--ct-size", type=_positive_int, default=64, help="CT volume size in voxels (default 64)")
+    p.add_argument("--ct-frames", type=_positive_int, default=10, help="CT phases over the cycle (default 10)")
+    p.add_argument("--modalities", type=_modalities, default=("cine", "tagging", "dense", "ct", "ecg"),
+                   help="comma-separated subset of cine,tagging,dense,ct,ecg (default all)")
+    p.add_argument("--infarct", type=float, default=None, metavar="ANGLE_DEG",
+                   help="add a regional infarct centred at this angle (0 lateral, 90 anterior, 180 septal, 270 inferior)")
+    p.add_argument("--dyssynchrony", type=float, default=0.0, help="0 (none) .. 1 (LBBB-like)")
+    p.add_argument("--age", type=float, default=None)
+    p.add_argument("--sex", choices=("M", "F"), default=None)
+    p.add_argument("--height", type=float, default=None, help="cm")
+    p.add_argument("--weight", type=float, default=None, help="kg")
+    p.add_argument("--sbp", type=float, default=None, help="systolic blood pressure, mmHg")
+    p.add_argument("--dbp", type=float, default=None, help="diastolic blood pressure, mmHg")
+
+
+def _phantom_from_args(args: argparse.Namespace, progress=None):
+    from . import phantom
+
+    infarct = None
+    if args.infarct is not None:
+        infarct = phantom.InfarctSpec(center_deg=args.infarct, width_deg=60.0, severity=0.8)
+    config = phantom.PhantomConfig(
+        seed=args.seed, size=args.size, frames=args.frames, slices=args.slices, ct_size=args.ct_size,
+        ct_frames=args.ct_frames, modalities=tuple(args.modalities), infarct=infarct,
+        dyssynchrony=args.dyssynchrony,
+    )
+    demo_fields = {k: getattr(args, k) for k in ("age", "sex", "height", "weight", "sbp", "dbp")}
+    demographics = None
+    if any(v is not None for v in demo_fields.values()):
+        import numpy as np
+
+        base = phantom.Demographics.random(np.random.default_rng(args.seed))
+        rename = {"height": "height_cm", "weight": "weight_kg"}
+        changes = {rename.get(k, k): v for k, v in demo_fields.items() if v is not None}
+        import dataclasses
+
+        demographics = dataclasses.replace(base, **changes)
+    return phantom.make_case(config, demographics=demographics)
+
+
+# ---- commands ------------------------------------------------------------------------------------------------
+def cmd_phantom(args: argparse.Namespace) -> int:
+    from .io.case import save_case
+    from .progress import TqdmProgress, sub_progress
+
+    with TqdmProgress("phantom", disable=args.quiet) as bar:
+        bar(0.0, "simulating")
+        case = _phantom_from_args(args)
+        bar(0.5, "writing files")
+        files = save_case(case, args.out, progress=sub_progress(bar, 0.5, 1.0))
+    if not args.quiet:
+        for name, path in files.items():
+            print(f"{name:24s} {path}")
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import io
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            info = io.describe(io.load(path))
+        except CardioGenInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        if args.json:
+            print(json.dumps({"file": str(path), **info}, default=str))
+        else:
+            print(f"{path}")
+            for key, value in info.items():
+                print(f"  {key:18s} {value}")
+    return status
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from . import io
+
+    obj = io.load(args.input)
+    out = io.save(obj, args.output)
+    print(out)
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from . import io
+    from .io import preview
+
+    obj = io.load(args.file)
+    series = getattr(obj, "magnitude", obj)  # a DenseSeries previews its magnitude
+    out = Path(args.out)
+    if out.suffix.lower() == ".mp4":
+        preview.write_mp4(series, out, slice_index=args.slice)
+    elif out.suffix.lower() == ".png":
+        preview.mosaic_png(series, out, slice_index=args.slice)
+    else:
+        preview.write_gif(series, out, slice_index=args.slice)
+    print(out)
+    return EXIT_OK
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    from .measure import measure_files
+
+    result = measure_files(args.series, contours_dir=args.contours)
+    if args.json:
+        print(json.dumps(result.as_dict(), default=float))
+    else:
+        print(result.format_table())
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    page = run_demo(args.out, seed=args.seed, quiet=args.quiet)
+    print(f"demo page: {page}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cardiogen", description="CardioGen: generative cardiac imaging tools")
+    parser.add_argument("--version", action="version", version=f"cardiogen {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("phantom", help="simulate a phantom case in every modality, with its ground truth")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    _add_phantom_options(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_phantom)
+
+    p = sub.add_parser("info", help="describe a file: modality, shape, spacing, frames, heart rate")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("convert", help="convert between formats (by extension: .nrrd .seq.nrrd .nii.gz .csv, DICOM folder)")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("preview", help="write an animated GIF/MP4 (or PNG mosaic) of a series")
+    p.add_argument("file", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--slice", type=int, default=None, help="slice index (default: middle)")
+    p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("measure", help="LV/RV volumes, EF, mass and sphericity from a segmented series")
+    p.add_argument("series", type=Path, help="image series (DICOM folder, NRRD) or a segmentation file")
+    p.add_argument("--contours", type=Path, default=None, help="folder of Sunnybrook-style contour files")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("demo", help="the main job on the built-in phantom: every modality, previews, one HTML page")
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CardioGenInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CardioGenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The main job on the built-in phantom: one case in every modality, previews, and a static HTML page.
+
+``cardiogen demo --out DIR`` (the README's first command) calls :func:`run_demo`. Later pipelines add their
+sections through :data:`SECTIONS` (each a function ``(case, out_dir, progress) -> html``).
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from .progress import TqdmProgress, report, sub_progress
+
+Section = Callable[[Any, Path, Optional[Callable[[float, str], None]]], str]
+
+#: Extra demo sections registered by pipelines (title, function); run in order after the phantom section.
+SECTIONS: list[tuple[str, Section]] = []
+
+
+def _rel(path: Path, root: Path) -> str:
+    return html.escape(os.path.relpath(path, root))
+
+
+def _figure(path: Path, root: Path, caption: str, width: int = 256) -> str:
+    return (f'<figure><img src="{_rel(path, root)}" width="{width}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _plot_ecg(ecg: Any, path: Path, seconds: float = 3.0) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(ecg.n_samples, int(seconds * ecg.sampling_rate))
+    t = ecg.times_ms[:n]
+    fig, axes = plt.subplots(6, 2, figsize=(10, 7), sharex=True)
+    for i, name in enumerate(ecg.lead_names[:12]):
+        ax = axes[i % 6, i // 6]
+        ax.plot(t, ecg.signals[i, :n], lw=0.8, color="k")
+        ax.set_ylabel(name, rotation=0, labelpad=18)
+        ax.grid(True, color="#f3b0b0", lw=0.4)
+        r = ecg.fiducials.get("R")
+        if r is not None:
+            r = r[r < n]
+            ax.plot(t[r], ecg.signals[i, r], "r.", ms=3)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (ms)")
+    fig.suptitle("Phantom 12-lead ECG (mV); red dots: R peaks = end-diastole")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _plot_strain(strain: Any, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for comp in strain.components:
+        ax.plot(strain.frame_times, 100 * strain.global_curve(comp), marker="o", ms=3, label=comp)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("time from end-diastole (ms)")
+    ax.set_ylabel("Green-Lagrange strain (%)")
+    ax.set_title("Ground-truth global LV strain")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def _table(rows: dict[str, Any]) -> str:
+    cells = []
+    for key, value in rows.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+        cells.append(f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>")
+    return "<table>" + "".join(cells) + "</table>"
+
+
+def _as_dict(obj: Any) -> dict:
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return dict(obj or {})
+
+
+def phantom_section(case: Any, out: Path, progress=None) -> str:
+    """Previews of every modality of the phantom case, its ECG, truth strain and phenotypes."""
+    from .io import preview
+    from .measure import measure_segmentation
+
+    prev = out / "previews"
+    prev.mkdir(parents=True, exist_ok=True)
+    figures = []
+    seg = case.truth.segmentation
+    items = [("cine", case.cine, "Cine bSSFP (mid slice) with true masks", seg),
+             ("tagging", case.tagging, "SPAMM tagging", None)]
+    if case.dense is not None:
+        items.append(("dense_magnitude", case.dense.magnitude, "DENSE magnitude", None))
+    for i, (name, series, caption, overlay) in enumerate(items):
+        if series is None:
+            continue
+        report(progress, 0.1 + 0.5 * i / len(items), f"preview {name}")
+        path = preview.write_gif(series, prev / f"{name}.gif", overlay=overlay)
+        figures.append(_figure(path, out, caption))
+    if case.dense is not None:
+        for i, enc in enumerate(case.dense.encodings):
+            phase = case.dense.magnitude.with_array(case.dense.phase[i], modality="dense_phase")
+            path = preview.write_gif(phase, prev / f"dense_phase_{enc}.gif", window=(-np.pi, np.pi))
+            figures.append(_figure(path, out, f"DENSE phase, {enc}-encoding (wrapped, rad)"))
+    if case.ct is not None:
+        report(progress, 0.7, "preview ct")
+        path = preview.write_gif(case.ct, prev / "ct.gif", window=(-200.0, 600.0))
+        figures.append(_figure(path, out, "4D CT (mid axial slice, HU -200..600)"))
+    extra = []
+    if case.ecg is not None:
+        report(progress, 0.8, "ECG plot")
+        extra.append(_figure(_plot_ecg(case.ecg, prev / "ecg.png"), out, "12-lead ECG", width=700))
+    if case.truth.strain is not None:
+        extra.append(_figure(_plot_strain(case.truth.strain, prev / "strain.png"), out, "Truth strain", width=400))
+    measured = measure_segmentation(seg).as_dict()
+    pheno = _as_dict(case.phenotypes)
+    demo = _as_dict(case.demographics)
+    report(progress, 1.0, "phantom section done")
+    return (
+        "<h2>Phantom case: every modality from one ground-truth motion</h2>"
+        f"<div class='row'>{''.join(figures)}</div><div class='row'>{''.join(extra)}</div>"
+        "<div class='row'><div><h3>Demographics</h3>" + _table(demo) + "</div>"
+        "<div><h3>Phenotypes (model targets)</h3>" + _table(pheno) + "</div>"
+        "<div><h3>Measured from the rendered masks (cardiogen.measure)</h3>" + _table(measured) + "</div></div>"
+    )
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>CardioGen demo</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
+figure {{ margin: 0; }} figcaption {{ font-size: 0.85em; color: #555; max-width: 260px; }}
+img {{ image-rendering: pixelated; border: 1px solid #ccc; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }} th, td {{ border: 1px solid #ddd; padding: 2px 6px; text-align: left; }}
+.banner {{ background: #fff3cd; padding: 0.5em 1em; border: 1px solid #e0c060; }}
+</style></head><body>
+<h1>CardioGen demo</h1>
+<p class="banner">Every image on this page is <b>synthetic</b> (CardioGen phantom or generative model output),
+not patient data. Generated {date} by <code>{command}</code> in {seconds:.1f} s.</p>
+{body}
+<h2>Files</h2><p>The case files open in 3D Slicer (<code>.seq.nrrd</code> sequences, <code>.seg.nrrd</code>) and with
+<code>cardiogen info</code>: see <a href="case/case.json">case/case.json</a>.</p>
+</body></html>
+"""
+
+
+def run_demo(out_dir: str | os.PathLike, *, seed: int = 0, quiet: bool = False) -> Path:
+    """Simulate the phantom case, write it and its previews, and build ``OUT/index.html``; returns the page."""
+    from . import phantom
+    from .io.case import save_case
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with TqdmProgress("demo", disable=quiet) as bar:
+        bar(0.0, "simulating phantom")
+        case = phantom.make_case(phantom.PhantomConfig(seed=seed))
+        bar(0.15, "writing case files")
+        save_case(case, out / "case", progress=sub_progress(bar, 0.15, 0.35))
+        n = len(SECTIONS) + 1
+        body = [phantom_section(case, out, sub_progress(bar, 0.35, 0.35 + 0.65 / n))]
+        for i, (title, section) in enumerate(SECTIONS, start=1):
+            bar(0.35 + 0.65 * i / n, title)
+            body.append(section(case, out, sub_progress(bar, 0.35 + 0.65 * i / n, 0.35 + 0.65 * (i + 1) / n)))
+        bar(1.0, "done")
+    page = out / "index.html"
+    page.write_text(PAGE.format(date=time.strftime("%Y-%m-%d %H:%M"), command=f"cardiogen demo --out {out} --seed {seed}",
+                                seconds=time.time() - start, body="\n".join(body)))
+    (out / "demo.json").write_text(json.dumps({"seed": seed, "seconds": round(time.time() - start, 2)}))
+    return page
