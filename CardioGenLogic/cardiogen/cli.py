@@ -8,6 +8,7 @@ Sub-commands (``cardiogen COMMAND --help`` for options)::
     cardiogen preview FILE --out X.gif
     cardiogen measure SERIES [--contours DIR]
     cardiogen demo --out DIR
+    cardiogen run JOB.json          (background jobs of the Slicer modules; JSON lines on stdout)
 
 Every command exits 0 on success, 2 on bad input (with a one-line message naming the file and the problem)
 and 1 on an unexpected failure.
@@ -167,6 +168,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from .jobs import run_job_file
+
+    return run_job_file(args.manifest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cardiogen", description="CardioGen: generative cardiac imaging tools")
     parser.add_argument("--version", action="version", version=f"cardiogen {_version()}")
@@ -200,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contours", type=Path, default=None, help="folder of Sunnybrook-style contour files")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("run", help="run a background job from a JSON manifest, printing JSON-lines progress")
+    p.add_argument("manifest", type=Path)
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="the main job on the built-in phantom: every modality, previews, one HTML page")
     p.add_argument("--out", type=Path, default=Path("out/demo"))

@@ -1,0 +1,1 @@
+"""What every CardioGen Slicer module shares: MRML bridge, background runner, dependency install."""

@@ -1,0 +1,533 @@
+"""Conversion between cardiogen containers and MRML nodes (the only place that knows both).
+
+Coordinate frames: cardiogen stays in LPS like DICOM and ITK; MRML uses RAS. The single conversion is
+:data:`LPS_TO_RAS` (negate x and y), applied in :func:`ijk_to_ras` / :func:`geometry_from_ijk_to_ras` and to
+displacement vectors. Arrays: cardiogen frames are ``(z, y, x)`` = MRML volume arrays ``(k, j, i)``.
+
+4D data follows SlicerHeart's pattern: a ``vtkMRMLSequenceNode`` with index name "time", unit "ms", numeric index
+values, one data node per frame, a ``vtkMRMLSequenceBrowserNode`` and its proxy node. Synthetic results carry
+" (synthetic)" in their node names and the attribute ``CardioGen.Synthetic = "1"``; every node made here has
+``CardioGen.Kind`` (cine, dense_mag, strain, ecg ...).
+
+The sequences logic is taken from ``slicer.modules.sequences.logic()`` (in tests a stand-in provides it).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import slicer
+import vtk
+
+from cardiogen.data import (STANDARD_LABELS, DisplacementSeries, Ecg, Geometry, ImageSeries, LabelInfo,
+                            Segmentation, StrainSeries)
+from cardiogen.errors import CardioGenInputError
+
+#: RAS = LPS_TO_RAS @ LPS (and its own inverse).
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+ATTR_SYNTHETIC = "CardioGen.Synthetic"
+ATTR_KIND = "CardioGen.Kind"
+ATTR_PROVENANCE = "CardioGen.Provenance"
+SYNTHETIC_SUFFIX = " (synthetic)"
+
+
+# ---- geometry ------------------------------------------------------------------------------------------------
+def ijk_to_ras(geometry: Geometry) -> np.ndarray:
+    """4x4 IJK-to-RAS matrix of a cardiogen geometry (LPS -> RAS once, here)."""
+    return LPS_TO_RAS @ geometry.index_to_world()
+
+
+def geometry_from_ijk_to_ras(matrix: Any) -> Geometry:
+    """Geometry (LPS) from a 4x4 IJK-to-RAS matrix (numpy or vtkMatrix4x4)."""
+    m = slicer.util.arrayFromVTKMatrix(matrix) if isinstance(matrix, vtk.vtkMatrix4x4) else np.asarray(matrix, float)
+    lps = LPS_TO_RAS @ m
+    spacing = np.linalg.norm(lps[:3, :3], axis=0)
+    return Geometry(spacing=spacing, origin=lps[:3, 3], direction=lps[:3, :3] / spacing)
+
+
+def _volume_ijk_to_ras(node: Any) -> np.ndarray:
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(matrix)
+    return slicer.util.arrayFromVTKMatrix(matrix)
+
+
+def _scene(scene: Any = None) -> Any:
+    return scene if scene is not None else slicer.mrmlScene
+
+
+def _mark(node: Any, kind: str, synthetic: bool, provenance: Optional[dict] = None) -> None:
+    node.SetAttribute(ATTR_KIND, kind)
+    node.SetAttribute(ATTR_SYNTHETIC, "1" if synthetic else "0")
+    if provenance:
+        import json
+
+        node.SetAttribute(ATTR_PROVENANCE, json.dumps(provenance, default=str)[:4000])
+
+
+def node_name(name: str, synthetic: bool) -> str:
+    """Node name with the synthetic marker appended once."""
+    if synthetic and SYNTHETIC_SUFFIX.strip() not in name:
+        return name + SYNTHETIC_SUFFIX
+    return name
+
+
+def is_synthetic(node: Any) -> bool:
+    return node.GetAttribute(ATTR_SYNTHETIC) == "1"
+
+
+def sequences_logic() -> Any:
+    return slicer.modules.sequences.logic()
+
+
+# ---- volumes and sequences -----------------------------------------------------------------------------------
+def _new_volume(frame: np.ndarray, geometry: Geometry, name: str, class_name: str = "vtkMRMLScalarVolumeNode",
+                scene: Any = None) -> Any:
+    """A volume node in the scene (frame is (z, y, x))."""
+    node = _scene(scene).AddNewNodeByClass(class_name, name)
+    node.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(geometry)))
+    slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(frame))
+    node.CreateDefaultDisplayNodes()
+    return node
+
+
+def _make_sequence(name: str, frame_times: Iterable[float], data_nodes: Iterable[Any], scene: Any = None) -> Any:
+    seq = _scene(scene).AddNewNodeByClass("vtkMRMLSequenceNode", name)
+    seq.SetIndexName("time")
+    seq.SetIndexUnit("ms")
+    seq.SetIndexType(seq.NumericIndex)
+    for t, node in zip(frame_times, data_nodes):
+        seq.SetDataNodeAtValue(node, f"{float(t):g}")
+    return seq
+
+
+def _make_browser(seq: Any, name: str, scene: Any = None) -> tuple[Any, Any]:
+    browser = _scene(scene).AddNewNodeByClass("vtkMRMLSequenceBrowserNode", name + " browser")
+    browser.SetAndObserveMasterSequenceNodeID(seq.GetID())
+    browser.SetPlaybackRateFps(10.0)
+    browser.SetPlaybackItemSkippingEnabled(False)
+    sequences_logic().UpdateProxyNodesFromSequences(browser)
+    proxy = browser.GetProxyNode(seq)
+    browser.SetSelectedItemNumber(0)
+    return browser, proxy
+
+
+class SeriesNodes:
+    """What :func:`image_series_to_nodes` made: a volume, or a sequence + browser + proxy volume."""
+
+    def __init__(self, volume: Any = None, sequence: Any = None, browser: Any = None) -> None:
+        self.volume = volume          # the node shown in views (the proxy for a sequence)
+        self.sequence = sequence
+        self.browser = browser
+
+    @property
+    def nodes(self) -> list:
+        return [n for n in (self.browser, self.sequence, self.volume) if n is not None]
+
+
+def image_series_to_nodes(series: ImageSeries, name: str, scene: Any = None) -> SeriesNodes:
+    """A static series becomes a scalar volume; a series of frames becomes a sequence with a browser."""
+    name = node_name(name, series.synthetic)
+    if series.n_frames == 1:
+        vol = _new_volume(series.array[0], series.geometry, name, scene=scene)
+        _mark(vol, series.modality, series.synthetic, series.provenance)
+        return SeriesNodes(volume=vol)
+    temp = vtk_volume_node()
+    temp.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(series.geometry)))
+    _mark(temp, series.modality, series.synthetic)  # every frame (and so the proxy) carries the marks
+    seq = _scene(scene).AddNewNodeByClass("vtkMRMLSequenceNode", name)
+    seq.SetIndexName("time")
+    seq.SetIndexUnit("ms")
+    seq.SetIndexType(seq.NumericIndex)
+    for t, frame in zip(series.frame_times, series.array):
+        slicer.util.updateVolumeFromArray(temp, np.ascontiguousarray(frame))
+        seq.SetDataNodeAtValue(temp, f"{float(t):g}")
+    _mark(seq, series.modality, series.synthetic, series.provenance)
+    browser, proxy = _make_browser(seq, name, scene)
+    proxy.SetName(name)
+    _mark(proxy, series.modality, series.synthetic)
+    _mark(browser, series.modality, series.synthetic)
+    proxy.CreateDefaultDisplayNodes()
+    return SeriesNodes(volume=proxy, sequence=seq, browser=browser)
+
+
+def vtk_volume_node() -> Any:
+    """A scalar volume node outside the scene (a template for sequence frames)."""
+    node = slicer.vtkMRMLScalarVolumeNode()
+    node.SetAndObserveImageData(vtk.vtkImageData())
+    return node
+
+
+def _frame_times_of(seq: Any) -> np.ndarray:
+    values = [seq.GetNthIndexValue(i) for i in range(seq.GetNumberOfDataNodes())]
+    try:
+        return np.array([float(v) for v in values])
+    except ValueError as exc:
+        raise CardioGenInputError("sequence index values are not numbers", source=seq.GetName(), got=values) from exc
+
+
+def nodes_to_image_series(node: Any, modality: Optional[str] = None) -> ImageSeries:
+    """A scalar volume, a sequence node, or a browser/proxy of a volume sequence -> ImageSeries."""
+    seq = _as_sequence(node)
+    kind = modality or (node.GetAttribute(ATTR_KIND) or "other")
+    synthetic = node.GetAttribute(ATTR_SYNTHETIC) == "1"
+    if seq is None:
+        arr = slicer.util.arrayFromVolume(node)
+        if arr.ndim != 3:
+            raise CardioGenInputError("only scalar volumes are supported", source=node.GetName(), got=arr.shape)
+        return ImageSeries(arr.copy(), geometry_from_ijk_to_ras(_volume_ijk_to_ras(node)), modality=kind,
+                           synthetic=synthetic, description=node.GetName())
+    frames = []
+    geometry = None
+    for i in range(seq.GetNumberOfDataNodes()):
+        data = seq.GetNthDataNode(i)
+        frames.append(slicer.util.arrayFromVolume(data).copy())
+        geometry = geometry or geometry_from_ijk_to_ras(_volume_ijk_to_ras(data))
+    return ImageSeries(np.stack(frames), geometry, frame_times=_frame_times_of(seq), modality=kind,
+                       synthetic=synthetic or seq.GetAttribute(ATTR_SYNTHETIC) == "1", description=seq.GetName())
+
+
+def _as_sequence(node: Any) -> Any:
+    if node.IsA("vtkMRMLSequenceNode"):
+        return node
+    if node.IsA("vtkMRMLSequenceBrowserNode"):
+        return node.GetMasterSequenceNode()
+    browser = sequences_logic().GetFirstBrowserNodeForProxyNode(node)
+    if browser is not None:
+        return browser.GetSequenceNode(node)
+    return None
+
+
+# ---- displacement as grid transforms ---------------------------------------------------------------------------
+def _grid_transform(displacement_lps: np.ndarray, geometry: Geometry) -> Any:
+    """A vtkOrientedGridTransform from a (3, z, y, x) LPS displacement (mm) on ``geometry``."""
+    comps = np.asarray(displacement_lps, dtype=np.float64)
+    ras = np.stack([-comps[0], -comps[1], comps[2]], axis=-1)  # (z, y, x, 3) RAS vectors
+    nz, ny, nx = comps.shape[1:]
+    image = vtk.vtkImageData()
+    image.SetDimensions(nx, ny, nz)
+    m = ijk_to_ras(geometry)
+    spacing = np.array(geometry.spacing)
+    image.SetOrigin(*m[:3, 3])
+    image.SetSpacing(*spacing)
+    image.AllocateScalars(vtk.VTK_DOUBLE, 3)
+    from vtk.util import numpy_support
+
+    flat = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
+    flat[:] = ras.reshape(-1, 3)
+    direction = vtk.vtkMatrix4x4()
+    for r in range(3):
+        for c in range(3):
+            direction.SetElement(r, c, m[r, c] / spacing[c])
+    transform = slicer.vtkOrientedGridTransform()
+    transform.SetDisplacementGridData(image)
+    transform.SetGridDirectionMatrix(direction)
+    transform.SetInterpolationModeToLinear()
+    return transform
+
+
+def displacement_to_nodes(disp: DisplacementSeries, name: str, scene: Any = None) -> SeriesNodes:
+    """A sequence of grid transform nodes (one per frame; "to parent" moves reference points to frame t).
+
+    The Lagrangian field ``x = X + u(X)`` is stored as the transform *to parent*, so a model or markup placed on
+    the reference frame and put under the proxy transform follows the motion as the browser plays.
+    """
+    name = node_name(name, disp.synthetic)
+    scn = _scene(scene)
+    temp = slicer.vtkMRMLGridTransformNode()
+    _mark(temp, "displacement", disp.synthetic)
+    seq = scn.AddNewNodeByClass("vtkMRMLSequenceNode", name)
+    seq.SetIndexName("time")
+    seq.SetIndexUnit("ms")
+    seq.SetIndexType(seq.NumericIndex)
+    for t, field in zip(disp.frame_times, disp.array):
+        temp.SetAndObserveTransformToParent(_grid_transform(field, disp.geometry))
+        seq.SetDataNodeAtValue(temp, f"{float(t):g}")
+    _mark(seq, "displacement", disp.synthetic, disp.provenance)
+    browser, proxy = _make_browser(seq, name, scene)
+    proxy.SetName(name)
+    _mark(proxy, "displacement", disp.synthetic)
+    return SeriesNodes(volume=proxy, sequence=seq, browser=browser)
+
+
+def nodes_to_displacement(node: Any) -> DisplacementSeries:
+    """Grid transform (sequence) -> DisplacementSeries (LPS components, mm)."""
+    seq = _as_sequence(node)
+    nodes = [node] if seq is None else [seq.GetNthDataNode(i) for i in range(seq.GetNumberOfDataNodes())]
+    fields, geometry = [], None
+    from vtk.util import numpy_support
+
+    for n in nodes:
+        transform = n.GetTransformToParent()
+        grid = slicer.vtkOrientedGridTransform.SafeDownCast(transform)
+        if grid is None:
+            raise CardioGenInputError("node is not a grid transform", source=n.GetName())
+        image = grid.GetDisplacementGrid()
+        nx, ny, nz = image.GetDimensions()
+        ras = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(nz, ny, nx, 3)
+        fields.append(np.stack([-ras[..., 0], -ras[..., 1], ras[..., 2]]))
+        if geometry is None:
+            d = slicer.util.arrayFromVTKMatrix(grid.GetGridDirectionMatrix())[:3, :3]
+            m = np.eye(4)
+            m[:3, :3] = d @ np.diag(image.GetSpacing())
+            m[:3, 3] = image.GetOrigin()
+            geometry = geometry_from_ijk_to_ras(m)
+    times = _frame_times_of(seq) if seq is not None else None
+    return DisplacementSeries(np.stack(fields), geometry, frame_times=times,
+                              synthetic=node.GetAttribute(ATTR_SYNTHETIC) == "1")
+
+
+# ---- segmentation ----------------------------------------------------------------------------------------------
+def segmentation_to_node(seg: Segmentation, name: str, frame: int = 0, scene: Any = None) -> Any:
+    """One frame of a label map as a segmentation node with named, colored segments (ids = label names)."""
+    scn = _scene(scene)
+    name = node_name(name, seg.synthetic)
+    seg_node = scn.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
+    seg_node.CreateDefaultDisplayNodes()
+    labels = seg.labels[frame]
+    labelmap = scn.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__cardiogen_temp_labelmap")
+    try:
+        labelmap.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(seg.geometry)))
+        segmentation = seg_node.GetSegmentation()
+        for value, info in sorted(seg.label_table.items()):
+            binary = (labels == value).astype(np.uint8)
+            if not binary.any():
+                continue
+            slicer.util.updateVolumeFromArray(labelmap, binary)
+            oriented = slicer.vtkOrientedImageData()
+            oriented.DeepCopy(labelmap.GetImageData())
+            matrix = vtk.vtkMatrix4x4()
+            labelmap.GetIJKToRASMatrix(matrix)
+            oriented.SetImageToWorldMatrix(matrix)
+            segment_id = segmentation.AddEmptySegment(info.name, info.name, list(info.color))
+            slicer.vtkSlicerSegmentationsModuleLogic.SetBinaryLabelmapToSegment(
+                oriented, seg_node, segment_id, slicer.vtkSlicerSegmentationsModuleLogic.MODE_REPLACE)
+            segment = segmentation.GetSegment(segment_id)
+            segment.SetLabelValue(int(value))
+    finally:
+        scn.RemoveNode(labelmap)
+    _mark(seg_node, "segmentation", seg.synthetic, seg.provenance)
+    return seg_node
+
+
+def node_to_segmentation(seg_node: Any, reference: Geometry, shape_zyx: tuple[int, int, int]) -> Segmentation:
+    """Segmentation node -> one-frame Segmentation on a reference grid; label values from segment names."""
+    by_name = {info.name.lower(): (value, info) for value, info in STANDARD_LABELS.items()}
+    segmentation = seg_node.GetSegmentation()
+    labels = np.zeros(shape_zyx, dtype=np.uint8)
+    table: dict[int, LabelInfo] = {}
+    next_value = max(STANDARD_LABELS) + 1
+    ref = slicer.vtkMRMLScalarVolumeNode()
+    ref.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(reference)))
+    image = vtk.vtkImageData()
+    image.SetDimensions(shape_zyx[2], shape_zyx[1], shape_zyx[0])
+    image.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
+    ref.SetAndObserveImageData(image)
+    for i in range(segmentation.GetNumberOfSegments()):
+        segment_id = segmentation.GetNthSegmentID(i)
+        segment = segmentation.GetSegment(segment_id)
+        name = segment.GetName()
+        if name.lower() in by_name:
+            value, info = by_name[name.lower()]
+        else:
+            value, next_value = next_value, next_value + 1
+            info = LabelInfo(name, tuple(segment.GetColor()))
+        arr = _segment_array(seg_node, segment_id, ref)
+        labels[arr > 0] = value
+        table[value] = info
+    return Segmentation(labels, table, reference, synthetic=seg_node.GetAttribute(ATTR_SYNTHETIC) == "1")
+
+
+def _segment_array(seg_node: Any, segment_id: str, reference_node: Any) -> np.ndarray:
+    """Binary (z, y, x) array of one segment resampled on the reference volume's grid."""
+    oriented = slicer.vtkOrientedImageData()
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    ids = vtk.vtkStringArray()
+    ids.InsertNextValue(segment_id)
+    labelmap = slicer.vtkMRMLLabelMapVolumeNode()
+    scn = seg_node.GetScene()
+    scn.AddNode(labelmap)
+    try:
+        logic.ExportSegmentsToLabelmapNode(seg_node, ids, labelmap, reference_node)
+        arr = slicer.util.arrayFromVolume(labelmap).copy()
+    finally:
+        scn.RemoveNode(labelmap)
+    del oriented
+    return arr
+
+
+# ---- ECG as table + plot ---------------------------------------------------------------------------------------
+def ecg_to_nodes(ecg: Ecg, name: str, scene: Any = None, max_points: int = 5000) -> dict:
+    """A table node (time_ms + one column per lead, decimated to ``max_points``), one plot series per lead,
+    a chart, and a "current time" marker series (2 points) that :func:`set_ecg_marker` moves."""
+    scn = _scene(scene)
+    name = node_name(name, ecg.synthetic)
+    step = max(1, int(np.ceil(ecg.n_samples / max_points)))
+    times = ecg.times_ms[::step]
+    table = scn.AddNewNodeByClass("vtkMRMLTableNode", name)
+    columns = np.column_stack([times] + [ecg.signals[i, ::step] for i in range(len(ecg.lead_names))])
+    slicer.util.updateTableFromArray(table, columns, ["time_ms", *ecg.lead_names])
+    table.SetAttribute("CardioGen.SamplingRate", str(ecg.sampling_rate / step))
+    _mark(table, "ecg", ecg.synthetic, ecg.metadata)
+    chart = scn.AddNewNodeByClass("vtkMRMLPlotChartNode", name + " chart")
+    chart.SetTitle(name)
+    chart.SetXAxisTitle("time (ms)")
+    chart.SetYAxisTitle("mV")
+    series_nodes = []
+    colors = _lead_colors(len(ecg.lead_names))
+    for lead, color in zip(ecg.lead_names, colors):
+        s = scn.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{name} {lead}")
+        s.SetAndObserveTableNodeID(table.GetID())
+        s.SetXColumnName("time_ms")
+        s.SetYColumnName(lead)
+        s.SetPlotType(s.PlotTypeScatter)
+        s.SetMarkerStyle(s.MarkerStyleNone)
+        s.SetColor(*color)
+        chart.AddAndObservePlotSeriesNodeID(s.GetID())
+        series_nodes.append(s)
+    marker_table = scn.AddNewNodeByClass("vtkMRMLTableNode", name + " current time")
+    lo, hi = float(ecg.signals.min()), float(ecg.signals.max())
+    slicer.util.updateTableFromArray(marker_table, np.array([[0.0, lo], [0.0, hi]]), ["time_ms", "mV"])
+    marker = scn.AddNewNodeByClass("vtkMRMLPlotSeriesNode", name + " current frame")
+    marker.SetAndObserveTableNodeID(marker_table.GetID())
+    marker.SetXColumnName("time_ms")
+    marker.SetYColumnName("mV")
+    marker.SetPlotType(marker.PlotTypeScatter)
+    marker.SetMarkerStyle(marker.MarkerStyleNone)
+    marker.SetLineWidth(3)
+    marker.SetColor(1.0, 0.0, 0.0)
+    chart.AddAndObservePlotSeriesNodeID(marker.GetID())
+    return {"table": table, "chart": chart, "series": series_nodes, "marker_table": marker_table, "marker": marker}
+
+
+def set_ecg_marker(marker_table: Any, time_ms: float) -> None:
+    """Move the current-time marker of an ECG chart to ``time_ms``."""
+    table = marker_table.GetTable()
+    for row in range(2):
+        table.SetValue(row, 0, float(time_ms))
+    table.Modified()
+    marker_table.Modified()
+
+
+class EcgBrowserSync:
+    """Keeps an ECG chart's marker on the browser's current frame time (modulo the RR of the beat shown).
+
+    Observes the browser node; ``update()`` can also be called directly (tests).
+    """
+
+    def __init__(self, browser: Any, marker_table: Any, cycle_ms: Optional[float] = None) -> None:
+        self.browser = browser
+        self.marker_table = marker_table
+        self.cycle_ms = cycle_ms
+        self._tag = browser.AddObserver(vtk.vtkCommand.ModifiedEvent, lambda *_: self.update())
+        self.update()
+
+    def current_time_ms(self) -> float:
+        seq = self.browser.GetMasterSequenceNode()
+        index = self.browser.GetSelectedItemNumber()
+        if seq is None or index < 0:
+            return 0.0
+        return float(seq.GetNthIndexValue(index))
+
+    def update(self) -> None:
+        set_ecg_marker(self.marker_table, self.current_time_ms())
+
+    def close(self) -> None:
+        self.browser.RemoveObserver(self._tag)
+
+
+def nodes_to_ecg(table: Any) -> Ecg:
+    """Table node written by :func:`ecg_to_nodes` -> Ecg."""
+    names = [table.GetColumnName(i) for i in range(table.GetNumberOfColumns())]
+    if not names or names[0] != "time_ms":
+        raise CardioGenInputError("ECG table must start with a time_ms column", source=table.GetName(), got=names[:1])
+    times = slicer.util.arrayFromTableColumn(table, "time_ms")
+    signals = np.stack([slicer.util.arrayFromTableColumn(table, n) for n in names[1:]])
+    fs = 1000.0 / float(np.median(np.diff(times)))
+    return Ecg(signals, fs, tuple(names[1:]), start_time_ms=float(times[0]),
+               synthetic=table.GetAttribute(ATTR_SYNTHETIC) == "1")
+
+
+def _lead_colors(n: int) -> list[tuple[float, float, float]]:
+    base = [(0.0, 0.0, 0.0), (0.8, 0.1, 0.1), (0.1, 0.4, 0.8), (0.1, 0.6, 0.2), (0.6, 0.2, 0.7), (0.9, 0.5, 0.0)]
+    return [base[i % len(base)] for i in range(n)]
+
+
+# ---- strain overlay -------------------------------------------------------------------------------------------
+STRAIN_RANGE = 0.3          #: color table spans -0.3 .. +0.3 (Green-Lagrange, unitless)
+OUTSIDE_MASK = -10.0        #: value written outside the myocardium; hidden by the display threshold
+
+
+def strain_color_table(scene: Any = None, name: str = "CardioGen strain (diverging)") -> Any:
+    """A 256-entry diverging blue-white-red color table (negative = shortening = blue), made once per scene."""
+    scn = _scene(scene)
+    existing = scn.GetFirstNodeByName(name)
+    if existing is not None:
+        return existing
+    table = scn.AddNewNodeByClass("vtkMRMLColorTableNode", name)
+    table.SetTypeToUser()
+    table.SetNumberOfColors(256)
+    table.SetNamesInitialised(True)
+    for i in range(256):
+        x = i / 255.0 * 2.0 - 1.0  # -1 .. 1
+        if x < 0:
+            r, g, b = 1.0 + x * 0.85, 1.0 + x * 0.6, 1.0
+        else:
+            r, g, b = 1.0, 1.0 - x * 0.75, 1.0 - x * 0.85
+        table.SetColor(i, f"{x * STRAIN_RANGE:+.3f}", r, g, b, 1.0)
+    table.SetAttribute(ATTR_KIND, "strain_colors")
+    return table
+
+
+def strain_to_nodes(strain: StrainSeries, component: str, name: str, scene: Any = None) -> SeriesNodes:
+    """One strain component as a volume sequence with the diverging color table; outside the mask is hidden."""
+    if component not in strain.components:
+        raise CardioGenInputError("strain component not present", expected=tuple(strain.components), got=component)
+    values = strain.components[component].copy()
+    if strain.mask is not None:
+        values[:, ~strain.mask] = OUTSIDE_MASK
+    series = ImageSeries(values, strain.geometry, frame_times=strain.frame_times, modality="strain",
+                         synthetic=strain.synthetic, provenance=strain.provenance)
+    nodes = image_series_to_nodes(series, f"{name} {component} strain", scene)
+    colors = strain_color_table(scene)
+    display = nodes.volume.GetDisplayNode()
+    display.SetAndObserveColorNodeID(colors.GetID())
+    display.AutoWindowLevelOff()
+    display.SetWindowLevel(2 * STRAIN_RANGE, 0.0)
+    display.SetApplyThreshold(True)
+    display.SetLowerThreshold(OUTSIDE_MASK / 2)
+    display.SetUpperThreshold(1e6)
+    display.SetInterpolate(False)
+    return nodes
+
+
+def add_strain_legend(volume_node: Any, title: str = "strain") -> Any:
+    """Color legend for a strain overlay (Colors module logic)."""
+    logic = slicer.modules.colors.logic()
+    legend = logic.AddDefaultColorLegendDisplayNode(volume_node)
+    if legend is not None:
+        legend.SetTitleText(title)
+        legend.SetVisibility(True)
+    return legend
+
+
+def show_in_slice_views(background: Any, foreground: Any = None, foreground_opacity: float = 0.6,
+                        label: Any = None, scene: Any = None) -> None:
+    """Set the layers of every slice view through the scene's slice composite nodes (works without slicer.app)."""
+    scn = _scene(scene)
+    composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    for i in range(composites.GetNumberOfItems()):
+        comp = composites.GetItemAsObject(i)
+        comp.SetBackgroundVolumeID(background.GetID() if background is not None else None)
+        comp.SetForegroundVolumeID(foreground.GetID() if foreground is not None else None)
+        comp.SetForegroundOpacity(foreground_opacity if foreground is not None else 0.0)
+        if label is not None:
+            comp.SetLabelVolumeID(label.GetID())
+
+
+def remove_nodes(nodes: Iterable[Any], scene: Any = None) -> None:
+    """Remove nodes (and sequence data) from the scene; used to undo a failed load."""
+    scn = _scene(scene)
+    for node in nodes:
+        if node is not None and scn.IsNodePresent(node):
+            scn.RemoveNode(node)

@@ -1,0 +1,179 @@
+"""Background jobs: ``python -m cardiogen run JOB.json`` (the protocol of the Slicer background runner).
+
+The GUI process (Slicer) writes a job manifest, starts ``PythonSlicer -m cardiogen run JOB.json`` and reads one
+JSON object per stdout line::
+
+    {"event": "start", "job": "phantom", "pid": 1234, "time": ...}
+    {"event": "progress", "fraction": 0.42, "message": "rendering cine", "time": ...}
+    {"event": "result", "output_dir": "...", "outputs": {"cine": "cine.seq.nrrd", ...}, "summary": {...}}
+    {"event": "error", "kind": "input" | "failure", "message": "...", "time": ...}
+
+Job manifest::
+
+    {"job": "phantom" | "load", "inputs": {...}, "options": {...}, "output_dir": "/abs/path"}
+
+Outputs are written into a temporary folder beside ``output_dir`` that is renamed to ``output_dir`` only when the
+job succeeds, so a failed or killed job leaves no partial files (the runner also removes the temporary folder
+when it kills a job). Exit codes: 0 success, 2 bad input, 1 other failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import CardioGenError, CardioGenInputError
+from .progress import JsonLinesProgress, report, sub_progress
+
+Job = Callable[[dict, dict, Path, Callable[[float, str], None]], dict]
+
+#: name -> function(inputs, options, out_dir, progress) -> {"outputs": {...}, "summary": {...}}
+JOBS: dict[str, Job] = {}
+
+
+def register_job(name: str) -> Callable[[Job], Job]:
+    def _register(fn: Job) -> Job:
+        JOBS[name] = fn
+        return fn
+
+    return _register
+
+
+@register_job("phantom")
+def _job_phantom(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
+    """Simulate a phantom case (options = PhantomConfig fields + "demographics" dict) and write its files."""
+    import dataclasses
+
+    import numpy as np
+
+    from . import phantom
+    from .io import describe
+    from .io.case import save_case
+
+    opts = dict(options)
+    demo = opts.pop("demographics", None)
+    infarct = opts.pop("infarct", None)
+    if infarct is not None:
+        opts["infarct"] = phantom.InfarctSpec(**infarct)
+    if "modalities" in opts:
+        opts["modalities"] = tuple(opts["modalities"])
+    known = {f.name for f in dataclasses.fields(phantom.PhantomConfig)}
+    unknown = set(opts) - known
+    if unknown:
+        raise CardioGenInputError("unknown phantom options", expected=sorted(known), got=sorted(unknown))
+    config = phantom.PhantomConfig(**opts)
+    demographics = None
+    if demo:
+        base = phantom.Demographics.random(np.random.default_rng(config.seed))
+        demographics = dataclasses.replace(base, **demo)
+    report(progress, 0.02, "simulating the phantom")
+    case = phantom.make_case(config, demographics=demographics)
+    report(progress, 0.6, "writing files")
+    files = save_case(case, out_dir, progress=sub_progress(progress, 0.6, 0.98))
+    summary = {}
+    for name in ("cine", "tagging", "ct", "dense", "ecg"):
+        obj = getattr(case, name, None)
+        if obj is not None:
+            summary[name] = describe(obj)
+    return {"outputs": {k: str(Path(v).relative_to(out_dir)) for k, v in files.items()}, "summary": summary}
+
+
+@register_job("load")
+def _job_load(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
+    """Read any supported file or DICOM folder (``inputs["path"]``) and re-write it as NRRD/CSV for Slicer."""
+    from . import io
+    from .data import DenseSeries, Ecg, ImageSeries, Segmentation
+    from .io.bundle import write_dense_bundle
+
+    path = inputs.get("path")
+    if not path:
+        raise CardioGenInputError("load job needs inputs.path")
+    report(progress, 0.05, f"reading {Path(path).name}")
+    obj = io.load(path, **options)
+    report(progress, 0.6, "converting for Slicer")
+    outputs: dict[str, str] = {}
+    if isinstance(obj, ImageSeries):
+        name = "image.seq.nrrd" if obj.n_frames > 1 else "image.nrrd"
+        io.save(obj, out_dir / name)
+        outputs["image"] = name
+    elif isinstance(obj, DenseSeries):
+        write_dense_bundle(obj, out_dir / "dense.dense.json")
+        outputs["dense"] = "dense.dense.json"
+    elif isinstance(obj, Ecg):
+        io.save(obj, out_dir / "ecg.csv")
+        outputs["ecg"] = "ecg.csv"
+    elif isinstance(obj, Segmentation):
+        io.save(obj, out_dir / "segmentation.seg.nrrd")
+        outputs["segmentation"] = "segmentation.seg.nrrd"
+    else:  # pragma: no cover - load() only returns the types above
+        raise CardioGenInputError("nothing to convert", got=type(obj).__name__)
+    return {"outputs": outputs, "summary": {"loaded": io.describe(obj), "source": str(path)}}
+
+
+@register_job("selftest")
+def _job_selftest(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
+    """Check the background machinery in an installation (Slicer's "Test background processing"):
+    writes ``steps`` small files over ``seconds``, optionally starts a helper child process (to check that Cancel
+    kills the whole process tree) and optionally fails at the end."""
+    import subprocess
+    import time
+
+    steps = int(options.get("steps", 5))
+    seconds = float(options.get("seconds", 1.0))
+    child = None
+    if options.get("spawn_child"):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        (out_dir / "child.pid").write_text(str(child.pid))
+        print(json.dumps({"event": "child", "pid": child.pid}), flush=True)
+    try:
+        for i in range(steps):
+            (out_dir / f"step_{i}.txt").write_text(f"step {i}\n")
+            report(progress, (i + 1) / (steps + 1), f"step {i + 1} of {steps}")
+            time.sleep(seconds / max(steps, 1))
+        if options.get("fail"):
+            raise CardioGenInputError("self-test asked to fail", source="selftest")
+    finally:
+        if child is not None:
+            child.kill()
+    return {"outputs": {f"step_{i}": f"step_{i}.txt" for i in range(steps)}, "summary": {"steps": steps}}
+
+
+def run_job_file(manifest_path: str | os.PathLike, stream=None) -> int:
+    """Run the job described by ``manifest_path``, reporting JSON lines on ``stream`` (stdout)."""
+    from .io.atomic import atomic_dir
+
+    out = JsonLinesProgress(stream)
+    manifest_path = Path(manifest_path)
+    try:
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise CardioGenInputError(f"cannot read job manifest: {exc}", source=manifest_path) from exc
+        if not isinstance(manifest, dict):
+            raise CardioGenInputError("job manifest must be a JSON object", source=manifest_path)
+        name = manifest.get("job")
+        if name not in JOBS:
+            raise CardioGenInputError("unknown job", source=manifest_path, expected=sorted(JOBS), got=name)
+        if not manifest.get("output_dir"):
+            raise CardioGenInputError("job manifest has no output_dir", source=manifest_path)
+        output_dir = Path(manifest["output_dir"])
+        out.emit("start", job=name, pid=os.getpid())
+        with atomic_dir(output_dir) as tmp:
+            result = JOBS[name](dict(manifest.get("inputs") or {}), dict(manifest.get("options") or {}), tmp, out)
+            (tmp / "result.json").write_text(json.dumps(result, indent=2, default=str))
+        out(1.0, "done")
+        out.emit("result", output_dir=str(output_dir), **result)
+        return 0
+    except CardioGenInputError as exc:
+        out.emit("error", kind="input", message=str(exc))
+        return 2
+    except CardioGenError as exc:
+        out.emit("error", kind="failure", message=str(exc))
+        return 1
+    except Exception as exc:  # noqa: BLE001 - report every failure to the GUI, with the traceback in stderr
+        traceback.print_exc(file=sys.stderr)
+        out.emit("error", kind="failure", message=f"{type(exc).__name__}: {exc}")
+        return 1
