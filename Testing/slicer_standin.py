@@ -38,3 +38,171 @@ def make_scene(fresh: bool = True):
     )
     slicer.modules = modules
     return app
+
+
+# ---- GUI stand-ins for the panel tests (PySide6, offscreen) ---------------------------------------------------
+_GUI = None
+
+
+def install_gui_standins():
+    """Provide ``qt``, ``ctk``, ``slicer.ScriptedLoadableModule``, ``slicer.parameterNodeWrapper``,
+    ``slicer.util.loadUI`` and ``slicer.util.childWidgetVariables`` on top of the real slicer-core package.
+
+    Returns the QApplication. Everything is thin: real Qt widgets (PySide6) with Slicer's class names.
+    """
+    global _GUI
+    if _GUI is not None:
+        return _GUI
+    import inspect
+    import sys
+    import types
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtCore, QtGui, QtWidgets
+    from PySide6.QtUiTools import QUiLoader
+
+    import slicer
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+
+    qt = types.ModuleType("qt")
+    for mod in (QtCore, QtGui, QtWidgets):
+        for name in dir(mod):
+            if name.startswith("Q") or name == "Qt":
+                setattr(qt, name, getattr(mod, name))
+    sys.modules["qt"] = qt
+
+    class ctkCollapsibleButton(QtWidgets.QGroupBox):
+        def setText(self, text):
+            self.setTitle(text)
+
+        def text(self):
+            return self.title()
+
+    class ctkPathLineEdit(QtWidgets.QLineEdit):
+        @property
+        def currentPath(self):
+            return self.text()
+
+        def setCurrentPath(self, path):
+            self.setText(str(path))
+
+    class ctkSliderWidget(QtWidgets.QDoubleSpinBox):
+        pass
+
+    class qMRMLWidget(QtWidgets.QWidget):
+        def setMRMLScene(self, scene):
+            self._scene = scene
+
+    custom = (ctkCollapsibleButton, ctkPathLineEdit, ctkSliderWidget, qMRMLWidget)
+    ctk = types.ModuleType("ctk")
+    for cls in custom[:3]:
+        setattr(ctk, cls.__name__, cls)
+    sys.modules["ctk"] = ctk
+
+    def loadUI(path):
+        loader = QUiLoader()
+        for cls in custom:
+            loader.registerCustomWidget(cls)
+        ui_file = QtCore.QFile(str(path))
+        if not ui_file.open(QtCore.QFile.ReadOnly):
+            raise RuntimeError(f"cannot open {path}")
+        try:
+            widget = loader.load(ui_file)
+        finally:
+            ui_file.close()
+        if widget is None:
+            raise RuntimeError(f"cannot load {path}: {loader.errorString()}")
+        for button in widget.findChildren(ctkCollapsibleButton):  # the .ui sets "text", a QGroupBox shows "title"
+            if button.property("text"):
+                button.setTitle(str(button.property("text")))
+        return widget
+
+    def childWidgetVariables(widget):
+        ns = types.SimpleNamespace()
+        for child in widget.findChildren(QtCore.QObject):
+            if child.objectName():
+                setattr(ns, child.objectName(), child)
+        return ns
+
+    slicer.util.loadUI = loadUI
+    slicer.util.childWidgetVariables = childWidgetVariables
+
+    slm = types.ModuleType("slicer.ScriptedLoadableModule")
+
+    class ScriptedLoadableModule:
+        def __init__(self, parent):
+            self.parent = parent
+
+    class ScriptedLoadableModuleWidget:
+        def __init__(self, parent=None):
+            self.parent = parent if parent is not None else QtWidgets.QWidget()
+            self.moduleName = type(self).__name__[: -len("Widget")]
+
+        def setup(self):
+            layout = self.parent.layout()
+            if layout is None:
+                layout = QtWidgets.QVBoxLayout(self.parent)
+            self.layout = layout
+
+        def resourcePath(self, filename):
+            module_dir = os.path.dirname(inspect.getfile(type(self)))
+            return os.path.join(module_dir, "Resources", filename)
+
+    class ScriptedLoadableModuleLogic:
+        def __init__(self, parent=None):
+            self.moduleName = type(self).__name__[: -len("Logic")]
+
+        def getParameterNode(self):
+            scene = slicer.mrmlScene
+            node = scene.GetSingletonNode(self.moduleName, "vtkMRMLScriptedModuleNode")
+            if node is None:
+                node = slicer.vtkMRMLScriptedModuleNode()
+                node.SetSingletonTag(self.moduleName)
+                node.SetName(self.moduleName)
+                node = scene.AddNode(node)
+            return node
+
+    class ScriptedLoadableModuleTest:
+        def delayDisplay(self, message, msec=0):
+            pass
+
+        def assertEqual(self, a, b, msg=None):
+            if a != b:
+                raise AssertionError(msg or f"{a!r} != {b!r}")
+
+        def assertTrue(self, a, msg=None):
+            if not a:
+                raise AssertionError(msg or f"{a!r} is not true")
+
+    for cls in (ScriptedLoadableModule, ScriptedLoadableModuleWidget, ScriptedLoadableModuleLogic,
+                ScriptedLoadableModuleTest):
+        setattr(slm, cls.__name__, cls)
+    sys.modules["slicer.ScriptedLoadableModule"] = slm
+    slicer.ScriptedLoadableModule = slm
+
+    pnw = types.ModuleType("slicer.parameterNodeWrapper")
+
+    def parameterNodeWrapper(cls):
+        """Typed attributes with defaults, mirrored into the scripted module node as strings."""
+        annotations = dict(getattr(cls, "__annotations__", {}))
+
+        def __init__(self, node):
+            object.__setattr__(self, "parameterNode", node)
+            for name in annotations:
+                object.__setattr__(self, name, getattr(cls, name))
+
+        def __setattr__(self, name, value):
+            object.__setattr__(self, name, value)
+            if name in annotations and self.parameterNode is not None:
+                self.parameterNode.SetParameter(name, str(value))
+
+        return type(cls.__name__, (), {"__init__": __init__, "__setattr__": __setattr__,
+                                       "__annotations__": annotations,
+                                       **{k: getattr(cls, k) for k in annotations if hasattr(cls, k)}})
+
+    pnw.parameterNodeWrapper = parameterNodeWrapper
+    sys.modules["slicer.parameterNodeWrapper"] = pnw
+    slicer.parameterNodeWrapper = pnw
+    _GUI = app
+    return app

@@ -64,6 +64,9 @@ _TIME_KEYS_MR = ("TriggerTime", "TemporalPositionIdentifier", "NominalPercentage
 _TIME_KEYS_CT = ("TemporalPositionIdentifier", "NominalPercentageOfCardiacPhase", "TriggerTime", "AcquisitionTime",
                  "ContentTime")
 
+_IDENTIFYING = ("SOPClassUID", "Modality", "StudyInstanceUID", "SeriesInstanceUID", "Rows", "WaveformSequence",
+                "DirectoryRecordSequence")
+
 _POSITION_TOL_MM = 0.05  # images closer than this along the normal share a slice position
 _IOP_TOL = 1e-3
 
@@ -145,6 +148,9 @@ def read_dicom_header(path: PathLike, *, pixels: bool = False) -> Any:
         # touch every top-level element so that deferred parse errors surface here
         for _ in ds.iterall():
             pass
+    if not any(k in ds for k in _IDENTIFYING):
+        raise CardioGenInputError("not a readable DICOM dataset (corrupt header?): no SOPClassUID, Modality, UIDs "
+                                  "or image size found", source=p)
     return ds
 
 
@@ -845,9 +851,10 @@ def _build(frames: list[_Frame], source: str, *, rescale: bool = True,
         provenance["frame_numbers"] = [[fr.frame for fr in row] for row in layout.grid]
     description = (md.get("series_description") or md.get("protocol_name")
                    or f"{frames[0].dicom_modality or 'DICOM'} series {md.get('series_number', '')}".strip())
+    synthetic = "SYNTHETIC" in (md.get("series_description", "") + " " + md.get("image_comments", "")).upper()
     with _input_errors(source, "invalid series"):
         return ImageSeries(array, geometry=geometry, frame_times=layout.frame_times, modality=out_modality,
-                           provenance=provenance, description=description, metadata=md)
+                           synthetic=synthetic, provenance=provenance, description=description, metadata=md)
 
 
 def _load(source: Source, series_uid: str | None, modality: str | None, recursive: bool,

@@ -245,11 +245,11 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-def read_segmentation_nifti(path: str | os.PathLike) -> Segmentation:
+def read_segmentation_nifti(path: str | os.PathLike, *, label_table: dict | None = None) -> Segmentation:
     """Read a NIfTI label map (e.g. a TotalSegmentator mask) as a :class:`Segmentation` on its own grid.
 
-    Values must be whole numbers 0..255; names come from :data:`~cardiogen.data.STANDARD_LABELS` for 1-4,
-    else "label <v>".
+    Values must be whole numbers 0..255; names come from ``label_table`` (value -> LabelInfo or name), else
+    "label <v>" (colors of :data:`~cardiogen.data.STANDARD_LABELS` where defined).
     """
     from ..data import STANDARD_LABELS, LabelInfo  # noqa: PLC0415
 
@@ -260,7 +260,9 @@ def read_segmentation_nifti(path: str | os.PathLike) -> Segmentation:
         if np.any(arr != np.round(arr)) or arr.min() < 0 or arr.max() > 255:
             raise CardioGenInputError("label map values must be whole numbers in 0..255", source=p)
         values = sorted(set(np.unique(arr).astype(int).tolist()) - {0})
-        table = {v: STANDARD_LABELS.get(v, LabelInfo(f"label {v}")) for v in values}
+        given = {int(v): i if isinstance(i, LabelInfo) else LabelInfo(str(i)) for v, i in (label_table or {}).items()}
+        table = {v: given.get(v) or LabelInfo(f"label {v}", STANDARD_LABELS[v].color if v in STANDARD_LABELS
+                                              else (1.0, 1.0, 1.0)) for v in values}
         return Segmentation(arr.astype(np.uint8), label_table=table, geometry=series.geometry,
                             frame_times=series.frame_times, synthetic=series.synthetic,
                             provenance=series.provenance)

@@ -651,9 +651,11 @@ def _parse_color(text: str | None) -> tuple[float, float, float]:
 
 
 def _default_table(values: set[int]) -> dict[int, LabelInfo]:
+    """Generic names ("label <v>") for label values nobody named; colors from STANDARD_LABELS where defined."""
     table = {}
     for v in sorted(values):
-        table[v] = STANDARD_LABELS.get(v, LabelInfo(f"label {v}", _palette(v)))
+        color = STANDARD_LABELS[v].color if v in STANDARD_LABELS else _palette(v)
+        table[v] = LabelInfo(f"label {v}", color)
     return table
 
 
@@ -711,12 +713,12 @@ def _slicer_segments(raw: _Raw, segments: dict[int, dict[str, str]], path: Path)
     return out[None], table
 
 
-def read_segmentation_nrrd(path: str | os.PathLike) -> Segmentation:
+def read_segmentation_nrrd(path: str | os.PathLike, *, label_table: dict | None = None) -> Segmentation:
     """Read a label map NRRD, a label-map sequence (``.seq.nrrd``) or a Slicer ``.seg.nrrd``.
 
     Slicer segment fields give the label table (name, color, label value); several layers are merged when the
-    segments do not overlap. Plain label maps take names from ``cardiogen_labels`` or :data:`STANDARD_LABELS`
-    (other values become "label <v>").
+    segments do not overlap. Plain label maps take names from ``cardiogen_labels``, else from ``label_table``
+    (value -> LabelInfo or name), else "label <v>".
 
     Returns:
         :class:`Segmentation` uint8 ``(t, z, y, x)`` with geometry, frame times and annotated flags.
@@ -736,6 +738,8 @@ def read_segmentation_nrrd(path: str | os.PathLike) -> Segmentation:
         else:
             labels = _whole_labels(raw.data[:, 0], p)
             table = _stored_table(raw.custom.get("labels"))
+            if table is None and label_table is not None:
+                table = {int(v): i if isinstance(i, LabelInfo) else LabelInfo(str(i)) for v, i in label_table.items()}
             present = set(np.unique(labels).tolist()) - {0}
             if table is None:
                 table = _default_table(present)

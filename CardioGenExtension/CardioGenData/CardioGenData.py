@@ -1,0 +1,250 @@
+"""CardioGen Data: load cine, DENSE, CT and ECG data, or create a phantom case (3D Slicer scripted module).
+
+Thin module: the panel comes from ``Resources/UI/CardioGenData.ui``; reading and simulating run in a background
+process through ``CardioGenSlicerLib`` (progress bar, Cancel), and the results become MRML nodes through the
+MRML bridge. All computation lives in the ``cardiogen`` library.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+for _path in (os.path.join(_HERE, ".."), os.path.join(_HERE, "..", "..", "CardioGenLogic")):
+    # Development checkout (Extension Wizard / additional module paths): make CardioGenSlicerLib and cardiogen
+    # importable. A built extension installs both beside the modules and this adds nothing.
+    if os.path.isdir(_path) and os.path.abspath(_path) not in sys.path:
+        sys.path.insert(0, os.path.abspath(_path))
+
+import qt  # noqa: E402
+import slicer  # noqa: E402
+from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,  # noqa: E402
+                                           ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
+from slicer.parameterNodeWrapper import parameterNodeWrapper  # noqa: E402
+
+from CardioGenSlicerLib.process import JobState  # noqa: E402
+from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
+
+
+class CardioGenData(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = "CardioGen Data"
+        self.parent.categories = ["Cardiac"]
+        self.parent.dependencies = ["Sequences"]
+        self.parent.contributors = ["CardioGen developers"]
+        self.parent.helpText = (
+            "Load cine (DICOM, NIfTI, NRRD), DENSE (DENSEanalysis workspace), CT and 12-lead ECG data, or create a "
+            "phantom case in every modality with its ground truth. 4D data arrives as a sequence with a browser; "
+            "the ECG shows in a plot view with the current frame marked.")
+        self.parent.acknowledgementText = "CardioGen is open source (BSD-3-Clause)."
+
+
+@parameterNodeWrapper
+class CardioGenDataParameterNode:
+    """Panel state kept in the scene (saved with it)."""
+
+    path: str = ""
+    kind: str = "auto"
+    seed: int = 0
+    size: int = 64
+    frames: int = 20
+    age: float = 55.0
+    sex: str = "M"
+    heightCm: float = 175.0
+    weightKg: float = 78.0
+    sbp: float = 128.0
+    infarct: bool = False
+    infarctAngle: float = 90.0
+    dyssynchrony: float = 0.0
+
+
+class CardioGenDataWidget(ScriptedLoadableModuleWidget):
+    """The panel. ``logic`` and ``timerFactory`` are injectable (tests drive the widget with fakes)."""
+
+    def __init__(self, parent=None, logic=None, timerFactory=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        self._injectedLogic = logic
+        self._timerFactory = timerFactory or qt.QTimer
+        self.logic = None
+        self.job = None
+        self.loaded = []
+        self._timer = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/CardioGenData.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        self.logic = self._injectedLogic or CardioGenDataLogic()
+        self.ui.loadButton.clicked.connect(self.onLoad)
+        self.ui.phantomButton.clicked.connect(self.onCreatePhantom)
+        self.ui.cancelButton.clicked.connect(self.onCancel)
+        self.ui.infarctCheckBox.toggled.connect(self._updateEnabled)
+        self._timer = self._timerFactory()
+        self._timer.setInterval(200)
+        self._timer.timeout.connect(self._poll)
+        self._updateEnabled()
+
+    # ---- parameter node <-> GUI (explicit, portable between PythonQt and PySide6) -----------------------------
+    def parameters(self) -> CardioGenDataParameterNode:
+        """Read the panel into a parameter node."""
+        p = CardioGenDataParameterNode(self.logic.getParameterNode())
+        p.path = prop(self.ui.pathLineEdit, "currentPath")
+        p.kind = prop(self.ui.kindComboBox, "currentText")
+        p.seed = int(prop(self.ui.seedSpinBox, "value"))
+        p.size = int(prop(self.ui.sizeSpinBox, "value"))
+        p.frames = int(prop(self.ui.framesSpinBox, "value"))
+        p.age = float(prop(self.ui.ageSpinBox, "value"))
+        p.sex = prop(self.ui.sexComboBox, "currentText")
+        p.heightCm = float(prop(self.ui.heightSpinBox, "value"))
+        p.weightKg = float(prop(self.ui.weightSpinBox, "value"))
+        p.sbp = float(prop(self.ui.sbpSpinBox, "value"))
+        p.infarct = bool(prop(self.ui.infarctCheckBox, "checked"))
+        p.infarctAngle = float(prop(self.ui.infarctAngleSpinBox, "value"))
+        p.dyssynchrony = float(prop(self.ui.dyssynchronySlider, "value"))
+        return p
+
+    def modalities(self) -> tuple:
+        boxes = (("cine", self.ui.cineCheckBox), ("tagging", self.ui.taggingCheckBox), ("dense", self.ui.denseCheckBox),
+                 ("ct", self.ui.ctCheckBox), ("ecg", self.ui.ecgCheckBox))
+        return tuple(name for name, box in boxes if prop(box, "checked"))
+
+    def _updateEnabled(self, *_args) -> None:
+        running = self.job is not None and self.job.state is JobState.RUNNING
+        self.ui.loadButton.setEnabled(not running)
+        self.ui.phantomButton.setEnabled(not running)
+        self.ui.cancelButton.setEnabled(running)
+        self.ui.infarctAngleSpinBox.setEnabled(bool(prop(self.ui.infarctCheckBox, "checked")))
+
+    # ---- actions ---------------------------------------------------------------------------------------------
+    def onLoad(self) -> None:
+        p = self.parameters()
+        self._start(lambda: self.logic.start_load(p.path, self._onProgress, self._onFinished, kind=p.kind),
+                    f"Reading {os.path.basename(p.path) or '(nothing)'}")
+
+    def onCreatePhantom(self) -> None:
+        from CardioGenSlicerLib.data_logic import PhantomRequest
+
+        p = self.parameters()
+        request = PhantomRequest(modalities=self.modalities(), seed=p.seed, size=p.size, frames=p.frames, age=p.age,
+                                 sex=p.sex, height_cm=p.heightCm, weight_kg=p.weightKg, sbp=p.sbp,
+                                 infarct_deg=p.infarctAngle if p.infarct else None, dyssynchrony=p.dyssynchrony)
+        self._start(lambda: self.logic.start_phantom(request, self._onProgress, self._onFinished),
+                    f"Simulating phantom case (seed {p.seed})")
+
+    def onCancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def _start(self, startJob, message: str) -> None:
+        self.ui.summaryTextEdit.setPlainText("")
+        try:
+            self.job = startJob()
+        except Exception as exc:  # the library's clear error goes into the panel, never a traceback dialog
+            self._showError(str(exc))
+            return
+        self.ui.progressBar.setValue(0)
+        self.ui.statusLabel.setText(message + " …")
+        self._timer.start()
+        self._updateEnabled()
+
+    def _poll(self) -> None:
+        if self.job is None or self.job.poll().finished:
+            self._timer.stop()
+        self._updateEnabled()
+
+    def _onProgress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.setValue(int(round(100 * fraction)))
+        if message:
+            self.ui.statusLabel.setText(message)
+
+    def _onFinished(self, result) -> None:
+        self._timer.stop()
+        if result.state is JobState.SUCCEEDED:
+            try:
+                loaded = self.logic.import_result(result, name=self._resultName())
+            except Exception as exc:
+                self._showError(f"Could not show the result: {exc}")
+            else:
+                self.loaded.append(loaded)
+                self.ui.progressBar.setValue(100)
+                self.ui.statusLabel.setText("Loaded.")
+                self.ui.summaryTextEdit.setPlainText(loaded.summary)
+        elif result.state is JobState.CANCELLED:
+            self.ui.progressBar.setValue(0)
+            self.ui.statusLabel.setText("Cancelled. Nothing was loaded.")
+        else:
+            self._showError(result.error, result.log_tail)
+        self._updateEnabled()
+
+    def _resultName(self) -> str:
+        if self.job is not None and self.job.job == "phantom":
+            return f"Phantom {self.job.options.get('seed', 0)} PHANTOM"
+        path = self.job.inputs.get("path", "") if self.job is not None else ""
+        return os.path.basename(os.path.normpath(path)).split(".")[0] or "CardioGen"
+
+    def _showError(self, message: str, logTail: str = "") -> None:
+        self.ui.progressBar.setValue(0)
+        self.ui.statusLabel.setText(f"Error: {message}")
+        self.ui.summaryTextEdit.setPlainText(logTail or message)
+        self._updateEnabled()
+
+    def cleanup(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+
+class CardioGenDataLogic(ScriptedLoadableModuleLogic):
+    """Facade over :class:`CardioGenSlicerLib.data_logic.DataLogic` (usable from Slicer's Python console)."""
+
+    def __init__(self, dataLogic=None) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        from CardioGenSlicerLib.data_logic import DataLogic
+
+        self.impl = dataLogic or DataLogic()
+
+    def getParameterNode(self):
+        return ScriptedLoadableModuleLogic.getParameterNode(self)
+
+    def start_load(self, *args, **kwargs):
+        return self.impl.start_load(*args, **kwargs)
+
+    def start_phantom(self, *args, **kwargs):
+        return self.impl.start_phantom(*args, **kwargs)
+
+    def import_result(self, *args, **kwargs):
+        return self.impl.import_result(*args, **kwargs)
+
+    def loadBlocking(self, path: str, timeout: float = 600.0):
+        """Console helper: load a file, wait, and return the nodes (runs in a background process meanwhile)."""
+        job = self.impl.start_load(path)
+        result = job.wait(timeout)
+        if result.state is not JobState.SUCCEEDED:
+            raise RuntimeError(result.error)
+        return self.impl.import_result(result, name=os.path.basename(os.path.normpath(path)).split(".")[0])
+
+
+class CardioGenDataTest(ScriptedLoadableModuleTest):
+    """Runs inside a real Slicer (Testing tier 5): a phantom case made through the background process."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_phantom_case_loads_as_sequences_and_ecg_chart()
+
+    def test_phantom_case_loads_as_sequences_and_ecg_chart(self):
+        from CardioGenSlicerLib.data_logic import PhantomRequest
+
+        logic = CardioGenDataLogic()
+        job = logic.start_phantom(PhantomRequest(size=48, frames=12, seed=1))
+        result = job.wait(600)
+        self.assertEqual(result.state, JobState.SUCCEEDED, result.error + "\n" + result.log_tail)
+        loaded = logic.import_result(result, name="Phantom test")
+        cine = loaded.nodes["cine"]
+        self.assertTrue(cine.IsA("vtkMRMLScalarVolumeNode"))
+        self.assertEqual(loaded.nodes["cine_sequence"].GetNumberOfDataNodes(), 12)
+        self.assertEqual(loaded.nodes["ecg_chart"].GetNumberOfPlotSeriesNodes(), 13)
+        self.delayDisplay("CardioGen Data test passed")

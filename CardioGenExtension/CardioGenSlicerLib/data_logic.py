@@ -1,0 +1,216 @@
+"""Logic of the CardioGen Data module, usable without the GUI (Slicer's Python console, tests).
+
+Reading a file or simulating a phantom runs in a background job (:mod:`.process`); the finished job's files are
+turned into MRML nodes by :meth:`DataLogic.import_result`, which removes every node it made if anything fails, so
+a failed import leaves nothing half-loaded in the scene.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from cardiogen.errors import CardioGenInputError
+
+from . import mrml_bridge as mb
+from .process import BackgroundJob, JobResult, ProcessFactory, default_process_factory
+
+#: Modalities the phantom can render (the panel's check boxes).
+PHANTOM_MODALITIES = ("cine", "tagging", "dense", "ct", "ecg")
+
+
+@dataclass
+class PhantomRequest:
+    """What the panel asks the phantom for (mirrors ``cardiogen.phantom.PhantomConfig`` + demographics)."""
+
+    modalities: tuple[str, ...] = PHANTOM_MODALITIES
+    seed: int = 0
+    size: int = 64
+    frames: int = 20
+    age: float = 55.0
+    sex: str = "M"
+    height_cm: float = 175.0
+    weight_kg: float = 78.0
+    sbp: float = 128.0
+    infarct_deg: Optional[float] = None
+    dyssynchrony: float = 0.0
+
+    def options(self) -> dict:
+        bad = [m for m in self.modalities if m not in PHANTOM_MODALITIES]
+        if bad or not self.modalities:
+            raise CardioGenInputError("choose phantom modalities", expected=PHANTOM_MODALITIES, got=bad or "none")
+        opts: dict[str, Any] = {
+            "seed": int(self.seed), "size": int(self.size), "frames": int(self.frames),
+            "modalities": list(self.modalities), "dyssynchrony": float(self.dyssynchrony),
+            "demographics": {"age": float(self.age), "sex": self.sex, "height_cm": float(self.height_cm),
+                             "weight_kg": float(self.weight_kg), "sbp": float(self.sbp)},
+        }
+        if self.infarct_deg is not None:
+            opts["infarct"] = {"center_deg": float(self.infarct_deg), "width_deg": 60.0, "severity": 0.8}
+        return opts
+
+
+@dataclass
+class LoadedData:
+    """Nodes made from one job, by role (e.g. "cine", "dense_phase_x", "ecg_chart", "truth_segmentation")."""
+
+    nodes: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    browsers: list = field(default_factory=list)
+    ecg_sync: Any = None
+
+    def all_nodes(self) -> list:
+        return list(self.nodes.values())
+
+
+class DataLogic:
+    """Start load/phantom jobs and import their results as nodes.
+
+    Args:
+        process_factory: how jobs start their child process (tests inject fakes).
+        python: interpreter for jobs (default: PythonSlicer inside Slicer).
+        work_root: where job outputs go (default: a temporary folder).
+        scene: MRML scene (default ``slicer.mrmlScene``).
+    """
+
+    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
+                 work_root: Optional[Path] = None, scene: Any = None) -> None:
+        self.process_factory = process_factory
+        self.python = python
+        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix="CardioGen-"))
+        self.scene = scene
+        self._counter = 0
+
+    def _output_dir(self, stem: str) -> Path:
+        self._counter += 1
+        return self.work_root / f"{stem}-{self._counter:03d}"
+
+    def start_load(self, path: str, on_progress: Optional[Callable[[float, str], None]] = None,
+                   on_finished: Optional[Callable[[JobResult], None]] = None, kind: str = "auto") -> BackgroundJob:
+        """Read ``path`` (file or DICOM folder) in the background."""
+        if not path or not Path(path).exists():
+            raise CardioGenInputError("file or folder not found", source=path or "(no path)")
+        options = {} if kind == "auto" else {"kind": kind}
+        job = BackgroundJob("load", {"path": str(path)}, options, self._output_dir("load"), on_progress=on_progress,
+                            on_finished=on_finished, process_factory=self.process_factory, python=self.python)
+        job.start()
+        return job
+
+    def start_phantom(self, request: PhantomRequest, on_progress: Optional[Callable[[float, str], None]] = None,
+                      on_finished: Optional[Callable[[JobResult], None]] = None) -> BackgroundJob:
+        """Simulate a phantom case in the background."""
+        job = BackgroundJob("phantom", {}, request.options(), self._output_dir("phantom"), on_progress=on_progress,
+                            on_finished=on_finished, process_factory=self.process_factory, python=self.python)
+        job.start()
+        return job
+
+    # ---- results -> nodes ---------------------------------------------------------------------------------------
+    def import_result(self, result: JobResult, name: str = "CardioGen") -> LoadedData:
+        """Create nodes for every output of a finished job; on any error remove them all and re-raise."""
+        from cardiogen import io
+
+        if result.output_dir is None:
+            raise CardioGenInputError("the job produced no output folder")
+        out = Path(result.output_dir)
+        loaded = LoadedData()
+        try:
+            for role, rel in result.outputs.items():
+                path = out / rel
+                if role in ("manifest",) or role.startswith("truth_") and role not in (
+                        "truth_segmentation_ed",):
+                    continue
+                if role in ("image", "cine", "tagging", "ct"):
+                    series = io.load(path)
+                    label = name if role == "image" else f"{name} {role}"
+                    nodes = mb.image_series_to_nodes(series, label, self.scene)
+                    self._add(loaded, role, nodes)
+                elif role == "dense":
+                    dense = io.load(path)
+                    nodes = mb.image_series_to_nodes(dense.magnitude, f"{name} DENSE magnitude", self.scene)
+                    self._add(loaded, "dense_magnitude", nodes)
+                    for i, enc in enumerate(dense.encodings):
+                        phase = dense.magnitude.with_array(dense.phase[i], modality="dense_phase")
+                        self._add(loaded, f"dense_phase_{enc}",
+                                  mb.image_series_to_nodes(phase, f"{name} DENSE phase {enc}", self.scene))
+                    if dense.segmentation is not None:
+                        loaded.nodes["dense_contours"] = mb.segmentation_to_node(
+                            dense.segmentation, f"{name} DENSE contours", self._first_annotated(dense.segmentation),
+                            self.scene)
+                elif role == "ecg":
+                    ecg = io.load(path)
+                    made = mb.ecg_to_nodes(ecg, f"{name} ECG", self.scene)
+                    for key, node in made.items():
+                        if isinstance(node, list):
+                            for i, n in enumerate(node):
+                                loaded.nodes[f"ecg_{key}_{i}"] = n
+                        else:
+                            loaded.nodes[f"ecg_{key}"] = node
+                elif role == "segmentation" or role == "truth_segmentation_ed":
+                    seg = io.load(path)
+                    key = "segmentation" if role == "segmentation" else "truth_segmentation"
+                    loaded.nodes[key] = mb.segmentation_to_node(seg, f"{name} {key.replace('_', ' ')}", 0,
+                                                                self.scene)
+            self._wire_views(loaded)
+            loaded.summary = summarize(result.summary)
+        except Exception:
+            if loaded.ecg_sync is not None:
+                loaded.ecg_sync.close()
+            mb.remove_nodes(loaded.all_nodes(), self.scene)
+            raise
+        return loaded
+
+    @staticmethod
+    def _first_annotated(seg: Any) -> int:
+        frames = [t for t in range(seg.n_frames) if seg.annotated[t].any()]
+        return frames[0] if frames else 0
+
+    @staticmethod
+    def _add(loaded: LoadedData, role: str, nodes: mb.SeriesNodes) -> None:
+        loaded.nodes[role] = nodes.volume
+        if nodes.sequence is not None:
+            loaded.nodes[f"{role}_sequence"] = nodes.sequence
+            loaded.nodes[f"{role}_browser"] = nodes.browser
+            loaded.browsers.append(nodes.browser)
+
+    def _wire_views(self, loaded: LoadedData) -> None:
+        """Show the main image in the slice views and keep the ECG marker on the playing frame."""
+        main = next((loaded.nodes[r] for r in ("cine", "image", "dense_magnitude", "ct", "tagging")
+                     if r in loaded.nodes), None)
+        if main is not None:
+            label = None
+            mb.show_in_slice_views(main, scene=self.scene, label=label)
+        browser = next((loaded.nodes[f"{r}_browser"] for r in ("cine", "image", "dense_magnitude", "ct")
+                        if f"{r}_browser" in loaded.nodes), None)
+        if browser is not None and "ecg_marker_table" in loaded.nodes:
+            loaded.ecg_sync = mb.EcgBrowserSync(browser, loaded.nodes["ecg_marker_table"])
+
+
+def summarize(summary: dict) -> str:
+    """Human-readable lines for the panel from a job summary (``cardiogen.io.describe`` dicts)."""
+    lines = []
+    items = summary.get("loaded") and {"loaded": summary["loaded"]} or summary
+    for role, info in items.items():
+        if not isinstance(info, dict):
+            continue
+        parts = [f"{k}: {_fmt(v)}" for k, v in info.items() if k in (
+            "kind", "modality", "shape", "spacing", "frames", "frame_interval_ms", "leads", "sampling_rate",
+            "duration_s", "heart_rate_bpm", "encodings", "ke")]
+        lines.append(f"{role} — " + ", ".join(parts))
+    if "source" in summary:
+        lines.append(f"source: {summary['source']}")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "×".join(_fmt(v) for v in value) if all(isinstance(v, (int, float)) for v in value) else str(value)
+    return str(value)
+
+
+def read_result_file(output_dir: Path) -> dict:
+    """The ``result.json`` a job leaves in its output folder."""
+    return json.loads((Path(output_dir) / "result.json").read_text())
