@@ -8,6 +8,8 @@ Sub-commands (``cardiogen COMMAND --help`` for options)::
     cardiogen preview FILE --out X.gif
     cardiogen measure SERIES [--contours DIR]
     cardiogen demo --out DIR
+    cardiogen train MODEL --config CFG.yaml --out RUN [--register FOLDER]
+    cardiogen weights list | verify [ID] | add FILE --id ID --pipeline NAME
     cardiogen run JOB.json          (background jobs of the Slicer modules; JSON lines on stdout)
 
 Every command exits 0 on success, 2 on bad input (with a one-line message naming the file and the problem)
@@ -174,6 +176,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_job_file(args.manifest)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .progress import TqdmProgress
+    from .train import train
+
+    command = "cardiogen train " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else f"cardiogen train {args.model}"
+    with TqdmProgress(f"train {args.model}", disable=args.quiet) as bar:
+        result = train(args.model, args.config, args.out, register_dir=args.register, progress=bar, command=command)
+    if result is not None:  # rank 0
+        print(json.dumps({"id": result.model_id, "weights": str(result.weights), "registry": str(result.registry_dir),
+                          "metrics": result.metrics, "seconds": round(result.seconds, 1)}, default=str))
+    return EXIT_OK
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from .weights import Registry, add_weights
+
+    if args.action == "add":
+        if not args.file or not args.id or not args.pipeline:
+            raise CardioGenInputError("weights add needs FILE, --id and --pipeline")
+        entry = add_weights(args.file, model_id=args.id, pipeline=args.pipeline, license=args.license,
+                            trained_on=args.trained_on, folder=args.registry)
+        print(f"added {entry.id} ({entry.size_bytes} bytes, sha256 {entry.sha256[:16]}…) to {entry.registry_dir}")
+        return EXIT_OK
+    registry = Registry([args.registry]) if args.registry else Registry()
+    if args.action == "list":
+        for e in registry.list():
+            print(f"{e.id:24s} {e.pipeline:14s} {e.size_bytes / 1e6:7.2f} MB  {e.license:14s} {e.trained_on}")
+        return EXIT_OK
+    results = registry.verify(args.file)
+    for model_id, ok, message in results:
+        print(f"{model_id:24s} {'OK ' if ok else 'BAD'} {message}")
+    return EXIT_OK if all(ok for _, ok, _ in results) else EXIT_FAILURE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cardiogen", description="CardioGen: generative cardiac imaging tools")
     parser.add_argument("--version", action="version", version=f"cardiogen {_version()}")
@@ -207,6 +243,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contours", type=Path, default=None, help="folder of Sunnybrook-style contour files")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("train", help="train a model (CPU, GPU, or torchrun for many GPUs/nodes); exports weights")
+    p.add_argument("model", help="model name, e.g. ltma")
+    p.add_argument("--config", required=True, help="YAML config (a path, or a name in cardiogen/configs)")
+    p.add_argument("--out", required=True, type=Path, help="run folder (checkpoints; resumes when present)")
+    p.add_argument("--register", type=Path, default=None, help="registry folder to add the weights to")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("weights", help="list, verify or add model weights in the registry")
+    p.add_argument("action", choices=("list", "verify", "add"))
+    p.add_argument("file", nargs="?", default=None, help="verify: model id (default all); add: a .safetensors file")
+    p.add_argument("--id")
+    p.add_argument("--pipeline")
+    p.add_argument("--license", default="unknown")
+    p.add_argument("--trained-on", default="user data")
+    p.add_argument("--registry", type=Path, default=None, help="registry folder (default: shipped + user)")
+    p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("run", help="run a background job from a JSON manifest, printing JSON-lines progress")
     p.add_argument("manifest", type=Path)

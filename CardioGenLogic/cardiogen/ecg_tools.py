@@ -59,38 +59,50 @@ def _lead_index(ecg: "Ecg", lead: str | None, filtered: np.ndarray) -> int:
 def detect_r_peaks(ecg: "Ecg", lead: str | None = None, min_rr_ms: float = 250.0) -> np.ndarray:
     """Sample indices of R peaks.
 
-    Band-passes (5-20 Hz) every lead, sums the squared derivatives over the leads, integrates over 120 ms and
-    picks peaks above 35 % of the 99th percentile, at least ``min_rr_ms`` apart (peaks at the very first or
-    last sample count too). Each pick then moves to the largest absolute deflection (against the local median)
-    within ±60 ms on the chosen lead: ``lead`` if given, else lead II (or MLII) when it carries at least a
-    quarter of the strongest lead's QRS energy, else the strongest lead.
+    Band-passes (5-20 Hz) every lead (after mirroring 0.5 s at both ends, so that a beat at the very first or
+    last sample is found too), sums the squared derivatives over the leads, integrates over 120 ms and picks
+    peaks above 35 % of the 99th percentile, at least ``min_rr_ms`` apart. Each pick then moves to the largest
+    absolute deflection (against the local median) within ±60 ms on the chosen lead: ``lead`` if given, else
+    lead II (or MLII) when it carries at least a quarter of the strongest lead's QRS energy, else the strongest
+    lead. A pick on the first or last sample is kept only when its deflection is at least half the median of
+    the others (a QRS cut by the record's end is not an R peak inside it).
 
     Returns:
         int64 ``(n_peaks,)`` sample indices, sorted and unique (empty when no beat is found).
     """
     fs = ecg.sampling_rate
-    if ecg.n_samples < 4:
+    n = ecg.n_samples
+    if n < 4:
         return np.zeros(0, dtype=np.int64)
-    filtered = _bandpass(ecg.signals, fs, 5.0, 20.0)
-    idx = _lead_index(ecg, lead, filtered)
+    pad = min(n - 1, int(0.5 * fs))
+    padded = np.pad(ecg.signals, ((0, 0), (pad, pad)), mode="reflect")
+    filtered = _bandpass(padded, fs, 5.0, 20.0)
+    idx = _lead_index(ecg, lead, filtered[:, pad : pad + n])
     energy = np.sum(np.gradient(filtered, axis=1) ** 2, axis=0)
     win = max(1, int(0.12 * fs))
     integrated = np.convolve(energy, np.ones(win) / win, mode="same")
-    height = 0.35 * np.percentile(integrated, 99)
+    height = 0.35 * np.percentile(integrated[pad : pad + n], 99)
     if not height > 0:
         return np.zeros(0, dtype=np.int64)
-    padded = np.concatenate([[0.0], integrated, [0.0]])  # let a beat cut by either end still count
-    peaks, _ = signal.find_peaks(padded, height=height, distance=max(1, int(min_rr_ms * fs / 1000)))
-    peaks = np.clip(peaks - 1, 0, ecg.n_samples - 1)
+    peaks, _ = signal.find_peaks(integrated, height=height, distance=max(1, int(min_rr_ms * fs / 1000)))
+    peaks = peaks - pad
+    peaks = peaks[(peaks >= -int(0.03 * fs)) & (peaks < n + int(0.03 * fs))]
     raw = ecg.signals[idx]
     half = max(1, int(0.06 * fs))
     base_half = max(half + 1, int(0.3 * fs))
-    refined = []
-    for p in peaks:
-        lo, up = max(0, p - half), min(ecg.n_samples, p + half + 1)
-        base = np.median(raw[max(0, p - base_half) : min(ecg.n_samples, p + base_half + 1)])
-        refined.append(lo + int(np.argmax(np.abs(raw[lo:up] - base))))
-    return np.unique(np.asarray(refined, dtype=np.int64))
+    refined, size = [], []
+    for p in np.clip(peaks, 0, n - 1):
+        lo, up = max(0, p - half), min(n, p + half + 1)
+        base = np.median(raw[max(0, p - base_half) : min(n, p + base_half + 1)])
+        dev = np.abs(raw[lo:up] - base)
+        refined.append(lo + int(np.argmax(dev)))
+        size.append(float(dev.max()))
+    refined_arr, size_arr = np.asarray(refined, dtype=np.int64), np.asarray(size)
+    edge = (refined_arr == 0) | (refined_arr == n - 1)
+    if np.any(edge) and np.any(~edge):
+        keep = ~edge | (size_arr >= 0.5 * np.median(size_arr[~edge]))
+        refined_arr = refined_arr[keep]
+    return np.unique(refined_arr)
 
 
 def _r_peaks(ecg: "Ecg", r_peaks: Sequence[int] | np.ndarray | None) -> np.ndarray:

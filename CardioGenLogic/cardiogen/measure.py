@@ -28,8 +28,6 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 
 from .data import Segmentation

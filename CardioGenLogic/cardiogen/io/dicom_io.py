@@ -839,7 +839,8 @@ def _build(frames: list[_Frame], source: str, *, rescale: bool = True,
     nz = len(layout.grid[0])
     geometry = Geometry(spacing=layout.spacing, origin=tuple(layout.origin), direction=layout.direction)
     md = _metadata(frames, layout, nz)
-    out_modality = modality if modality in MODALITIES else _modality(frames, layout)
+    # "mr" / "ct" only filter; other cardiogen names (tagging, dense_mag, cine ...) also set the output modality
+    out_modality = modality if modality in MODALITIES and modality not in ("mr", "ct") else _modality(frames, layout)
     files = [[str(fr.path) for fr in row] for row in layout.grid]
     provenance: dict[str, Any] = {
         "reader": "cardiogen.io.dicom_io.read_dicom_series",
@@ -874,14 +875,16 @@ def read_dicom_series(folder_or_files: Source, series_uid: str | None = None, mo
         folder_or_files: a folder (its files, not sub-folders unless ``recursive``), one file or a list of files.
         series_uid: SeriesInstanceUID to read when the folder holds several series.
         modality: optional filter: a DICOM code ("MR", "CT") or a cardiogen modality ("cine", "ct", "mr",
-            "tagging", "dense_mag" ...); a cardiogen modality is also used as the output modality.
+            "tagging", "dense_mag" ...); cardiogen modalities other than "mr"/"ct" also set the output modality.
         recursive: also look in sub-folders.
 
     Returns:
         ImageSeries with rescaled values (CT in HU), geometry (LPS; see module docstring for slice order),
         frame times in ms, modality "cine" (MR with CardiacNumberOfImages > 1 or several trigger times), "ct",
-        "mr" or "other"; ``metadata`` holds patient-free header facts (manufacturer, field strength, TR/TE/flip,
-        heart rate, UIDs ...); ``provenance["files"]`` is the ``[t][z]`` list of source file paths.
+        "mr" or "other" (a modality stored by :func:`~cardiogen.io.dicom_export.write_dicom_series` is restored);
+        ``synthetic`` is True when SeriesDescription or ImageComments says "SYNTHETIC"; ``metadata`` holds
+        patient-free header facts (manufacturer, field strength, TR/TE/flip, heart rate, UIDs ...);
+        ``provenance["files"]`` is the ``[t][z]`` list of source file paths.
 
     Raises:
         CardioGenInputError: naming the file or folder: not found/empty, corrupt or truncated DICOM, missing

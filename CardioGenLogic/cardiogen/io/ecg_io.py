@@ -30,6 +30,7 @@ import io
 import math
 import os
 import re
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
@@ -295,11 +296,13 @@ def read_ecg_dicom(path: str | os.PathLike, expected_leads: int | None = None) -
         if n_samples < 2 or n_channels < 1:
             raise CardioGenInputError("DICOM ECG is empty", source=p,
                                       got=f"{n_channels} channels x {n_samples} samples")
-        data = wf.get("WaveformData")
-        bytes_needed = n_samples * n_channels * int(wf.get("WaveformBitsAllocated") or 0) // 8
-        if data is None or len(data) < bytes_needed:
-            raise CardioGenInputError("DICOM waveform data is truncated", source=p, expected=f"{bytes_needed} bytes",
-                                      got=f"{0 if data is None else len(data)} bytes")
+        for k, item in enumerate(waveforms):  # a short data block anywhere means the file was cut
+            data = item.get("WaveformData")
+            needed = (int(item.get("NumberOfWaveformSamples") or 0) * int(item.get("NumberOfWaveformChannels") or 0)
+                      * int(item.get("WaveformBitsAllocated") or 0) // 8)
+            if data is None or len(data) < needed:
+                raise CardioGenInputError(f"DICOM waveform data of multiplex group {k + 1} is truncated", source=p,
+                                          expected=f"{needed} bytes", got=f"{0 if data is None else len(data)} bytes")
         values = np.asarray(ds.waveform_array(g), dtype=float)  # (samples, channels), sensitivity applied
         channels = list(wf.get("ChannelDefinitionSequence") or [])
         if len(channels) != n_channels or values.shape != (n_samples, n_channels):
@@ -365,6 +368,14 @@ def _float_or_none(value: Any) -> float | None:
 
 
 # ---- WFDB ----------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet_wfdb() -> Iterator[None]:
+    """Hide the pandas deprecation warnings that wfdb 4.3 emits on every read (not about the user's data)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*")
+        yield
+
+
 def read_ecg_wfdb(path: str | os.PathLike, expected_leads: int | None = None) -> Ecg:
     """Read a WFDB record (``.hea`` + signal files, PhysioNet format) in mV.
 
@@ -380,7 +391,7 @@ def read_ecg_wfdb(path: str | os.PathLike, expected_leads: int | None = None) ->
     header = record.with_name(record.name + ".hea")
     if not header.is_file():
         raise CardioGenInputError("WFDB header (.hea) not found", source=header)
-    with _reading(header, "WFDB record"):
+    with _reading(header, "WFDB record"), _quiet_wfdb():
         import wfdb
 
         head = wfdb.rdheader(str(record))
@@ -389,14 +400,14 @@ def read_ecg_wfdb(path: str | os.PathLike, expected_leads: int | None = None) ->
             if not (header.parent / fname).is_file():
                 raise CardioGenInputError(f"WFDB signal file {fname} is missing", source=header,
                                           expected=str(header.parent / fname))
-        if not head.sig_len:
+        if head.sig_len is not None and int(head.sig_len) <= 0:
             raise CardioGenInputError("WFDB record is empty (0 samples)", source=header)
         rec = wfdb.rdrecord(str(record), physical=True)
         sig = rec.p_signal
         if sig is None or np.size(sig) == 0:
             raise CardioGenInputError("WFDB record has no signals", source=header)
         sig = np.asarray(sig, dtype=float)
-        if sig.ndim != 2 or sig.shape[0] != int(head.sig_len):
+        if sig.ndim != 2 or (head.sig_len is not None and sig.shape[0] != int(head.sig_len)):
             raise CardioGenInputError("WFDB signal file is truncated", source=header,
                                       expected=f"{head.sig_len} samples", got=sig.shape[0])
         fs = float(rec.fs or 0)
@@ -437,7 +448,7 @@ def read_ecg_wfdb(path: str | os.PathLike, expected_leads: int | None = None) ->
         fiducials: dict[str, np.ndarray] = {}
     atr = record.with_name(record.name + ".atr")
     if atr.is_file():
-        with _reading(atr, "WFDB beat annotations"):
+        with _reading(atr, "WFDB beat annotations"), _quiet_wfdb():
             ann = wfdb.rdann(str(record), "atr")
             samples = np.asarray(ann.sample, dtype=np.int64)
             symbols = list(ann.symbol)

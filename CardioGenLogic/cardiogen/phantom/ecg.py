@@ -25,6 +25,12 @@ The dipole is rotated to the body with ``heart_to_lps`` (columns = u, v, w in LP
 I, II, V1-V6. III, aVR, aVL and aVF are derived from I and II, so Einthoven's law holds exactly (also with
 noise, which is added to the independent leads only).
 
+The component directions are written in Frank axes for :func:`reference_heart_to_lps` (a typical adult heart)
+and stored in the heart frame, so a phantom heart that is rotated differently (vertical, horizontal, ...) gives
+the matching change of axis and precordial pattern. With u, v, w as defined above an anatomically normal heart
+has a left-handed frame (u × v points to the apex, det = −1); either handedness is accepted, but a frame that
+flips one axis mirrors the ECG.
+
 Timing: the R peak (largest QRS deflection of the noise-free lead II) of beat k is at t = k·RR exactly
 (the R wave is end-diastole = image frame time 0). QT follows the heart rate (QT = 521 − 2.0·HR ms men,
 511 − 1.8·HR ms women; lengthened by the extra QRS width of dyssynchrony), PR ≈ 160 ms at 60 bpm.
@@ -57,8 +63,6 @@ DOWER_MATRIX = np.array(
 
 #: LPS (x left, y posterior, z superior) -> Frank (X left, Y inferior, Z posterior).
 LPS_TO_FRANK = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-
-_SQRT_HALF_PI = np.sqrt(np.pi / 2.0)
 
 
 def lps_to_frank(vectors_lps: np.ndarray) -> np.ndarray:
@@ -99,7 +103,8 @@ def _heart_dir(frank_x: float, frank_y: float, frank_z: float) -> np.ndarray:
 
 _DIR_P = _heart_dir(0.5, 0.8, 0.1)  # atria: right-superior -> left-inferior (P axis ≈ 60°)
 _DIR_SEPTAL = _heart_dir(-0.7, -0.2, -0.65)  # septum left -> right, anterior: q in I, V5-V6, r in V1
-_DIR_MAIN = _heart_dir(0.7, 0.5, 0.5)  # LV free wall: left, inferior, posterior (QRS axis ≈ 50°)
+_DIR_APICAL = _heart_dir(0.5, 0.5, -0.7)  # early apical/anterior forces: R progression V2-V4
+_DIR_MAIN = _heart_dir(0.75, 0.4, 0.55)  # LV free wall: left, inferior, posterior (QRS axis ≈ 50°)
 _DIR_TERMINAL = _heart_dir(-0.45, -0.25, 0.85)  # posterobasal: s in II, V5-V6
 _DIR_T = _heart_dir(0.65, 0.6, -0.15)  # repolarization, concordant with the QRS
 # Left bundle branch block: RV -> septum right to left -> LV free wall.
@@ -108,7 +113,6 @@ _DIR_R1_LBBB = _heart_dir(0.75, 0.35, 0.55)  # transseptal
 _DIR_R2_LBBB = _heart_dir(0.8, 0.0, 0.6)  # late LV free wall: left-posterior
 
 _APICAL_TILT = 0.35  # outward normal of the LV cone tilts towards the apex
-_NORMAL_QRS_MS = 90.0  # QRS of the model at dyssynchrony 0
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ def _check_inputs(heart_rate_bpm: float, duration_s: float, sampling_rate: float
         return val
 
     number(heart_rate_bpm, "heart_rate_bpm", 20.0, 250.0)
-    number(duration_s, "duration_s", 0.0, 24 * 3600.0, lo_open=True)
+    number(duration_s, "duration_s", 0.0, 3600.0, lo_open=True)
     number(sampling_rate, "sampling_rate", 50.0, 20000.0)
     number(lv_mass_g, "lv_mass_g", 10.0, 1000.0)
     number(dyssynchrony, "dyssynchrony", 0.0, 1.0)
@@ -247,10 +251,12 @@ def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, in
     sep_sigma = 6.0 + 4.0 * d
     sep_dir = _unit(*((1.0 - d) * _DIR_SEPTAL + d * _DIR_SEPTAL_LBBB))
     qrs.append(gauss(2.0 * sep_sigma, sep_sigma, 0.22 * volt, sep_dir))
+    if d < 1:
+        qrs.append(gauss(28.0, 9.0, 0.6 * volt * (1.0 - d), _DIR_APICAL))
     main_sigma = 11.0 + 5.0 * d
-    c1 = 42.0 + 5.0 * d
-    c2 = 42.0 + 55.0 * d
-    amp_main = 1.55 * volt * (1.0 + 0.3 * d)
+    c1 = 45.0 + 2.0 * d
+    c2 = 45.0 + 52.0 * d
+    amp_main = 1.45 * volt * (1.0 + 0.35 * d)
     dir1 = _unit(*((1.0 - d) * _DIR_MAIN + d * _DIR_R1_LBBB))
     dir2 = _unit(*((1.0 - d) * _DIR_MAIN + d * _DIR_R2_LBBB))
     qrs.append(gauss(c1, main_sigma, amp_main * (1.0 - 0.45 * d), dir1))
@@ -266,7 +272,7 @@ def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, in
 
     # ---- intervals --------------------------------------------------------------------------------------------
     qt = (521.0 - 2.0 * hr) if sex == "M" else (511.0 - 1.8 * hr)
-    qt = max(qt, 200.0) + max(0.0, qrs_offset - _NORMAL_QRS_MS)  # a wide QRS lengthens QT, not JT
+    qt = max(qt, 200.0) + 56.0 * d  # the QRS widening of dyssynchrony lengthens QT, not JT
     qt = min(qt, 0.9 * rr)
     pr = float(np.clip(160.0 - 0.4 * (hr - 60.0), 110.0, 200.0))
     pr = min(pr, 0.35 * rr)
@@ -331,17 +337,17 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
 
     Args:
         heart_rate_bpm: constant heart rate (20-250 bpm); R of beat k at t = k·60/HR s exactly.
-        duration_s: length of the recording (s).
+        duration_s: length of the recording (s, ≤ 3600).
         sampling_rate: Hz (≥ 50).
-        lv_mass_g: LV mass (g); QRS voltage (Sokolow-Lyon) grows with it (≈ 2.3 mV at 140 g, > 3.5 mV at 200 g).
+        lv_mass_g: LV mass (g); QRS voltage grows as mass^1.2 (Sokolow-Lyon ≈ 2.4 mV at 140 g, ≈ 3.7 mV at 200 g).
         dyssynchrony: 0 (normal, QRS ≈ 90 ms) .. 1 (LBBB-like, QRS ≈ 150 ms, bifid R in I, aVL, V5-V6).
         infarct_center_deg: circumferential angle θ of the infarct in the heart frame (0 lateral, 90 anterior,
             180 septal, 270 inferior), or None for no infarct.
         infarct_width_deg: circumferential extent of the infarct (deg); larger infarcts give larger changes.
         infarct_severity: 0..1 scales the ST elevation, Q waves and T inversion.
-        heart_to_lps: 3x3 orthonormal matrix, columns = heart axes u (lateral), v (anterior), w (apex->base)
-            in LPS (see :func:`reference_heart_to_lps`).
-        sex: "M" or "F" (QT formula, slightly lower voltage for women).
+        heart_to_lps: 3x3 orthonormal matrix (either handedness), columns = heart axes u (lateral),
+            v (anterior), w (apex->base) in LPS (see :func:`reference_heart_to_lps` for a typical one).
+        sex: "M" or "F" (also "male"/"female"); chooses the QT formula.
         rng: random generator for baseline wander and noise (seeded -> deterministic).
         noise_mv: standard deviation of white Gaussian noise (mV); baseline wander is 3·noise_mv. 0 gives a
             clean signal.

@@ -1,0 +1,132 @@
+"""LTMA: latent temporal multi-head attention registration of a cine video (seed 000, Section 3.1).
+
+Architecture (2D + time, one short-axis slice at a time):
+
+* a U-Net encoder E shared by all frames encodes the pair (reference frame I⁰, frame Iᵗ) into latent velocity
+  features zᵗ ``(C, H/4, W/4)``;
+* a multi-head self-attention block across the T frames (Eq. 1) mixes the latents of all frames at each position,
+  giving ẑᵗ — long-range temporal dependencies instead of recurrence;
+* the U-Net decoder D (with the encoder's skip connections) maps ẑᵗ to a stationary velocity field vᵗ
+  ``(2, H, W)`` (voxel units, channels (x, y));
+* scaling and squaring integrates φᵗ = exp(vᵗ), a diffeomorphism; training minimises
+  λ‖I⁰ ∘ φᵗ − Iᵗ‖² + ‖∇vᵗ‖² (Eq. 2; weight decay plays reg(Θ)).
+
+Because φᵗ pulls the reference into frame t (a backward map on frame t's grid), the Lagrangian displacement of
+reference points is the inverse map, which for a stationary velocity field is exp(−vᵗ): ``u_t(X) = exp(−vᵗ)(X) − X``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..nets.attention import TemporalSelfAttention
+from ..nets.warp import gradient_loss, integrate_velocity, warp
+
+
+@dataclass
+class LTMAConfig:
+    """Network size (scaled down from the seed only through these numbers)."""
+
+    channels: tuple = (16, 32, 32)   #: encoder widths; len = number of resolution levels (H divisible by 2^(len-1))
+    heads: int = 4                   #: attention heads in the latent temporal attention
+    max_frames: int = 64
+    int_steps: int = 7               #: scaling-and-squaring steps
+    smooth_weight: float = 0.05      #: weight of ‖∇v‖² relative to the image term (λ = 1)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LTMAConfig":
+        data = dict(data)
+        if "channels" in data:
+            data["channels"] = tuple(int(c) for c in data["channels"])
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.2))
+
+
+class LTMANet(nn.Module):
+    """Video registration network. Input frames ``(B, T, H, W)`` (intensity ~[0, 1]); frame ``reference`` is I⁰."""
+
+    def __init__(self, config: LTMAConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or LTMAConfig()
+        self.config = cfg
+        ch = list(cfg.channels)
+        if len(ch) < 2:
+            raise ValueError(f"channels needs at least 2 levels, got {ch}")
+        self.enc = nn.ModuleList()
+        cin = 2
+        for i, c in enumerate(ch):
+            self.enc.append(nn.Sequential(_conv(cin, c, stride=1 if i == 0 else 2), _conv(c, c)))
+            cin = c
+        self.attention = TemporalSelfAttention(ch[-1], heads=cfg.heads, max_frames=cfg.max_frames)
+        self.dec = nn.ModuleList()
+        for i in range(len(ch) - 1, 0, -1):
+            self.dec.append(nn.Sequential(_conv(ch[i] + ch[i - 1], ch[i - 1]), _conv(ch[i - 1], ch[i - 1])))
+        self.flow = nn.Conv2d(ch[0], 2, 3, padding=1)
+        nn.init.normal_(self.flow.weight, std=1e-5)
+        nn.init.zeros_(self.flow.bias)
+
+    @property
+    def multiple(self) -> int:
+        """H and W must be multiples of this."""
+        return 2 ** (len(self.config.channels) - 1)
+
+    def forward(self, frames: torch.Tensor, reference: int = 0) -> torch.Tensor:
+        """Velocity fields ``(B, T, 2, H, W)`` (voxel units) taking frame ``reference`` to each frame."""
+        if frames.ndim != 4:
+            raise ValueError(f"frames must be (B, T, H, W), got {tuple(frames.shape)}")
+        b, t, h, w = frames.shape
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(f"H and W must be multiples of {self.multiple}, got {h}x{w}")
+        ref = frames[:, reference : reference + 1].expand(b, t, h, w)
+        x = torch.stack([ref, frames], dim=2).reshape(b * t, 2, h, w)
+        skips = []
+        for block in self.enc:
+            x = block(x)
+            skips.append(x)
+        z = x.view(b, t, *x.shape[1:])
+        z = self.attention(z).reshape(b * t, *x.shape[1:])
+        x = z
+        for i, block in enumerate(self.dec):
+            skip = skips[-2 - i]
+            x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="nearest")
+            x = block(torch.cat([x, skip], dim=1))
+        return self.flow(x).view(b, t, 2, h, w)
+
+    def backward_maps(self, velocity: torch.Tensor) -> torch.Tensor:
+        """Displacements of φᵗ = exp(vᵗ) ``(B, T, 2, H, W)``: frame-t grid -> reference positions."""
+        b, t = velocity.shape[:2]
+        return integrate_velocity(velocity.flatten(0, 1), self.config.int_steps).view_as(velocity)
+
+    def lagrangian(self, velocity: torch.Tensor) -> torch.Tensor:
+        """Forward displacement of reference points exp(−vᵗ) − id ``(B, T, 2, H, W)`` (voxels, (x, y))."""
+        return integrate_velocity(-velocity.flatten(0, 1), self.config.int_steps).view_as(velocity)
+
+    def loss(self, frames: torch.Tensor, reference: int = 0) -> tuple[torch.Tensor, dict]:
+        """λ‖I⁰∘φᵗ − Iᵗ‖² + w_s‖∇vᵗ‖² averaged over frames (Eq. 2)."""
+        v = self(frames, reference)
+        b, t, h, w = frames.shape
+        u = self.backward_maps(v).flatten(0, 1)
+        ref = frames[:, reference : reference + 1].expand(b, t, h, w).reshape(b * t, 1, h, w)
+        warped = warp(ref, u)
+        image = ((warped - frames.reshape(b * t, 1, h, w)) ** 2).mean()
+        smooth = gradient_loss(v.flatten(0, 1))
+        total = image + self.config.smooth_weight * smooth
+        return total, {"image_mse": float(image.detach()), "smooth": float(smooth.detach())}
+
+
+def normalise_video(frames: torch.Tensor) -> torch.Tensor:
+    """Scale each video ``(B, T, H, W)`` to ~[0, 1] by its 1st and 99th intensity percentiles."""
+    flat = frames.flatten(1)
+    lo = torch.quantile(flat, 0.01, dim=1).view(-1, 1, 1, 1)
+    hi = torch.quantile(flat, 0.99, dim=1).view(-1, 1, 1, 1)
+    return ((frames - lo) / (hi - lo).clamp_min(1e-6)).clamp(-0.5, 1.5)
+
+
+@dataclass
+class _Unused:  # keeps dataclasses import used for LTMAConfig defaults in older Pythons
+    x: list = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Network building blocks shared by the models (warping, velocity integration, attention, U-Net stages)."""

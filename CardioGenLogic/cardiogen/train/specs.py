@@ -1,0 +1,100 @@
+"""Built-in training specs (one per trainable model). Importing this module registers them in ``SPECS``."""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import numpy as np
+
+from . import register_spec
+
+
+@functools.lru_cache(maxsize=4)
+def phantom_cine_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int) -> tuple[np.ndarray, tuple]:
+    """Cine videos of phantom cases: float32 ``(n_videos, T, H, W)`` (slices that show the LV) and their
+    (seed, slice) ids. Cached per process: generation dominates the first steps of a run."""
+    from ..phantom import PhantomConfig, make_case
+
+    videos, ids = [], []
+    for seed in seeds:
+        case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=slices, modalities=("cine",)))
+        lv = case.truth.segmentation.labels[0] == 2  # LV myocardium at ED, (z, y, x)
+        for z in range(case.cine.shape[1]):
+            if lv[z].sum() > 20:
+                videos.append(case.cine.array[:, z])
+                ids.append((seed, z))
+    return np.stack(videos).astype(np.float32), tuple(ids)
+
+
+@register_spec("ltma")
+class LtmaSpec:
+    """LTMA registration trained on phantom cine (unsupervised: image similarity + smoothness)."""
+
+    name = "ltma"
+    pipeline = "register"
+
+    def build(self, config: dict) -> Any:
+        from ..models.ltma import LTMAConfig, LTMANet
+
+        return LTMANet(LTMAConfig.from_dict(config["model"]))
+
+    def _data(self, config: dict) -> dict:
+        d = config["data"]
+        return {"seeds": tuple(range(int(d.get("first_seed", 0)), int(d.get("first_seed", 0)) + int(d.get("cases", 16)))),
+                "size": int(d.get("size", 64)), "frames": int(d.get("frames", 20)), "slices": int(d.get("slices", 10)),
+                "batch_size": int(d.get("batch_size", 2))}
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        import torch
+
+        from ..models.ltma import normalise_video
+
+        d = self._data(config)
+        videos, _ = phantom_cine_pool(d["seeds"], d["size"], d["frames"], d["slices"])
+        rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
+        idx = rng.integers(0, len(videos), size=d["batch_size"])
+        batch = torch.from_numpy(videos[idx])
+        if rng.random() < 0.5:  # flips keep the motion physical and double the data
+            batch = batch.flip(-1)
+        return normalise_video(batch)
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        inner = getattr(model, "module", model)
+        if inner is model:
+            return model.loss(batch)
+        # DDP: call forward through the wrapper so gradients are all-reduced
+        from ..nets.warp import gradient_loss, warp
+
+        v = model(batch)
+        b, t, h, w = batch.shape
+        u = inner.backward_maps(v).flatten(0, 1)
+        ref = batch[:, :1].expand(b, t, h, w).reshape(b * t, 1, h, w)
+        image = ((warp(ref, u) - batch.reshape(b * t, 1, h, w)) ** 2).mean()
+        smooth = gradient_loss(v.flatten(0, 1))
+        return image + inner.config.smooth_weight * smooth, {"image_mse": float(image.detach())}
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        """In-plane end-point error (mm) in the LV myocardium on held-out phantom seeds, and CPU time per case."""
+        from ..motion.register import endpoint_error, register_learned
+        from ..phantom import PhantomConfig, make_case
+
+        ev = config.get("eval", {})
+        d = self._data(config)
+        seeds = range(int(ev.get("first_seed", 1000)), int(ev.get("first_seed", 1000)) + int(ev.get("cases", 2)))
+        errors, seconds = [], []
+        for seed in seeds:
+            case = make_case(PhantomConfig(seed=seed, size=d["size"], frames=d["frames"], slices=d["slices"],
+                                           modalities=("cine",)))
+            start = time.time()
+            disp = register_learned(case.cine, model.cpu(), device="cpu")
+            seconds.append(time.time() - start)
+            mask = case.truth.segmentation.labels[0] == 2
+            errors.append(endpoint_error(disp, case.truth.displacement, mask))
+        return {"heldout_seeds": [int(s) for s in seeds], "epe_mm_in_plane": float(np.mean(errors)),
+                "timing": {"cpu_s_per_case": round(float(np.mean(seconds)), 3)}}
+
+    def describe_data(self, config: dict) -> str:
+        d = self._data(config)
+        return (f"CardioGen phantom cine, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['size']}x{d['size']} px, "
+                f"{d['frames']} frames, {d['slices']} slices (held-out evaluation seeds from 1000)")
