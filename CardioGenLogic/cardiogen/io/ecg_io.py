@@ -232,7 +232,7 @@ def _dicom_annotations(ds: Any, group: int, n_samples: int, signals_mv: np.ndarr
     # Some devices put the median-beat fiducials in the same annotation list as the rhythm strip (both
     # referencing the rhythm group). Sets whose R lies within 200 ms of another set's R cannot all belong to the
     # strip: keep the one closest to the QRS peak of the strip, set the others aside.
-    magnitude = np.sqrt(np.sum(signals_mv**2, axis=0))
+    magnitude = np.sqrt(np.sum((signals_mv - np.median(signals_mv, axis=1, keepdims=True)) ** 2, axis=0))
     window = max(1, int(round(0.05 * fs)))  # ±50 ms searched around a fiducial for the local QRS peak
 
     def misfit(r: int) -> int:

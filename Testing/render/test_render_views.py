@@ -1,0 +1,145 @@
+"""Real Slicer views rendered offscreen (trame-slicer's DirectViewFactory over slicer-core): the phantom cine
+with the strain overlay in a slice view, the segmentation in a 3D view, and the ECG chart."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def case():
+    phantom = pytest.importorskip("cardiogen.phantom")
+    return phantom.make_case(phantom.PhantomConfig(seed=2, size=64, frames=12, slices=8, modalities=("cine", "ecg")))
+
+
+@pytest.fixture()
+def app():
+    from slicer_standin import make_scene
+    from trame_slicer.views import DirectViewFactory
+
+    app = make_scene(fresh=True)
+    if not getattr(app, "_cardiogen_direct_factory", None):
+        app._cardiogen_direct_factory = DirectViewFactory(do_render_offscreen=True)
+        app.view_manager.register_factory(app._cardiogen_direct_factory)
+    return app
+
+
+def _grab(view, path) -> np.ndarray:
+    import vtk
+    from vtk.util import numpy_support
+
+    view.render()
+    window = view.render_window()
+    grab = vtk.vtkWindowToImageFilter()
+    grab.SetInput(window)
+    grab.ReadFrontBufferOff()
+    grab.SetInputBufferTypeToRGB()
+    grab.Update()
+    writer = vtk.vtkPNGWriter()
+    writer.SetFileName(str(path))
+    writer.SetInputConnection(grab.GetOutputPort())
+    writer.Write()
+    image = grab.GetOutput()
+    w, h, _ = image.GetDimensions()
+    return numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, 3)
+
+
+def _slice_view(app, name):
+    from trame_slicer.views import ViewLayoutDefinition
+
+    view = app.view_manager.create_view(ViewLayoutDefinition.axial_view(label=name))
+    view.render_window().SetSize(400, 400)
+    return view
+
+
+def test_slice_view_shows_cine_with_colored_strain_overlay(app, case, artifacts_dir):
+    import slicer
+    from CardioGenSlicerLib import mrml_bridge as mb
+
+    cine = mb.image_series_to_nodes(case.cine, "Phantom cine")
+    strain = mb.strain_to_nodes(case.truth.strain, "circumferential", "Phantom")
+    view = _slice_view(app, "Red")
+    slice_node = view.mrml_view_node if hasattr(view, "mrml_view_node") else None
+    es = int(case.truth.es_frame) if hasattr(case.truth, "es_frame") else case.cine.n_frames // 3
+    cine.browser.SetSelectedItemNumber(es)
+    strain.browser.SetSelectedItemNumber(es)
+    view.set_background_volume_id(cine.volume.GetID())
+    view.set_foreground_volume_id(strain.volume.GetID())
+    view.set_foreground_opacity(0.7)
+    # show the short-axis plane of the (oblique) cine stack, through a mid-ventricular slice
+    slice_node = view.logic.GetSliceNode() if hasattr(view, "logic") else slicer.mrmlScene.GetNodesByClass(
+        "vtkMRMLSliceNode").GetItemAsObject(0)
+    slice_node.RotateToVolumePlane(cine.volume)
+    view.fit_view_to_content()
+    pixels = _grab(view, artifacts_dir / "render_slice_cine_strain.png")
+    gray = pixels.astype(float)
+    assert gray.std() > 10, "slice view is blank"
+    r, g, b = gray[..., 0], gray[..., 1], gray[..., 2]
+    blue = (b - np.maximum(r, g)) > 40    # circumferential shortening at ES is blue in the diverging table
+    assert blue.sum() > 100, f"strain overlay colors missing ({blue.sum()} blue pixels)"
+    colored = np.abs(r - g) + np.abs(g - b) > 60
+    assert colored.mean() < 0.5, "overlay should cover the myocardium, not the whole view"
+
+
+def test_threed_view_shows_segmentation_surfaces(app, case, artifacts_dir):
+    from CardioGenSlicerLib import mrml_bridge as mb
+    from trame_slicer.views import ViewLayoutDefinition
+
+    seg_node = mb.segmentation_to_node(case.truth.segmentation, "Phantom truth", frame=0)
+    seg_node.CreateClosedSurfaceRepresentation()
+    view = app.view_manager.create_view(ViewLayoutDefinition.threed_view())
+    view.render_window().SetSize(400, 400)
+    view.reset_camera()
+    view.fit_view_to_content()
+    pixels = _grab(view, artifacts_dir / "render_3d_segmentation.png").astype(float)
+    background = pixels[2, 2]
+    differs = np.abs(pixels - background).sum(axis=-1) > 30
+    assert differs.mean() > 0.03, "3D view shows no surfaces"
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    assert ((r > 120) & (r > b + 40)).sum() > 50, "LV segment colors (red/yellow) not visible"
+
+
+def test_ecg_chart_renders_twelve_leads(app, case, artifacts_dir):
+    """The ECG table/plot nodes drawn with VTK's chart (the engine under Slicer's plot view)."""
+    import vtk
+    from CardioGenSlicerLib import mrml_bridge as mb
+
+    nodes = mb.ecg_to_nodes(case.ecg, "Phantom ECG")
+    chart_node = nodes["chart"]
+    view = vtk.vtkContextView()
+    view.GetRenderWindow().SetOffScreenRendering(True)
+    view.GetRenderWindow().SetSize(700, 400)
+    view.GetRenderer().SetBackground(1, 1, 1)
+    chart = vtk.vtkChartXY()
+    view.GetScene().AddItem(chart)
+    lead_ii = None
+    for i in range(chart_node.GetNumberOfPlotSeriesNodes()):
+        series = chart_node.GetNthPlotSeriesNode(i)
+        table = series.GetTableNode().GetTable()
+        line = chart.AddPlot(vtk.vtkChart.LINE)
+        line.SetInputData(table, series.GetXColumnName(), series.GetYColumnName())
+        color = series.GetColor()
+        line.SetColor(*(int(255 * c) for c in color), 255)
+        if series.GetYColumnName() == "II":
+            lead_ii = series
+    assert lead_ii is not None and chart_node.GetNumberOfPlotSeriesNodes() == 13
+    chart.GetAxis(vtk.vtkAxis.BOTTOM).SetTitle(chart_node.GetXAxisTitle())
+    chart.GetAxis(vtk.vtkAxis.LEFT).SetTitle(chart_node.GetYAxisTitle())
+    view.GetRenderWindow().Render()
+    grab = vtk.vtkWindowToImageFilter()
+    grab.SetInput(view.GetRenderWindow())
+    grab.ReadFrontBufferOff()
+    grab.Update()
+    writer = vtk.vtkPNGWriter()
+    writer.SetFileName(str(artifacts_dir / "render_ecg_chart.png"))
+    writer.SetInputConnection(grab.GetOutputPort())
+    writer.Write()
+    from vtk.util import numpy_support
+
+    img = grab.GetOutput()
+    w, h, _ = img.GetDimensions()
+    px = numpy_support.vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)[..., :3].astype(float)
+    dark = (px.sum(axis=-1) < 300).mean()
+    assert 0.005 < dark < 0.6, f"ECG chart blank or saturated ({dark:.3f} dark)"
+    red = (px[..., 0] > 150) & (px[..., 1] < 90) & (px[..., 2] < 90)
+    assert red.sum() > 20, "current-frame marker (red) not drawn"
