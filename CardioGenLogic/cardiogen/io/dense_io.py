@@ -78,116 +78,188 @@ def is_dense_workspace(path: str | os.PathLike) -> bool:
     return {"dns", "img"} <= names
 
 
-class _MatScan:
-    """Walk a MAT v5 file's element tags and refuse sizes that would make scipy allocate huge arrays.
+_MI_INT8, _MI_UINT8, _MI_UINT16, _MI_INT32, _MI_UINT32, _MI_MATRIX, _MI_COMPRESSED, _MI_UTF8 = 1, 2, 4, 5, 6, 14, 15, 16
+#: numeric MAT data types (miINT8 ... miUINT64) -> item size
+_NUMERIC_MI = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8}
+_CHAR_MI = {1, 2, 4, 16, 17, 18}
+_NUMERIC_CLASSES = set(range(6, 16))
+#: Most elements a cell/struct may declare without any bytes behind them (empty char / field-less struct arrays).
+_MAX_EMPTY_ELEMENTS = 1_000_000
+_MAX_DEPTH = 100
 
-    scipy.io.loadmat allocates cell/struct arrays from the dimensions in the file before reading their elements; a
-    corrupt dimension could ask for many GB. Every cell/struct element takes at least 8 bytes on disk, so more
-    elements than bytes / 8 cannot be genuine. The walk is lenient: structural oddities stop it (loadmat then
-    reports them); only impossible sizes raise.
+
+class _MatScan:
+    """Check the structure of a MAT v5 file before scipy.io.loadmat parses it.
+
+    scipy's compiled MAT reader trusts the file: an unknown data-type code indexes a C array (segmentation fault),
+    and cell/struct/char dimensions are allocated before any element is read (a corrupt dimension can ask for many
+    GB). This walk follows scipy's reading order exactly (full/small element tags, 8-byte padding, array flags,
+    dimensions, names, per-class contents) and raises CardioGenInputError ("corrupt MAT-file ...") for any element
+    that runs past its parent, an invalid type code, negative dimensions, or more elements than bytes can hold.
+    Well-formed files pass unchanged.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.endian = "<"
 
+    def fail(self, what: str) -> None:
+        raise CardioGenInputError(f"corrupt MAT-file: {what}", source=self.path)
+
+    # -- top level -------------------------------------------------------------------------------------------
     def scan(self, data: bytes) -> None:
         if len(data) < 128:
-            raise CardioGenInputError("MAT-file is truncated (shorter than its 128-byte header)", source=self.path)
-        self.endian = ">" if data[126:128] == b"MI" else "<"
+            self.fail("shorter than its 128-byte header")
+        version = data[124:128]
+        major = version[int(version[2] == ord("I"))]
+        if major == 2:
+            raise CardioGenInputError("MATLAB v7.3 (HDF5) MAT-files are not supported; save the workspace with -v7",
+                                      source=self.path)
+        if major != 1:
+            self.fail(f"unknown MAT version bytes {version!r}")
+        self.endian = "<" if data[126:128] == b"IM" else ">"
         pos = 128
-        while pos + 8 <= len(data):
-            mtype, nbytes, start, end = self._tag(data, pos)
-            if end is None or end > len(data):
-                return
-            if mtype == 15:  # miCOMPRESSED
-                inner = self._inflate(data[start:start + nbytes])
-                if inner is not None and len(inner) >= 8:
-                    itype, inbytes, istart, iend = self._tag(inner, 0)
-                    if itype == 14 and iend is not None and iend <= len(inner):
-                        self._matrix(inner[istart:istart + inbytes], 0)
-                pos = start + nbytes
+        while pos < len(data):
+            if pos + 8 > len(data):
+                self.fail(f"truncated variable tag at byte {pos}")
+            mtype, nbytes = struct.unpack_from(self.endian + "II", data, pos)
+            start, end = pos + 8, pos + 8 + nbytes
+            if nbytes == 0:
+                self.fail(f"empty variable at byte {pos}")
+            if end > len(data):
+                self.fail(f"variable at byte {pos} runs past the end of the file (truncated?)")
+            if mtype == _MI_COMPRESSED:
+                inner = self._inflate(data[start:end], pos)
+                self._matrix(inner, 0, len(inner), 0)
+            elif mtype == _MI_MATRIX:
+                self._matrix(data, pos, end, 0)
             else:
-                if mtype == 14:
-                    self._matrix(data[start:start + nbytes], 0)
-                pos = end
+                self.fail(f"unexpected element type {mtype} at byte {pos}")
+            pos = end
 
-    def _inflate(self, blob: bytes) -> bytes | None:
+    def _inflate(self, blob: bytes, pos: int) -> bytes:
         decomp = zlib.decompressobj()
         try:
             out = decomp.decompress(blob, MAX_BYTES)
-        except zlib.error:
-            return None  # loadmat will report the corrupt stream
+        except zlib.error as exc:
+            self.fail(f"compressed variable at byte {pos} is damaged ({exc})")
         if decomp.unconsumed_tail:
-            raise CardioGenInputError("MAT-file variable inflates to more than 2 GB (corrupt file?)", source=self.path)
+            self.fail(f"compressed variable at byte {pos} inflates to more than {MAX_BYTES // 1024**3} GB")
+        if not decomp.eof:
+            self.fail(f"compressed variable at byte {pos} is truncated")
         return out
 
-    def _tag(self, buf: bytes, pos: int) -> tuple[int, int, int, int | None]:
-        if pos + 8 > len(buf):
-            return 0, 0, pos, None
+    # -- elements --------------------------------------------------------------------------------------------
+    def _tag(self, buf: bytes, pos: int, end: int) -> tuple[int, int, int, int]:
+        """(type, byte count, data start, next position) of a full or small data element."""
+        if pos + 8 > end:
+            self.fail(f"element tag at byte {pos} runs past its parent")
         word, nbytes = struct.unpack_from(self.endian + "II", buf, pos)
-        if word >> 16:  # small data element: 2-byte size, 2-byte type, 4 bytes data
-            small_n = word >> 16
-            return word & 0xFFFF, small_n, pos + 4, pos + 8
-        padded = nbytes + (-nbytes % 8)
-        return word, nbytes, pos + 8, pos + 8 + padded
+        if word >> 16:
+            if word >> 16 > 4:
+                self.fail(f"small data element at byte {pos} claims {word >> 16} bytes")
+            return word & 0xFFFF, word >> 16, pos + 4, pos + 8
+        if pos + 8 + nbytes > end:
+            self.fail(f"element at byte {pos} ({nbytes} bytes) runs past its parent")
+        return word, nbytes, pos + 8, pos + 8 + nbytes + (-nbytes % 8)
 
-    def _matrix(self, buf: bytes, depth: int) -> None:
-        if depth > 64 or len(buf) < 16:
-            return
-        _, fl_n, fl_start, pos = self._tag(buf, 0)
-        if pos is None or fl_n < 4 or fl_start + 4 > len(buf):
-            return
-        mclass = struct.unpack_from(self.endian + "I", buf, fl_start)[0] & 0xFF
-        dtype, dims_n, dims_start, pos2 = self._tag(buf, pos)
-        if pos2 is None or dims_start + dims_n > len(buf) or dims_n % 4:
-            return
-        dims = struct.unpack_from(self.endian + f"{dims_n // 4}i", buf, dims_start)
+    def _int8_string(self, buf: bytes, pos: int, end: int) -> tuple[bytes, int]:
+        mtype, n, start, nxt = self._tag(buf, pos, end)
+        if mtype not in (_MI_INT8, _MI_UTF8):
+            self.fail(f"name at byte {pos} has type {mtype}, expected miINT8")
+        return buf[start:start + n], nxt
+
+    def _int32s(self, buf: bytes, pos: int, end: int, max_bytes: int) -> tuple[tuple[int, ...], int]:
+        mtype, n, start, nxt = self._tag(buf, pos, end)
+        if mtype not in (_MI_INT32, _MI_UINT32):
+            self.fail(f"integer element at byte {pos} has type {mtype}, expected miINT32")
+        if n > max_bytes or n % 4:
+            self.fail(f"integer element at byte {pos} has {n} bytes")
+        values = struct.unpack_from(self.endian + f"{n // 4}i", buf, start)
+        return values, nxt
+
+    def _numeric(self, buf: bytes, pos: int, end: int) -> int:
+        mtype, _, _, nxt = self._tag(buf, pos, end)
+        if mtype not in _NUMERIC_MI:
+            self.fail(f"numeric data at byte {pos} has invalid type code {mtype}")
+        return nxt
+
+    def _matrix(self, buf: bytes, pos: int, end: int, depth: int) -> int:
+        """Parse one miMATRIX element at ``pos``; returns where scipy's reader continues."""
+        if depth > _MAX_DEPTH:
+            self.fail("arrays nested too deeply")
+        if pos + 8 > end:
+            self.fail(f"array tag at byte {pos} runs past its parent")
+        mtype, nbytes = struct.unpack_from(self.endian + "II", buf, pos)
+        if mtype != _MI_MATRIX:
+            self.fail(f"expected an array (miMATRIX) at byte {pos}, got type {mtype}")
+        if nbytes == 0:
+            return pos + 8
+        body_end = pos + 8 + nbytes
+        if body_end > end:
+            self.fail(f"array at byte {pos} ({nbytes} bytes) runs past its parent")
+        return self._body(buf, pos + 8, body_end, depth)
+
+    def _body(self, buf: bytes, pos: int, end: int, depth: int) -> int:
+        if pos + 16 > end:
+            self.fail(f"array flags at byte {pos} run past the array")
+        flags = struct.unpack_from(self.endian + "I", buf, pos + 8)[0]
+        mclass, is_complex = flags & 0xFF, bool(flags >> 11 & 1)
+        pos += 16
+        if mclass == 17:  # opaque: name, type system, class name, then one array
+            for _ in range(3):
+                _, pos = self._int8_string(buf, pos, end)
+            return self._matrix(buf, pos, end, depth + 1)
+        dims, pos = self._int32s(buf, pos, end, 128)
         if any(d < 0 for d in dims):
-            return
+            self.fail(f"negative array dimensions {list(dims)}")
+        _, pos = self._int8_string(buf, pos, end)
         count = 1
         for d in dims:
             count *= d
-        _, _, _, pos3 = self._tag(buf, pos2)  # array name
-        if pos3 is None:
-            return
-        remaining = len(buf) - pos3
+        if mclass in _NUMERIC_CLASSES:
+            pos = self._numeric(buf, pos, end)
+            return self._numeric(buf, pos, end) if is_complex else pos
+        if mclass == 5:  # sparse: row indices, column pointers, values (+ imaginary)
+            for _ in range(4 if is_complex else 3):
+                pos = self._numeric(buf, pos, end)
+            return pos
+        if mclass == 4:  # char
+            mtype, n, _, nxt = self._tag(buf, pos, end)
+            if n == 0 and count > _MAX_EMPTY_ELEMENTS:
+                self.fail(f"empty char array declares {count} characters")
+            if n and mtype not in _CHAR_MI:
+                self.fail(f"char data at byte {pos} has invalid type code {mtype}")
+            return nxt
         if mclass == 1:  # cell
-            self._limit(count, remaining, "cell")
-            self._children(buf, pos3, count, depth)
-        elif mclass in (2, 3):  # struct / object
-            pos4 = pos3
+            self._room(count, end - pos, "cell")
+            for _ in range(count):
+                pos = self._matrix(buf, pos, end, depth + 1)
+            return pos
+        if mclass in (2, 3):  # struct / object (object: class name first)
             if mclass == 3:
-                _, _, _, pos4 = self._tag(buf, pos4)  # class name
-                if pos4 is None:
-                    return
-            _, fnl_n, fnl_start, pos5 = self._tag(buf, pos4)
-            if pos5 is None or fnl_start + 4 > len(buf):
-                return
-            field_len = struct.unpack_from(self.endian + "i", buf, fnl_start)[0]
-            _, names_n, _, pos6 = self._tag(buf, pos5)
-            if pos6 is None or field_len <= 0:
-                return
-            n_fields = names_n // field_len
-            self._limit(count * max(n_fields, 1), len(buf) - pos6, "struct")
-            self._children(buf, pos6, count * n_fields, depth)
-        elif mclass == 5:  # sparse: scipy allocates column pointers from the dimensions
-            if len(dims) >= 2 and dims[1] > 8 * max(len(buf), 1):
-                raise CardioGenInputError("MAT-file sparse array dimensions exceed the file size (corrupt file?)",
-                                          source=self.path, got=list(dims))
+                _, pos = self._int8_string(buf, pos, end)
+            lengths, pos = self._int32s(buf, pos, end, 4)
+            if len(lengths) != 1 or lengths[0] <= 0:
+                self.fail(f"struct field-name length {list(lengths)}")
+            names, pos = self._int8_string(buf, pos, end)
+            n_fields = len(names) // lengths[0]
+            if n_fields == 0:
+                if count > _MAX_EMPTY_ELEMENTS:
+                    self.fail(f"field-less struct array declares {count} elements")
+                return pos
+            self._room(count * n_fields, end - pos, "struct")
+            for _ in range(count * n_fields):
+                pos = self._matrix(buf, pos, end, depth + 1)
+            return pos
+        if mclass == 16:  # function handle: one nested array
+            return self._matrix(buf, pos, end, depth + 1)
+        self.fail(f"unknown array class {mclass}")
+        return pos
 
-    def _limit(self, count: int, remaining: int, what: str) -> None:
-        if count * 8 > max(remaining, 0) + 8:
-            raise CardioGenInputError(f"MAT-file {what} array declares {count} elements in {remaining} bytes "
-                                      "(corrupt dimensions)", source=self.path)
-
-    def _children(self, buf: bytes, pos: int, count: int, depth: int) -> None:
-        for _ in range(count):
-            mtype, nbytes, start, end = self._tag(buf, pos)
-            if end is None or start + nbytes > len(buf) or mtype != 14:
-                return
-            self._matrix(buf[start:start + nbytes], depth + 1)
-            pos = end
+    def _room(self, count: int, remaining: int, what: str) -> None:
+        if count * 8 > remaining:
+            self.fail(f"{what} array declares {count} elements in {remaining} bytes")
 
 
 def _load_mat(path: Path) -> dict:

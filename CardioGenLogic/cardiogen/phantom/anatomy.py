@@ -133,7 +133,7 @@ def body_labels(x: np.ndarray, y: np.ndarray, z: np.ndarray, apex_z: float) -> n
     lab[cavity] = LUNG
     paraspinal = cavity & (yc > ry - SUBCUT_FAT_MM - CHEST_WALL_MM - 40.0) & (np.abs(x) < 45.0)
     lab[paraspinal] = MUSCLE
-    mediastinum = cavity & (np.abs(x - 5.0) < 22.0) & (y > -60.0)
+    mediastinum = cavity & (np.abs(x - 5.0) < 18.0) & (y > 0.0)  # oesophagus and fat in front of the spine
     lab[mediastinum] = FAT
     lab[cavity & ~paraspinal & (z < diaphragm_z(x, apex_z))] = LIVER
     lab[cavity & ((x - AORTA_CENTER[0]) ** 2 + (y - AORTA_CENTER[1]) ** 2 < AORTA_RADIUS**2)] = AORTA

@@ -81,7 +81,8 @@ def _ct_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) ->
     fov = 1.45 * g.z_base + 10.0
     spacing = cfg.ct_pixel_mm if cfg.ct_pixel_mm is not None else fov / cfg.ct_size
     rvc = math.radians(g.rv_center_deg)
-    center_heart = np.array([-0.5 * g.rv_height_mm * -math.cos(rvc) * 0.6, 0.0, 0.6 * g.z_base])
+    center_heart = np.array([0.35 * g.rv_height_mm * math.cos(rvc), 0.35 * g.rv_height_mm * math.sin(rvc),
+                             0.6 * g.z_base])
     center = placement.to_lps(center_heart)
     origin = center - 0.5 * (cfg.ct_size - 1) * spacing
     return Geometry(spacing=(spacing,) * 3, origin=origin, direction=np.eye(3))

@@ -108,9 +108,9 @@ _DIR_MAIN = _heart_dir(0.75, 0.4, 0.55)  # LV free wall: left, inferior, posteri
 _DIR_TERMINAL = _heart_dir(-0.45, -0.25, 0.85)  # posterobasal: s in II, V5-V6
 _DIR_T = _heart_dir(0.65, 0.6, -0.15)  # repolarization, concordant with the QRS
 # Left bundle branch block: RV -> septum right to left -> LV free wall.
-_DIR_SEPTAL_LBBB = _heart_dir(0.7, 0.3, 0.5)  # initial forces already leftward: no q in I, V6; QS in V1
-_DIR_R1_LBBB = _heart_dir(0.75, 0.35, 0.55)  # transseptal
-_DIR_R2_LBBB = _heart_dir(0.8, 0.0, 0.6)  # late LV free wall: left-posterior
+_DIR_SEPTAL_LBBB = _heart_dir(0.65, 0.3, 0.6)  # initial forces already leftward: no q in I, V6; QS in V1
+_DIR_R1_LBBB = _heart_dir(0.65, 0.35, 0.65)  # transseptal
+_DIR_R2_LBBB = _heart_dir(0.7, 0.0, 0.75)  # late LV free wall: left-posterior
 
 _APICAL_TILT = 0.35  # outward normal of the LV cone tilts towards the apex
 

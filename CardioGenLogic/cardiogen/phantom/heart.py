@@ -10,7 +10,7 @@ Geometry at ED
   Z = Z_b. r_endo(Z)² = a_n²·(1 − ((Z_b − Z)/c_n)²), r_epi(Z)² = a_p²·(1 − ((Z_b − Z)/Z_b)²); above Z_b both
   continue as cylinders (C¹), which only matters for the mapping, never for tissue.
 * RV: a crescent outside the LV epicardium, around θ_rv = 165° (septal, slightly anterior) with half-width 85°.
-  With ρ = r − r_epi(Z), the cavity is 0 ≤ ρ < h(θ, Z) = H(Z)·p(θ), p = ((cos(θ − θ_rv) − cos W)/(1 − cos W))₊,
+  With ρ = r − r_epi(Z), the cavity is 0 ≤ ρ < h(θ, Z) = H(Z)·p(θ), p = sqrt(((cos(θ − θ_rv) − cos W)/(1 − cos W))₊),
   H(Z) = H₀·sqrt(1 − ((Z_b − Z)/(Z_b − Z_rv))²) (shorter than the LV); the free wall (3.5 mm) lies on top of it and
   reaches a little beyond the cavity's tips. A 2.5 mm layer of epicardial fat covers both ventricles.
 * Atria: above the (moving) base plane, within the base's outer radius, up to Z_b + 40 mm (LA, RA on the RV side).
@@ -118,7 +118,7 @@ class HeartGeometry:
         """
         cw = math.cos(math.radians(self.rv_half_width_deg))
         cw2 = math.cos(math.radians(self.rv_half_width_deg + self.rv_wall_extra_deg))
-        p = np.clip((cos_d - cw) * (1.0 / (1.0 - cw)), 0.0, 1.0)
+        p = np.sqrt(np.clip((cos_d - cw) * (1.0 / (1.0 - cw)), 0.0, 1.0))  # crescent: sharp tips
         q = np.clip((cos_d - cw2) * (1.0 / (cw - cw2)), 0.0, 1.0)
         taper = np.clip((z - (self.rv_apex_z - 6.0)) * (1.0 / 6.0), 0.0, 1.0)
         h = self.rv_height(z) * p

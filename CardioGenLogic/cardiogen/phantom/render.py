@@ -109,14 +109,21 @@ class SampleSet:
         return self.block_sum(values) * np.float32(1.0 / np.prod(self.sub))
 
 
-def tag_pattern(s1: np.ndarray, s2: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """SPAMM grid: 1 between tags, 0 on thin dark lines (width ≈ 0.26 spacing) at s = n·spacing along both axes."""
+def tag_pattern(s1: np.ndarray, s2: np.ndarray, spacing_mm: float, sharp: bool = True) -> np.ndarray:
+    """SPAMM grid: 1 between tags, 0 on dark lines at s = n·spacing along both image axes.
+
+    ``sharp``: thin lines (width ≈ 0.26·spacing, harmonics up to 4/spacing) when the samples resolve them; else a
+    band-limited 1-1 SPAMM grid (one harmonic) that does not alias on coarse grids.
+    """
     k = np.float32(2.0 * math.pi / spacing_mm)
     c1 = 0.5 + 0.5 * np.cos(k * s1)
     c2 = 0.5 + 0.5 * np.cos(k * s2)
-    c1 *= c1
-    c2 *= c2
-    return (1.0 - c1 * c1) * (1.0 - c2 * c2)
+    if sharp:
+        c1 *= c1
+        c2 *= c2
+        c1 *= c1
+        c2 *= c2
+    return (1.0 - c1) * (1.0 - c2)
 
 
 BLOOD_TAG_WASHOUT_MS = 40.0  # tags in blood flow out within a few frames
@@ -151,7 +158,9 @@ def render_mr(model: HeartModel, ss: SampleSet, centers: SampleSet, frame_times:
         out["cine"] = np.empty((n_t,) + ss.shape, dtype=np.float32)
     if tagging:
         out["tagging"] = np.empty((n_t,) + ss.shape, dtype=np.float32)
-        tag_static = tag_pattern(ss.static_u, ss.static_v, tag_spacing_mm)
+        sample_mm = max(ss.geometry.spacing[0] / ss.sub[2], ss.geometry.spacing[1] / ss.sub[1])
+        sharp = sample_mm <= tag_spacing_mm / 8.0  # 4th harmonic below the sampling Nyquist
+        tag_static = tag_pattern(ss.static_u, ss.static_v, tag_spacing_mm, sharp)
     if dense:
         out["dense_mag"] = np.empty((n_t,) + ss.shape, dtype=np.float32)
         out["dense_phase"] = np.empty((len(dense_encodings), n_t) + ss.shape, dtype=np.float32)
@@ -183,7 +192,7 @@ def render_mr(model: HeartModel, ss: SampleSet, centers: SampleSet, frame_times:
             contrast = _fade(t)
             contrast[blood] = 1.0 if t == 0 else float(np.exp(-t / BLOOD_TAG_WASHOUT_MS))
             pattern = tag_static.copy()
-            pattern[idx] = tag_pattern(mu, mv, tag_spacing_mm)
+            pattern[idx] = tag_pattern(mu, mv, tag_spacing_mm, sharp)
             img = tag_tab[lab] * (1.0 - contrast[lab] * (1.0 - pattern))
             out["tagging"][f] = ss.block_mean(img)
         if dense:
