@@ -357,27 +357,43 @@ def _segment_array(seg_node: Any, segment_id: str, reference_node: Any) -> np.nd
 
 
 # ---- ECG as table + plot ---------------------------------------------------------------------------------------
+ECG_LEAD_OFFSET_MV = 2.5  #: vertical spacing of stacked leads in the chart
+
+
 def ecg_to_nodes(ecg: Ecg, name: str, scene: Any = None, max_points: int = 5000) -> dict:
-    """A table node (time_ms + one column per lead, decimated to ``max_points``), one plot series per lead,
-    a chart, and a "current time" marker series (2 points) that :func:`set_ecg_marker` moves."""
+    """Table + chart for an ECG.
+
+    * ``table``: time_ms + one column per lead in true mV (decimated to ``max_points`` samples) — the data.
+    * ``display_table``: the same leads shifted by −k·:data:`ECG_LEAD_OFFSET_MV` so the chart shows them stacked
+      like a paper ECG (lead k at −2.5·k mV), and the plot series (one per lead) read it.
+    * ``chart``: the plot chart; ``marker``/``marker_table``: a vertical red line that :func:`set_ecg_marker`
+      (or :class:`EcgBrowserSync`) moves to the current frame time.
+    """
     scn = _scene(scene)
     name = node_name(name, ecg.synthetic)
     step = max(1, int(np.ceil(ecg.n_samples / max_points)))
     times = ecg.times_ms[::step]
+    leads = list(ecg.lead_names)
     table = scn.AddNewNodeByClass("vtkMRMLTableNode", name)
-    columns = np.column_stack([times] + [ecg.signals[i, ::step] for i in range(len(ecg.lead_names))])
-    slicer.util.updateTableFromArray(table, columns, ["time_ms", *ecg.lead_names])
+    columns = np.column_stack([times] + [ecg.signals[i, ::step] for i in range(len(leads))])
+    slicer.util.updateTableFromArray(table, columns, ["time_ms", *leads])
     table.SetAttribute("CardioGen.SamplingRate", str(ecg.sampling_rate / step))
     _mark(table, "ecg", ecg.synthetic, ecg.metadata)
+    offsets = -ECG_LEAD_OFFSET_MV * np.arange(len(leads))
+    display = scn.AddNewNodeByClass("vtkMRMLTableNode", name + " display")
+    slicer.util.updateTableFromArray(display, np.column_stack([times] + [columns[:, 1 + i] + offsets[i]
+                                                                          for i in range(len(leads))]),
+                                     ["time_ms", *leads])
+    _mark(display, "ecg_display", ecg.synthetic)
     chart = scn.AddNewNodeByClass("vtkMRMLPlotChartNode", name + " chart")
     chart.SetTitle(name)
     chart.SetXAxisTitle("time (ms)")
-    chart.SetYAxisTitle("mV")
+    chart.SetYAxisTitle(f"mV (lead k drawn at -{ECG_LEAD_OFFSET_MV:g}k mV)")
     series_nodes = []
-    colors = _lead_colors(len(ecg.lead_names))
-    for lead, color in zip(ecg.lead_names, colors):
+    colors = _lead_colors(len(leads))
+    for lead, color in zip(leads, colors):
         s = scn.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{name} {lead}")
-        s.SetAndObserveTableNodeID(table.GetID())
+        s.SetAndObserveTableNodeID(display.GetID())
         s.SetXColumnName("time_ms")
         s.SetYColumnName(lead)
         s.SetPlotType(s.PlotTypeScatter)
@@ -386,7 +402,8 @@ def ecg_to_nodes(ecg: Ecg, name: str, scene: Any = None, max_points: int = 5000)
         chart.AddAndObservePlotSeriesNodeID(s.GetID())
         series_nodes.append(s)
     marker_table = scn.AddNewNodeByClass("vtkMRMLTableNode", name + " current time")
-    lo, hi = float(ecg.signals.min()), float(ecg.signals.max())
+    lo = float(columns[:, 1:].min() + offsets.min())
+    hi = float(columns[:, 1:].max())
     slicer.util.updateTableFromArray(marker_table, np.array([[0.0, lo], [0.0, hi]]), ["time_ms", "mV"])
     marker = scn.AddNewNodeByClass("vtkMRMLPlotSeriesNode", name + " current frame")
     marker.SetAndObserveTableNodeID(marker_table.GetID())
@@ -397,7 +414,8 @@ def ecg_to_nodes(ecg: Ecg, name: str, scene: Any = None, max_points: int = 5000)
     marker.SetLineWidth(3)
     marker.SetColor(1.0, 0.0, 0.0)
     chart.AddAndObservePlotSeriesNodeID(marker.GetID())
-    return {"table": table, "chart": chart, "series": series_nodes, "marker_table": marker_table, "marker": marker}
+    return {"table": table, "display_table": display, "chart": chart, "series": series_nodes,
+            "marker_table": marker_table, "marker": marker}
 
 
 def set_ecg_marker(marker_table: Any, time_ms: float) -> None:
@@ -523,6 +541,27 @@ def show_in_slice_views(background: Any, foreground: Any = None, foreground_opac
         comp.SetForegroundOpacity(foreground_opacity if foreground is not None else 0.0)
         if label is not None:
             comp.SetLabelVolumeID(label.GetID())
+
+
+def align_slice_to_volume_plane(slice_node: Any, volume_node: Any, slice_index: Optional[int] = None) -> None:
+    """Show slice ``slice_index`` (default: middle) of a volume's own k-plane — the short-axis plane of a cine
+    stack — with the volume's columns to the right and rows downwards, whatever the stack's obliquity."""
+    m = _volume_ijk_to_ras(volume_node)
+    dims = volume_node.GetImageData().GetDimensions()
+    k = dims[2] // 2 if slice_index is None else int(slice_index)
+    axes = m[:3, :3] / np.linalg.norm(m[:3, :3], axis=0)
+    normal, transverse = axes[:, 2], axes[:, 0]
+    centre = m @ np.array([(dims[0] - 1) / 2.0, (dims[1] - 1) / 2.0, k, 1.0])
+    # Slicer's slice "up" is normal x transverse; rows grow downward on screen, so flip the normal if needed
+    if np.dot(np.cross(normal, transverse), axes[:, 1]) > 0:
+        normal = -normal
+    slice_node.SetSliceToRASByNTP(*normal, *transverse, *centre[:3], 0)
+    spacing = np.linalg.norm(m[:3, :3], axis=0)
+    fov_x, fov_y = dims[0] * spacing[0], dims[1] * spacing[1]
+    dims_xy = slice_node.GetDimensions()
+    aspect = dims_xy[1] / max(dims_xy[0], 1)
+    fov = max(fov_x, fov_y / max(aspect, 1e-6))
+    slice_node.SetFieldOfView(fov, fov * aspect, float(spacing[2]))
 
 
 def remove_nodes(nodes: Iterable[Any], scene: Any = None) -> None:

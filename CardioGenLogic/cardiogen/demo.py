@@ -103,7 +103,7 @@ def phantom_section(case: Any, out: Path, progress=None) -> str:
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
     figures = []
-    seg = case.truth.segmentation
+    seg = case.truth.masks
     items = [("cine", case.cine, "Cine bSSFP (mid slice) with true masks", seg),
              ("tagging", case.tagging, "SPAMM tagging", None)]
     if case.dense is not None:

@@ -69,8 +69,10 @@ def test_slice_view_shows_cine_with_colored_strain_overlay(app, case, artifacts_
     # show the short-axis plane of the (oblique) cine stack, through a mid-ventricular slice
     slice_node = view.logic.GetSliceNode() if hasattr(view, "logic") else slicer.mrmlScene.GetNodesByClass(
         "vtkMRMLSliceNode").GetItemAsObject(0)
-    slice_node.RotateToVolumePlane(cine.volume)
+    lv_slices = np.flatnonzero((case.truth.masks.labels[0] == 2).any(axis=(1, 2)))
+    mid = int(lv_slices[len(lv_slices) // 2])  # mid-ventricular short-axis slice
     view.fit_view_to_content()
+    mb.align_slice_to_volume_plane(slice_node, cine.volume, mid)
     pixels = _grab(view, artifacts_dir / "render_slice_cine_strain.png")
     gray = pixels.astype(float)
     assert gray.std() > 10, "slice view is blank"
@@ -85,7 +87,7 @@ def test_threed_view_shows_segmentation_surfaces(app, case, artifacts_dir):
     from CardioGenSlicerLib import mrml_bridge as mb
     from trame_slicer.views import ViewLayoutDefinition
 
-    seg_node = mb.segmentation_to_node(case.truth.segmentation, "Phantom truth", frame=0)
+    seg_node = mb.segmentation_to_node(case.truth.masks, "Phantom truth", frame=0)
     seg_node.CreateClosedSurfaceRepresentation()
     view = app.view_manager.create_view(ViewLayoutDefinition.threed_view())
     view.render_window().SetSize(400, 400)

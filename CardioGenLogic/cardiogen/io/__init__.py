@@ -78,6 +78,20 @@ def _function(module: str, name: str, path: Any) -> Any:
     return fn
 
 
+def _call(reader: Any, path: Path, options: dict) -> Any:
+    """Call ``reader(path, **options)``; options it does not take are a clear input error, not a TypeError."""
+    import inspect  # noqa: PLC0415
+
+    params = list(inspect.signature(reader).parameters.values())
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        accepted = [p.name for p in params[1:] if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise CardioGenInputError(f"option(s) {', '.join(unknown)} do not apply to {reader.__name__}",
+                                      source=path, expected=accepted or "no options", got=unknown)
+    return reader(path, **options)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # load
 # ----------------------------------------------------------------------------------------------------------------
@@ -113,18 +127,18 @@ def load(path: str | os.PathLike, *, kind: str | None = None, **options: Any) ->
         return _load_nrrd(p, kind, options)
     if fmt == "nifti":
         if kind == "segmentation":
-            return _function("nifti_io", "read_segmentation_nifti", p)(p, **options)
-        return _function("nifti_io", "read_nifti", p)(p, **options)
+            return _call(_function("nifti_io", "read_segmentation_nifti", p), p, options)
+        return _call(_function("nifti_io", "read_nifti", p), p, options)
     if fmt == "dense":
-        return _function("dense_io", "read_dense_workspace", p)(p, **options)
+        return _call(_function("dense_io", "read_dense_workspace", p), p, options)
     if fmt == "dicom":
-        return _function("dicom_io", "read_dicom_series", p)(p, **options)
+        return _call(_function("dicom_io", "read_dicom_series", p), p, options)
     if fmt == "ecg_dicom":
-        return _function("ecg_io", "read_ecg_dicom", p)(p, **options)
+        return _call(_function("ecg_io", "read_ecg_dicom", p), p, options)
     if fmt == "wfdb":
-        return _function("ecg_io", "read_ecg_wfdb", p)(p, **options)
+        return _call(_function("ecg_io", "read_ecg_wfdb", p), p, options)
     if fmt == "csv":
-        return _function("ecg_io", "read_ecg_csv", p)(p, **options)
+        return _call(_function("ecg_io", "read_ecg_csv", p), p, options)
     raise CardioGenInputError("unknown file type", source=p, expected=list(FORMATS.values()), got=fmt)
 
 
@@ -132,11 +146,11 @@ def _load_nrrd(p: Path, kind: str | None, options: dict) -> Any:
     if kind in (None, "auto"):
         kind = _function("nrrd_io", "nrrd_content_kind", p)(p)
     if kind == "segmentation":
-        return _function("nrrd_io", "read_segmentation_nrrd", p)(p, **options)
+        return _call(_function("nrrd_io", "read_segmentation_nrrd", p), p, options)
     if kind == "displacement":
-        return _function("nrrd_io", "read_displacement_nrrd", p)(p, **options)
+        return _call(_function("nrrd_io", "read_displacement_nrrd", p), p, options)
     if kind == "image":
-        return _function("nrrd_io", "read_nrrd", p)(p, **options)
+        return _call(_function("nrrd_io", "read_nrrd", p), p, options)
     raise CardioGenInputError(f"a NRRD file cannot be read as {kind}", source=p,
                               expected=("image", "segmentation", "displacement"))
 
@@ -145,7 +159,7 @@ def _load_bundle(p: Path, **options: Any) -> Any:
     is_bundle = _function("bundle", "is_bundle", p)
     bundle_kind = is_bundle(p)
     if bundle_kind == "dense":
-        return _function("bundle", "read_dense_bundle", p)(p, **options)
+        return _call(_function("bundle", "read_dense_bundle", p), p, options)
     raise CardioGenInputError("unknown file type: JSON file that is not a CardioGen DENSE bundle", source=p,
                               expected=list(FORMATS.values()) + ['.dense.json ("cardiogen": "dense")'],
                               got=bundle_kind or ".json")
@@ -254,6 +268,7 @@ def describe(obj: Any) -> dict:
     if isinstance(obj, Segmentation):
         return {"kind": "segmentation", "modality": "label", "shape": list(obj.labels.shape), **_grid(obj.geometry),
                 **_timing(obj.frame_times), "labels": {str(v): i.name for v, i in sorted(obj.label_table.items())},
+                "labels_present": sorted(int(v) for v in np.unique(obj.labels) if v),
                 "annotated_frames": int(obj.annotated.any(axis=1).sum()), "synthetic": obj.synthetic}
     if isinstance(obj, DisplacementSeries):
         mag = np.sqrt((obj.array.astype(np.float64) ** 2).sum(axis=1))

@@ -61,14 +61,14 @@ def save_case(case: Any, out_dir: str | os.PathLike,
         jobs.append(("dense", lambda: write_dense_bundle(case.dense, out / "dense.dense.json")))
     if getattr(case, "ecg", None) is not None:
         jobs.append(("ecg", lambda: save(case.ecg, out / "ecg.csv")))
-    seg = getattr(truth, "segmentation", None)
+    seg = getattr(truth, "masks", None)
     if seg is not None:
         jobs.append(("truth_segmentation", lambda: write_segmentation_nrrd(seg, out / "truth" / "segmentation.seq.nrrd")))
         ed = dataclasses.replace(seg, labels=seg.labels[:1], frame_times=seg.frame_times[:1],
                                  annotated=seg.annotated[:1])
         jobs.append(("truth_segmentation_ed",
                      lambda: write_segmentation_nrrd(ed, out / "truth" / "segmentation_ed.seg.nrrd")))
-    ct_seg = getattr(truth, "ct_segmentation", None)
+    ct_seg = getattr(truth, "ct_masks", None)
     if ct_seg is not None:
         jobs.append(("truth_ct_segmentation",
                      lambda: write_segmentation_nrrd(ct_seg, out / "truth" / "ct_segmentation.seq.nrrd")))

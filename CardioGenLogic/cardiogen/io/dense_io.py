@@ -71,9 +71,10 @@ def is_dense_workspace(path: str | os.PathLike) -> bool:
                 return False
         from scipy.io import whosmat  # noqa: PLC0415
 
+        _MatScan(p).scan(p.read_bytes())
         names = {name for name, *_ in whosmat(str(p))}
-    except (OSError, ValueError, TypeError, IndexError, KeyError, AttributeError, EOFError, zlib.error,
-            struct.error, RuntimeError, NotImplementedError, OverflowError, MemoryError, UnicodeError):
+    except (CardioGenInputError, OSError, ValueError, TypeError, IndexError, KeyError, AttributeError, EOFError,
+            zlib.error, struct.error, RuntimeError, NotImplementedError, OverflowError, MemoryError, UnicodeError):
         return False
     return {"dns", "img"} <= names
 
@@ -540,7 +541,8 @@ def _segmentation(roi: Any, magnitude: ImageSeries, warnings_: list) -> Segmenta
         return None
     table = {1: STANDARD_LABELS[1], 2: STANDARD_LABELS[2]}
     return Segmentation(labels, label_table=table, geometry=magnitude.geometry, frame_times=magnitude.frame_times,
-                        annotated=annotated, provenance={"source": "DENSEanalysis roi", "roi": _text(_field(rec, "Name"))})
+                        annotated=annotated,
+                        provenance={"source": "DENSEanalysis roi", "roi": _text(_field(rec, "Name"))})
 
 
 # ----------------------------------------------------------------------------------------------------------------

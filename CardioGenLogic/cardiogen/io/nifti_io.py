@@ -96,13 +96,15 @@ def _to_tzyx(data: np.ndarray, path: Path) -> np.ndarray:
 def _load(path: Path) -> Any:
     import nibabel as nib  # noqa: PLC0415 (keep `import cardiogen.io` light)
     from nibabel.filebasedimages import ImageFileError  # noqa: PLC0415
+    from nibabel.imageglobals import LoggingOutputSuppressor  # noqa: PLC0415
     from nibabel.spatialimages import HeaderDataError  # noqa: PLC0415
 
     with input_errors(path, "NIfTI file", extra=(ImageFileError, HeaderDataError)):
         suffix = full_suffix(path)
         if suffix not in (".nii", ".nii.gz"):
             raise CardioGenInputError("NIfTI files must end in .nii or .nii.gz", source=path, got=suffix)
-        img = nib.load(str(path))
+        with LoggingOutputSuppressor():  # nibabel logs the header fields it repairs
+            img = nib.load(str(path))
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
             raise CardioGenInputError("not a NIfTI-1/2 image", source=path, got=type(img).__name__)
         shape = tuple(int(s) for s in img.shape)
@@ -134,7 +136,8 @@ def read_nifti(path: str | os.PathLike, *, modality: str | None = None) -> Image
         space_scale = _SPACE_TO_MM.get(space_unit, 1.0)
         geometry = _geometry(img.affine, space_scale, p)
         raw_dtype = np.dtype(img.get_data_dtype())
-        data = np.asanyarray(img.dataobj)
+        with np.errstate(all="ignore"):
+            data = np.asanyarray(img.dataobj)
         if data.dtype.kind == "c" or data.dtype.names:
             raise CardioGenInputError("complex / RGB NIfTI images are not supported", source=p, got=str(data.dtype))
         arr = _to_tzyx(np.asarray(data), p)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ _SECONDS_UNITS = {"s", "sec", "secs", "second", "seconds"}
 _SEGMENT_KEY = re.compile(r"^Segment(\d+)_(\w+)$")
 _INDEX_VALUES_KEY = re.compile(r"^axis (\d+) index values$")
 _MAX_CUSTOM_FIELDS = 400
+_MAX_HEADER_BYTES = 1 << 20
 
 #: gzip level for written files (1 is ~5x faster than 9 and only slightly larger on images).
 COMPRESSION_LEVEL = 1
@@ -104,6 +106,18 @@ def _parse_header(fh: Any, path: Path) -> dict:
     magic = fh.read(8)
     if not magic.startswith(b"NRRD000"):
         raise CardioGenInputError("not a NRRD file (missing 'NRRD000x' magic line)", source=path, got=magic[:8])
+    fh.seek(0)
+    head = fh.read(_MAX_HEADER_BYTES)
+    end = head.find(b"\n\n")
+    if end < 0:
+        end = head.find(b"\r\n\r\n")
+    if end < 0 and len(head) >= _MAX_HEADER_BYTES:
+        raise CardioGenInputError("NRRD header has no end (no blank line in the first 1 MB)", source=path)
+    for number, line in enumerate(head[:end if end >= 0 else len(head)].split(b"\n")[1:], start=2):
+        text = line.strip()
+        if text and not text.startswith(b"#") and b":" not in text:
+            raise CardioGenInputError(f"NRRD header line {number} is not 'field: value'", source=path,
+                                      got=text[:60].decode("latin-1"))
     fh.seek(0)
     return dict(nrrd.read_header(fh))
 
@@ -321,7 +335,8 @@ def _read_raw(path: str | os.PathLike) -> _Raw:
     import nrrd  # noqa: PLC0415
 
     p = require_file(path, "NRRD file")
-    with input_errors(p, "NRRD file", extra=(nrrd.NRRDError,)):
+    with input_errors(p, "NRRD file", extra=(nrrd.NRRDError,)), np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         with open(p, "rb") as fh:
             header = _parse_header(fh, p)
             dim, sizes, _ = _validate_header(header, p)
@@ -396,8 +411,8 @@ def read_nrrd(path: str | os.PathLike, *, modality: str | None = None) -> ImageS
 
     Args:
         path: ``.nrrd``, ``.nhdr`` or ``.seq.nrrd`` file.
-        modality: modality to assign when the file does not carry ``cardiogen_modality``
-            (default "label" for label-map sequences, else "other").
+        modality: modality to assign; default the stored ``cardiogen_modality``, else "label" for label-map
+            sequences, else "other".
 
     Returns:
         :class:`ImageSeries`, float32 ``(t, z, y, x)``, LPS geometry, frame times in ms (from Slicer's
@@ -417,10 +432,10 @@ def read_nrrd(path: str | os.PathLike, *, modality: str | None = None) -> ImageS
         custom = raw.custom
         description = _string(custom, "description")
         stored_modality = custom.get("modality")
-        if isinstance(stored_modality, str) and stored_modality in MODALITIES:
-            mod = stored_modality
-        elif modality is not None:
+        if modality is not None:
             mod = modality
+        elif isinstance(stored_modality, str) and stored_modality in MODALITIES:
+            mod = stored_modality
         elif str(raw.header.get("DataNodeClassName", "")).strip() == "vtkMRMLLabelMapVolumeNode":
             mod = "label"
         else:
@@ -443,7 +458,8 @@ def nrrd_content_kind(path: str | os.PathLike) -> str:
     kind = str(header.get("cardiogen_kind", "")).strip().strip('"')
     if kind in ("image", "segmentation", "displacement"):
         return kind
-    if any(isinstance(k, str) and _SEGMENT_KEY.match(k) for k in header) or "Segmentation_MasterRepresentation" in header:
+    if "Segmentation_MasterRepresentation" in header or any(isinstance(k, str) and _SEGMENT_KEY.match(k)
+                                                            for k in header):
         return "segmentation"
     if str(header.get("DataNodeClassName", "")).strip() == "vtkMRMLLabelMapVolumeNode":
         return "segmentation"
@@ -593,16 +609,13 @@ def write_segmentation_nrrd(seg: Segmentation, path: str | os.PathLike) -> Path:
     """Write a :class:`Segmentation`.
 
     One frame: a Slicer ``.seg.nrrd`` (uint8 label map, one ``Segment<i>_*`` field group per label, all in layer 0).
-    Several frames: a label-map volume sequence (``.seq.nrrd``; frame times as Slicer index values). A multi-frame
-    segmentation cannot be a ``.seg.nrrd`` (Slicer reads its 4th axis as layers), so that combination is refused.
+    Several frames: a label-map volume sequence (list axis last, ``DataNodeClassName:=vtkMRMLLabelMapVolumeNode``,
+    frame times as Slicer index values), whatever the name. Name such files ``.seq.nrrd``: Slicer opens a
+    ``.seg.nrrd`` as a segmentation and would take the frames for layers. cardiogen reads both back as frames.
     """
     _require(seg, Segmentation, "write_segmentation_nrrd")
     path = Path(path)
     labels = seg.labels  # (t, z, y, x) uint8
-    if seg.n_frames > 1 and full_suffix(path) == ".seg.nrrd":
-        raise CardioGenInputError(
-            f"a segmentation with {seg.n_frames} frames is written as a label sequence; name the file .seq.nrrd "
-            "(a .seg.nrrd holds one frame)", source=path)
     sequence = seg.n_frames > 1 or full_suffix(path) == ".seq.nrrd"
     if sequence:
         header = _base_header(seg.geometry, ["domain"] * 3 + ["list"], trailing_none=1)

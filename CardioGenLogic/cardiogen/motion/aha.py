@@ -12,10 +12,12 @@ Conventions (shared with :mod:`cardiogen.motion.strain` and the phantom):
   basal + mid. The apical cap (segment 17) is not labelled: slices beyond the cavity are simply apical.
 * **Angle.** Around the LV centre of each slice (centroid of the filled myocardium, plus the blood pool when it is
   given), measured in the image plane in millimetres: ``θ = atan2(v, u)`` with ``u = +x`` (image right, column
-  index up) and ``v = −y`` (image up, row index down), degrees counter-clockwise on screen. This is the phantom's
-  heart frame: 0° lateral, 90° anterior, 180° septal, 270° inferior, i.e. the standard short-axis display viewed from
-  the apex (anterior at the top, septum on the viewer's left, towards the RV). ``mirror=True`` flips the sense of
-  rotation for images displayed as viewed from the base.
+  index increasing) and ``v = −y`` (image up, row index decreasing), degrees counter-clockwise on screen. This is the
+  phantom's heart frame: 0° lateral, 90° anterior, 180° septal, 270° inferior, i.e. the standard short-axis
+  display viewed from the apex (anterior at the top, septum on the viewer's left, towards the RV).
+  ``mirror=True`` flips the sense of rotation for images displayed as viewed from the base. The angle is taken
+  in image index space, not from the geometry's handedness: check the display of real data (or pass
+  ``rv_mask``) before trusting segment names.
 * **Reference.** ``rv_insertion_deg`` is θ of the anterior RV insertion point (boundary between segments 1 and 2;
   the septum spans 120° from it). Default :data:`DEFAULT_RV_INSERTION_DEG` = 120°: septum centred at 180° (image
   left), anterior (segment 1) centred at 90° (image up, −y). With ``rv_mask`` the septum is centred on the direction

@@ -5,7 +5,7 @@ Definitions (PHYSIOLOGY.md §3; seed 001 ch. 4, eq. 4.2):
 * Deformation gradient ``F = I + ∂u/∂X`` with ``u`` the Lagrangian displacement (LPS mm) and ``X`` the reference
   position in LPS world mm. Derivatives are taken along the index axes (central differences, one-sided at the edge
   of the grid or of the derivative mask) and converted to world axes with the grid's direction matrix:
-  ``∂u/∂X = G · Dᵀ diag`` where ``G[c, i] = ∂u_c / ∂s_i`` is the derivative along index axis ``i`` per mm and
+  ``∂u/∂X = G · Dᵀ`` where ``G[c, i] = ∂u_c / ∂s_i`` is the derivative along index axis ``i`` per mm and
   ``D[:, i]`` that axis's LPS direction. A single slice (z = 1) has no through-plane derivative: ``F d_z = d_z``
   ("F_zz = 1" in the slice frame).
 * Green-Lagrange strain ``E = ½ (FᵀF − I)``; a component along a unit vector ``e`` is ``eᵀ E e``

@@ -18,6 +18,8 @@ Conventions
 * **MR stack** (cine, tagging, DENSE share one grid): columns x = u, rows y = −v (rows grow inferior), slices
   z = −w (slice 0 at the base, slices go toward the apex); true short-axis slices, oblique in LPS (direction =
   heart_to_lps @ diag(1, −1, −1), determinant −1). Frame i is at i·RR/frames ms; frame 0 is ED = the R wave.
+* **Masks** (:attr:`PhantomTruth.masks`, standard labels 1 LV blood, 2 LV myocardium, 3 RV blood, 4 RV myocardium)
+  per frame: on the MR grid the label covering most of each voxel's sub-samples, on the CT grid the voxel centre.
 * **CT**: axial LPS grid (identity direction), phases at i·RR/ct_frames (0-90 % RR for 10 phases).
 * Everything is marked ``synthetic=True`` with "PHANTOM" in the description and provenance
   ``{"source": "cardiogen.phantom", "seed", "config"}``.

@@ -5,6 +5,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -75,6 +76,13 @@ def _mr_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) ->
     return Geometry(spacing=(pixel, pixel, thick), origin=placement.to_lps(origin_heart), direction=direction)
 
 
+def _slab_covers_heart(geom: Geometry, placement: Placement, slices: int, z_base: float) -> bool:
+    """True when the short-axis slab spans the ventricles from the apex (w = 0) to the base (w = z_base)."""
+    w_first = placement.to_heart(np.asarray(geom.origin))[2] + 0.5 * geom.spacing[2]
+    w_last = w_first - slices * geom.spacing[2]
+    return bool(w_first >= z_base and w_last <= 0.0)
+
+
 def _ct_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) -> Geometry:
     """Axial grid (identity direction in LPS) centred on the ventricles + the lower atria."""
     g = model.geometry
@@ -97,7 +105,7 @@ def _model_phenotypes(model: HeartModel, target: Phenotypes, t_es: float) -> Phe
     )
 
 
-def _load_ecg_synthesizer():
+def _load_ecg_synthesizer() -> Callable | None:
     """The ECG synthesizer of ``cardiogen.phantom.ecg`` or None when that module cannot be imported."""
     try:
         from .ecg import synthesize_ecg
@@ -151,14 +159,10 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
     mr_geom = _mr_geometry(model, placement, cfg)
     mr_shape = (cfg.slices, cfg.size, cfg.size)
     mods = set(cfg.modalities)
-    want_img = bool(mods & {"cine", "tagging", "dense"})
-    ss = SampleSet(mr_geom, mr_shape, MR_SUBSAMPLES, placement, model, apex_z) if want_img else None
-    centers = SampleSet(mr_geom, mr_shape, (1, 1, 1), placement, model, apex_z)
-    if ss is None:
-        ss = centers
-    timings["mr_grid"] = time.perf_counter() - t0
+    ss = SampleSet(mr_geom, mr_shape, MR_SUBSAMPLES, placement, model, apex_z)
+    timings["mr_setup"] = time.perf_counter() - t0
     rngs = {name: _rng(cfg.seed, name) for name in ("cine", "tagging", "dense")}
-    mr = render_mr(model, ss, centers, frame_times, cine="cine" in mods, tagging="tagging" in mods,
+    mr = render_mr(model, ss, frame_times, cine="cine" in mods, tagging="tagging" in mods,
                    dense="dense" in mods, dense_ke=cfg.dense_ke, dense_encodings=cfg.dense_encodings,
                    tag_spacing_mm=cfg.tag_spacing_mm, noise=cfg.noise, rngs=rngs, timings=timings)
     t0 = time.perf_counter()
@@ -224,7 +228,8 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
     truth = PhantomTruth(
         displacement=disp, strain=strain, masks=masks, ct_masks=ct_masks, phenotypes_target=target,
         phenotypes_model=_model_phenotypes(model, target, t_es),
-        phenotypes_measured=measured_phenotypes(mr["labels"], mr_geom.voxel_volume_ml(), es_frame),
+        phenotypes_measured=measured_phenotypes(mr["labels"], mr_geom.voxel_volume_ml(), es_frame,
+                                                _slab_covers_heart(mr_geom, placement, cfg.slices, geometry.z_base)),
         demographics=demographics, es_frame=es_frame, ct_es_phase=ct_es, heart_rate_bpm=target.heart_rate_bpm,
         es_time_ms=timing.es_ms, rr_ms=rr,
         volume_curves={"lv_blood_ml": lv_curve,

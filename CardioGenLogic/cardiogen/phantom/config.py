@@ -42,8 +42,9 @@ class InfarctSpec:
     Args:
         center_deg: centre of the sector, θ = atan2(v, u) in degrees (0 lateral, 90 anterior, 180 septal,
             270 inferior; see :mod:`cardiogen.phantom`).
-        width_deg: full angular width of the sector (degrees, 10..360); the edges taper over 20°.
-        severity: 0 (normal) .. 1 (akinetic): fraction of the radial and longitudinal contraction removed.
+        width_deg: full angular width of the sector (degrees, 10..360); the edges taper over ±20°.
+        severity: 0 (normal) .. 1 (akinetic): fraction of the radial contraction removed (half of it for the
+            longitudinal contraction).
     """
 
     center_deg: float = 90.0
@@ -65,9 +66,12 @@ class PhantomConfig:
         seed: integer seed; the same seed and config give identical arrays.
         size: in-plane matrix of the MR series (square, 32..256 pixels).
         frames: MR frames over one RR interval (2..200); frame i is at i·RR/frames ms, frame 0 = ED (R wave).
-        slices: short-axis slices (1..128), slice 0 at the base, contiguous (no gap).
-        slice_thickness_mm: slice thickness = spacing (mm); None: the slab covers the LV long axis + 4 mm.
-        pixel_mm: in-plane pixel (mm); None: the field of view fits the heart and some body around it.
+        slices: short-axis slices (1..128), slice 0 toward the base, contiguous (no gap); the slab is centred on the
+            middle of the LV long axis.
+        slice_thickness_mm: slice thickness = spacing (mm); None: the slab spans the LV from 2 mm below the apex to
+            2 mm above the base.
+        pixel_mm: in-plane pixel (mm); None: the field of view is 1.7 x the heart's width (~190 mm), so that some
+            body (lungs, chest wall, liver, aorta, spine) surrounds the heart.
         modalities: any of ``("cine", "tagging", "dense", "ct", "ecg")``; the others come back as None.
         ct_size: CT matrix (cubic, 24..160 voxels).
         ct_frames: CT phases at i·RR/ct_frames (1..40; default 10 = 0..90 % RR).

@@ -134,7 +134,8 @@ class Demographics:
         bmi = float(np.clip(rng.normal(ref["bmi"], BMI_SD), 18.0, 42.0))
         sbp = float(np.clip(rng.normal(ref["sbp"] + 0.5 * (age - 55.0), 16.0), 95.0, 200.0))
         dbp = float(np.clip(0.55 * sbp + rng.normal(8.0, 7.0), 50.0, sbp - 20.0))
-        return cls(age=round(age, 1), sex=sex, height_cm=round(height, 1), weight_kg=round(bmi * (height / 100) ** 2, 1),
+        weight = bmi * (height / 100.0) ** 2
+        return cls(age=round(age, 1), sex=sex, height_cm=round(height, 1), weight_kg=round(weight, 1),
                    sbp=round(sbp), dbp=round(dbp), smoking=bool(rng.random() < 0.15),
                    alcohol=round(float(rng.gamma(1.2, 5.0)), 1))
 

@@ -10,9 +10,10 @@ Geometry at ED
   Z = Z_b. r_endo(Z)² = a_n²·(1 − ((Z_b − Z)/c_n)²), r_epi(Z)² = a_p²·(1 − ((Z_b − Z)/Z_b)²); above Z_b both
   continue as cylinders (C¹), which only matters for the mapping, never for tissue.
 * RV: a crescent outside the LV epicardium, around θ_rv = 165° (septal, slightly anterior) with half-width 85°.
-  With ρ = r − r_epi(Z), the cavity is 0 ≤ ρ < h(θ, Z) = H(Z)·p(θ), p = sqrt(((cos(θ − θ_rv) − cos W)/(1 − cos W))₊),
-  H(Z) = H₀·sqrt(1 − ((Z_b − Z)/(Z_b − Z_rv))²) (shorter than the LV); the free wall (3.5 mm) lies on top of it and
-  reaches a little beyond the cavity's tips. A 2.5 mm layer of epicardial fat covers both ventricles.
+  With ρ = r − r_epi(Z), the cavity is 0 ≤ ρ < h(θ, Z) = H(Z)·p(θ) with p = ((cos(θ − θ_rv) − cos W)/(1 − cos W))₊
+  (an offset-circle crescent) and H(Z) = H₀·sqrt(1 − ((Z_b − Z)/(Z_b − Z_rv))²) (shorter than the LV); the free
+  wall (3.5 mm) lies on top of it and reaches a little beyond the cavity's tips. A 2.5 mm layer of epicardial fat
+  covers both ventricles.
 * Atria: above the (moving) base plane, within the base's outer radius, up to Z_b + 40 mm (LA, RA on the RV side).
 
 Motion (one mapping for all tissues)
@@ -29,9 +30,10 @@ Because the (θ, Z) → (θ', z') map has Jacobian λ and r'²/2 has derivative 
 incompressible; the map inverts in closed form: θ = θ' − φ(z'), Z = z'/λ(θ), then r from r' region by region.
 LV cavity volume: V(t) = V_ED · mean_θ(λ·k²). The twist uses z' (not Z) so that it inverts exactly.
 
-Regional function: an infarct sector multiplies the contraction by (1 − w(θ)) with w = severity inside the
-sector and a smooth taper; dyssynchrony delays the contraction by τ(θ) = 120 ms·d·(1 + cos θ)/2 (0 at the septum,
-maximal at the lateral wall). Twist and the RV follow the undelayed contraction s(t).
+Regional function: an infarct sector multiplies the radial contraction by (1 − w(θ)) and the longitudinal one by
+(1 − w(θ)/2), with w = severity inside the sector and a smooth ±20° taper; dyssynchrony delays the contraction by
+τ(θ) = 120 ms·d·(1 + cos θ)/2 (0 at the septum, maximal at the lateral wall). Twist and the RV follow the undelayed
+contraction s(t).
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ from .config import InfarctSpec
 from .timing import CardiacTiming
 
 TAU_MAX_MS = 120.0  # lateral-wall delay at dyssynchrony 1
+INFARCT_TAPER_DEG = 20.0  # the infarct border zone: contraction tapers over ±20° around the nominal edge
+LAMBDA_INFARCT_SHARE = 0.5  # share of the longitudinal shortening an infarct removes (of its radial share)
 APEX_WALL_FRACTION = 0.8  # apical wall = 0.8 x basal wall (PHYSIOLOGY §2: apex −20 %)
 MYOCARDIAL_DENSITY = 1.05  # g/mL
 
@@ -118,7 +122,7 @@ class HeartGeometry:
         """
         cw = math.cos(math.radians(self.rv_half_width_deg))
         cw2 = math.cos(math.radians(self.rv_half_width_deg + self.rv_wall_extra_deg))
-        p = np.sqrt(np.clip((cos_d - cw) * (1.0 / (1.0 - cw)), 0.0, 1.0))  # crescent: sharp tips
+        p = np.clip((cos_d - cw) * (1.0 / (1.0 - cw)), 0.0, 1.0)
         q = np.clip((cos_d - cw2) * (1.0 / (cw - cw2)), 0.0, 1.0)
         taper = np.clip((z - (self.rv_apex_z - 6.0)) * (1.0 / 6.0), 0.0, 1.0)
         h = self.rv_height(z) * p
@@ -185,9 +189,9 @@ class HeartModel:
             c = math.radians(self.infarct.center_deg)
             self._inf_c, self._inf_s = math.cos(c), math.sin(c)
             half = self.infarct.width_deg / 2.0
-            self._inf_in = math.cos(math.radians(min(max(half - 10.0, 0.0), 180.0)))
-            self._inf_out = math.cos(math.radians(min(half + 10.0, 180.0)))
-            self._inf_all = half - 10.0 >= 180.0
+            self._inf_in = math.cos(math.radians(min(max(half - INFARCT_TAPER_DEG, 0.0), 180.0)))
+            self._inf_out = math.cos(math.radians(min(half + INFARCT_TAPER_DEG, 180.0)))
+            self._inf_all = half - INFARCT_TAPER_DEG >= 180.0
 
     # ---- regional factors ---------------------------------------------------------------------------------
     def infarct_weight(self, cos_t: np.ndarray, sin_t: np.ndarray) -> np.ndarray | float:
@@ -205,23 +209,30 @@ class HeartModel:
         return float(self.timing.contraction(t_ms))
 
     def local_contraction(self, cos_t: np.ndarray, sin_t: np.ndarray, t_ms: float) -> np.ndarray | float:
-        """Regional contraction (delay and infarct applied, times motion_scale)."""
+        """Regional contraction s(g(t)) times motion_scale (the dyssynchrony delay applied, not the infarct)."""
         if self.dyssynchrony > 0:
             tau = (TAU_MAX_MS * self.dyssynchrony * 0.5) * (1.0 + np.asarray(cos_t, dtype=np.float64))
             s = self.timing.delayed_contraction(t_ms, tau).astype(np.asarray(cos_t).dtype, copy=False)
         else:
             s = self.contraction(t_ms)
-        s = s * self.motion_scale
-        if self.infarct is not None:
-            s = s * (1.0 - self.infarct_weight(cos_t, sin_t))
-        return s
+        return s * self.motion_scale
 
-    def factors(self, cos_t: np.ndarray, sin_t: np.ndarray, t_ms: float):
-        """(λ, k, k_rv, c_rv) at material angle θ and time t (arrays where they vary with θ, else floats)."""
+    def factors(self, cos_t: np.ndarray, sin_t: np.ndarray, t_ms: float) -> tuple:
+        """(λ, k, k_rv, c_rv) at material angle θ and time t (arrays where they vary with θ, else floats).
+
+        An infarct removes the fraction w(θ) of the radial contraction (1 − k) and LAMBDA_INFARCT_SHARE·w(θ) of the
+        longitudinal one (1 − λ): long-axis motion is partly passive (tethered to the remote wall), and a sharp
+        step in λ would shear the border zone unrealistically.
+        """
         m = self.motion
         s_loc = self.local_contraction(cos_t, sin_t, t_ms)
-        lam = 1.0 - (1.0 - m.lam_es) * s_loc
-        k = 1.0 - (1.0 - m.k_es) * s_loc
+        if self.infarct is not None:
+            w = self.infarct_weight(cos_t, sin_t)
+            lam = 1.0 - (1.0 - m.lam_es) * (s_loc * (1.0 - LAMBDA_INFARCT_SHARE * w))
+            k = 1.0 - (1.0 - m.k_es) * (s_loc * (1.0 - w))
+        else:
+            lam = 1.0 - (1.0 - m.lam_es) * s_loc
+            k = 1.0 - (1.0 - m.k_es) * s_loc
         sg = self.contraction(t_ms) * self.motion_scale
         krv = max(1.0 - (1.0 - m.krv_es) * sg, 0.02)
         crv = 1.0 + (m.crv_es - 1.0) * sg
@@ -258,7 +269,8 @@ class HeartModel:
         up, vp, wp = self.forward_components(x[..., 0], x[..., 1], x[..., 2], t_ms)
         return np.stack([up, vp, wp], axis=-1)
 
-    def forward_components(self, u: np.ndarray, v: np.ndarray, w: np.ndarray, t_ms: float):
+    def forward_components(self, u: np.ndarray, v: np.ndarray, w: np.ndarray,
+                           t_ms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`forward` on separate component arrays; returns (u', v', w')."""
         g = self.geometry
         r2 = u * u + v * v
@@ -325,7 +337,8 @@ class HeartModel:
         b2 = b1 + crv * (hout - h)
         in_cav = rho_p < b1
         in_wall = ~in_cav & (rho_p < b2)
-        rho = np.where(in_cav, rho_p * (1.0 / krv), np.where(in_wall, h + (rho_p - b1) * (1.0 / crv), hout + (rho_p - b2)))
+        rho = np.where(in_cav, rho_p * (1.0 / krv),
+                       np.where(in_wall, h + (rho_p - b1) * (1.0 / crv), hout + (rho_p - b2)))
         r = np.where(blood, rp / k, np.where(myo, np.sqrt(np.maximum(lam * (rp * rp - rn2 * a), 0.0)),
                                              np.sqrt(rp2) + rho))
         labels = np.zeros(np.shape(rp), dtype=np.uint8)
@@ -443,7 +456,8 @@ def rv_cavity_volume(g: HeartGeometry, ct, st, wt, z, wz, lam, k, krv) -> float:
     zz = z[None, :]
     rn2, rp2 = g.r_endo2(zz), g.r_epi2(zz)
     rpp = np.sqrt(np.maximum(rp2 / lam + rn2 * (k * k - 1.0 / lam), 0.0))
-    h, _ = g.rv_extent((ct * math.cos(math.radians(g.rv_center_deg)) + st * math.sin(math.radians(g.rv_center_deg)))[:, None], zz)
+    rv_c, rv_s = g.rv_cos()
+    h, _ = g.rv_extent((ct * rv_c + st * rv_s)[:, None], zz)
     area = lam * 0.5 * ((rpp + krv * h) ** 2 - rpp**2)
     return float(np.sum(area * wt[:, None] * wz[None, :]) / 1000.0)
 

@@ -7,6 +7,7 @@ that are inverted per frame). Images are block means over the sub-grid.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from scipy import ndimage
 
 from ..data import Geometry
 from . import anatomy as A
-from .heart import HeartModel
+from .heart import HeartModel, InverseResult
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,34 @@ class SampleSet:
         self.cand = np.flatnonzero(model.may_be_heart(u, v, w))
         self.cu, self.cv, self.cw = u[self.cand], v[self.cand], w[self.cand]
         self.crp = np.sqrt(self.cu * self.cu + self.cv * self.cv)
+        zs, ys, xs = self.sample_shape
+        sz, sy, sx = self.sub
+        cz, rem = np.divmod(self.cand, ys * xs)
+        cy, cx = np.divmod(rem, xs)
+        self.cand_voxel = ((cz // sz) * self.shape[1] + cy // sy) * self.shape[2] + cx // sx
+        self.tissues = np.unique(self.static_labels)
+
+    @property
+    def n_voxels(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def n_sub(self) -> int:
+        return int(np.prod(self.sub))
+
+    def tissue_block_sums(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """``(len(self.tissues), n_voxels)`` float64: per static tissue, the block sum of ``weight`` (default 1)."""
+        out = np.empty((len(self.tissues), self.n_voxels))
+        for i, tissue in enumerate(self.tissues):
+            sel = (self.static_labels == tissue).astype(np.float32)
+            if weight is not None:
+                sel *= weight
+            out[i] = self.block_sum(sel).reshape(-1)
+        return out
+
+    def scatter(self, voxels: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``(n_voxels,)`` float64 sums of ``values`` per voxel index (sparse block sum)."""
+        return np.bincount(voxels, weights=values, minlength=self.n_voxels)
 
     def axis_in_heart(self, axis: int) -> np.ndarray:
         """Heart-frame unit vector of index axis ``axis`` (0 = x, 1 = y, 2 = z)."""
@@ -84,11 +113,12 @@ class SampleSet:
     def n_samples(self) -> int:
         return int(np.prod(self.sample_shape))
 
-    def invert(self, model: HeartModel, t_ms: float):
+    def invert(self, model: HeartModel, t_ms: float) -> InverseResult:
         """Inverse mapping of the candidate samples at time t (float32 arrays)."""
         return model.inverse_components(self.cu, self.cv, self.cw, t_ms, rp=self.crp)
 
-    def labels_at(self, model: HeartModel, t_ms: float, res=None) -> tuple[np.ndarray, np.ndarray, object]:
+    def labels_at(self, model: HeartModel, t_ms: float,
+                  res: InverseResult | None = None) -> tuple[np.ndarray, np.ndarray, InverseResult]:
         """(flat uint8 tissue of every sample at t, bool heart flag of the candidates, inverse result)."""
         if res is None:
             res = self.invert(model, t_ms)
@@ -133,88 +163,93 @@ DENSE_NOISE = 45.0  # myocardium 1000 at ED
 CT_NOISE_HU = 15.0
 
 
-def _fade(t_ms: float) -> np.ndarray:
-    """exp(−t/T1) per tissue (float32)."""
-    return np.exp(-t_ms / A.T1_MS).astype(np.float32)
-
-
-def render_mr(model: HeartModel, ss: SampleSet, centers: SampleSet, frame_times: np.ndarray, *, cine: bool,
+def render_mr(model: HeartModel, ss: SampleSet, frame_times: np.ndarray, *, cine: bool,
               tagging: bool, dense: bool, dense_ke: float, dense_encodings: tuple[str, ...], tag_spacing_mm: float,
               noise: bool, rngs: dict, timings: dict) -> dict:
     """Render the MR modalities on one short-axis grid.
 
+    The static body's block sums are computed once per tissue; per frame only the samples that hold moving heart
+    tissue are inverted and their difference to the static body is scattered into the voxels.
+
     Returns a dict with (noise-free unless ``noise``) float32 ``(t, z, y, x)`` arrays "cine", "tagging",
     "dense_mag", ``(e, t, z, y, x)`` "dense_phase" (wrapped radians) for the requested ones, and uint8 "labels"
-    ``(t, z, y, x)`` (values 1-4 at voxel centres).
+    ``(t, z, y, x)``: per voxel the label 1-4 that covers most of its sub-samples (0 when the rest of the body
+    covers at least as much), so that counted volumes are unbiased on thick slices.
     """
-    import time
-
     n_t = len(frame_times)
-    out: dict = {"labels": np.zeros((n_t,) + centers.shape, dtype=np.uint8)}
-    cine_tab = A.bssfp_signal().astype(np.float32)
-    tag_tab = A.spgr_signal().astype(np.float32)
-    dmag_tab = A.DENSE_MAGNITUDE.astype(np.float32)
+    vshape = (n_t,) + ss.shape
+    out: dict = {"labels": np.zeros(vshape, dtype=np.uint8)}
+    clock = _Clock(timings)
+    tissues = ss.tissues
+    counts = ss.tissue_block_sums() if (cine or tagging or dense) else None
+    inv_sub = 1.0 / ss.n_sub
     if cine:
-        out["cine"] = np.empty((n_t,) + ss.shape, dtype=np.float32)
+        cine_tab = A.bssfp_signal()
+        cine_static = cine_tab[tissues] @ counts
+        out["cine"] = np.empty(vshape, dtype=np.float32)
     if tagging:
-        out["tagging"] = np.empty((n_t,) + ss.shape, dtype=np.float32)
+        tag_tab = A.spgr_signal()
         sample_mm = max(ss.geometry.spacing[0] / ss.sub[2], ss.geometry.spacing[1] / ss.sub[1])
         sharp = sample_mm <= tag_spacing_mm / 8.0  # 4th harmonic below the sampling Nyquist
-        tag_static = tag_pattern(ss.static_u, ss.static_v, tag_spacing_mm, sharp)
+        untagged = 1.0 - tag_pattern(ss.static_u, ss.static_v, tag_spacing_mm, sharp)  # 1 - T of static samples
+        tag_weight = ss.tissue_block_sums(untagged)
+        out["tagging"] = np.empty(vshape, dtype=np.float32)
     if dense:
-        out["dense_mag"] = np.empty((n_t,) + ss.shape, dtype=np.float32)
-        out["dense_phase"] = np.empty((len(dense_encodings), n_t) + ss.shape, dtype=np.float32)
-        dense_re = np.empty((len(dense_encodings), n_t) + ss.shape, dtype=np.float32)
+        dmag_tab = A.DENSE_MAGNITUDE
+        out["dense_mag"] = np.empty(vshape, dtype=np.float32)
+        dense_re = np.empty((len(dense_encodings),) + vshape, dtype=np.float32)
         dense_im = np.empty_like(dense_re)
+        axes = [ss.axis_in_heart("xyz".index(enc)) for enc in dense_encodings]
+        two_pi_ke = np.float32(2.0 * math.pi * dense_ke)
     blood = np.zeros(A.N_TISSUES, dtype=bool)
     blood[list(A.BLOOD_TISSUES)] = True
-    t_inv = t_img = 0.0
+    clock.lap("mr_grid")
     for f, t in enumerate(frame_times):
-        t0 = time.perf_counter()
-        res_c = centers.invert(model, t)
-        lab_c = np.zeros(centers.n_samples, dtype=np.uint8)
-        keep = (res_c.labels >= 1) & (res_c.labels <= 4)
-        lab_c[centers.cand[keep]] = res_c.labels[keep]
-        out["labels"][f] = lab_c.reshape(centers.shape)
-        if not (cine or tagging or dense):
-            t_inv += time.perf_counter() - t0
-            continue
-        lab, heart, res = ss.labels_at(model, t)
-        idx = ss.cand[heart]
+        res = ss.invert(model, t)
+        heart = res.labels > 0
+        hs = ss.cand[heart]  # samples holding moving heart tissue
+        hv = ss.cand_voxel[heart]  # their voxels
+        lab_h = res.labels[heart]
+        sl = ss.static_labels[hs]  # what the static body has there
+        clock.lap("mr_inverse")
+        out["labels"][f] = majority_labels(ss, hv, lab_h).reshape(ss.shape)
+        clock.lap("masks")
         if tagging or dense:
             rh = res.r[heart]
             mu, mv, mw = rh * res.cos_t[heart], rh * res.sin_t[heart], res.z[heart]
-        t1 = time.perf_counter()
-        t_inv += t1 - t0
+        clock.lap("mr_inverse")
         if cine:
-            out["cine"][f] = ss.block_mean(cine_tab[lab])
+            diff = (cine_tab[lab_h] - cine_tab[sl]).astype(np.float32)
+            out["cine"][f] = ((cine_static + ss.scatter(hv, diff)) * inv_sub).reshape(ss.shape)
+            clock.lap("cine")
         if tagging:
-            contrast = _fade(t)
-            contrast[blood] = 1.0 if t == 0 else float(np.exp(-t / BLOOD_TAG_WASHOUT_MS))
-            pattern = tag_static.copy()
-            pattern[idx] = tag_pattern(mu, mv, tag_spacing_mm, sharp)
-            img = tag_tab[lab] * (1.0 - contrast[lab] * (1.0 - pattern))
-            out["tagging"][f] = ss.block_mean(img)
+            contrast = np.exp(-t / A.T1_MS)
+            contrast[blood] = 1.0 if t == 0 else math.exp(-t / BLOOD_TAG_WASHOUT_MS)
+            static = (tag_tab[tissues] @ counts) - (tag_tab[tissues] * contrast[tissues]) @ tag_weight
+            value_h = tag_tab[lab_h] * (1.0 - contrast[lab_h] * (1.0 - tag_pattern(mu, mv, tag_spacing_mm, sharp)))
+            value_s = tag_tab[sl] * (1.0 - contrast[sl] * untagged[hs])
+            out["tagging"][f] = ((static + ss.scatter(hv, value_h - value_s)) * inv_sub).reshape(ss.shape)
+            clock.lap("tagging")
         if dense:
-            mag = (dmag_tab * _fade(t))[lab]
-            out["dense_mag"][f] = ss.block_mean(mag)
-            mh = mag[idx]
+            dm = dmag_tab * np.exp(-t / A.T1_MS)  # stimulated echo fades with T1
+            static_mag = dm[tissues] @ counts
+            mag_h = dm[lab_h].astype(np.float32)
+            mag_s = dm[sl].astype(np.float32)
+            out["dense_mag"][f] = ((static_mag + ss.scatter(hv, mag_h - mag_s)) * inv_sub).reshape(ss.shape)
             d_heart = (ss.cu[heart] - mu, ss.cv[heart] - mv, ss.cw[heart] - mw)
-            for e, enc in enumerate(dense_encodings):
-                disp = _project(d_heart, ss.axis_in_heart("xyz".index(enc)))
-                phase = np.float32(2.0 * math.pi * dense_ke) * disp
-                re = mag.copy()
-                im = np.zeros_like(mag)
-                re[idx] = mh * np.cos(phase)
-                im[idx] = mh * np.sin(phase)
-                dense_re[e, f] = ss.block_mean(re)
-                dense_im[e, f] = ss.block_mean(im)
-        t_img += time.perf_counter() - t1
-    t2 = time.perf_counter()
+            for e, axis in enumerate(axes):
+                phase = two_pi_ke * _project(d_heart, axis)
+                re = static_mag + ss.scatter(hv, mag_h * np.cos(phase) - mag_s)
+                im = ss.scatter(hv, mag_h * np.sin(phase))
+                dense_re[e, f] = (re * inv_sub).reshape(ss.shape)
+                dense_im[e, f] = (im * inv_sub).reshape(ss.shape)
+            clock.lap("dense")
     if cine and noise:
         out["cine"] = _rician(out["cine"], CINE_NOISE, rngs["cine"])
+        clock.lap("cine")
     if tagging and noise:
         out["tagging"] = _rician(out["tagging"], TAG_NOISE, rngs["tagging"])
+        clock.lap("tagging")
     if dense:
         if noise:
             rng = rngs["dense"]
@@ -222,9 +257,28 @@ def render_mr(model: HeartModel, ss: SampleSet, centers: SampleSet, frame_times:
             dense_im += rng.standard_normal(dense_im.shape, dtype=np.float32) * np.float32(DENSE_NOISE)
             out["dense_mag"] = _rician(out["dense_mag"], DENSE_NOISE, rng)
         out["dense_phase"] = np.arctan2(dense_im, dense_re).astype(np.float32)
-    timings["mr_inverse"] = timings.get("mr_inverse", 0.0) + t_inv
-    timings["mr_images"] = timings.get("mr_images", 0.0) + t_img + time.perf_counter() - t2
+        clock.lap("dense")
     return out
+
+
+def majority_labels(ss: SampleSet, voxels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(n_voxels,)`` uint8: the standard label (1-4) holding most sub-samples of each voxel, else 0."""
+    counts = np.bincount(voxels * 8 + labels, minlength=ss.n_voxels * 8).reshape(ss.n_voxels, 8)[:, :5]
+    counts[:, 0] = ss.n_sub - counts[:, 1:5].sum(axis=1)
+    return np.argmax(counts, axis=1).astype(np.uint8)
+
+
+class _Clock:
+    """Accumulates wall time per stage into a dict (seconds)."""
+
+    def __init__(self, timings: dict) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 def _project(d_heart: tuple, axis: np.ndarray) -> np.ndarray:

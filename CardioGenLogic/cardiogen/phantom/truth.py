@@ -33,12 +33,15 @@ class PhantomTruth:
         strain: Green-Lagrange strain (radial, circumferential, longitudinal; LV frame at ED, cylindrical about
             the long axis) on the MR grid in the ED LV myocardium, with "global_<component>" ``(t,)`` and
             "<component>" ``(t, 16)`` AHA segment curves (0 for a segment without voxels).
-        masks: per-frame labels on the MR grid (1 LV blood, 2 LV myo, 3 RV blood, 4 RV myo; voxel centres).
-        ct_masks: the same on the CT grid (None without CT).
+        masks: per-frame labels on the MR grid (1 LV blood, 2 LV myo, 3 RV blood, 4 RV myo): the label covering
+            most of each voxel's 3 x 2 x 2 sub-samples, so counted volumes stay unbiased on thick slices. (The
+            displacement and strain masks use the tissue at the voxel centre.)
+        ct_masks: the same on the CT grid at voxel centres (None without CT).
         phenotypes_target: the phenotypes the heart was built from (demographics regression + residual).
         phenotypes_model: exact phenotypes of the model (volumes at frame 0 and the ES frame; differs from the
             target with an infarct or dyssynchrony).
-        phenotypes_measured: volumes (mL), EF (%) and mass (g) counted on the MR masks.
+        phenotypes_measured: volumes (mL), EF (%) and mass (g) counted on the MR masks, and "grid_covers_heart"
+            (False when the MR grid cuts the ventricles: the counts are then partial).
         es_frame: MR frame of smallest LV volume; ct_es_phase likewise for CT.
         volume_curves: exact "lv_blood_ml", "rv_blood_ml", "lv_myocardium_ml" per MR frame.
         aha_segments: uint8 ``(z, y, x)`` AHA segment (1-17) of the ED LV myocardium voxels, 0 elsewhere.
@@ -132,8 +135,14 @@ def lagrangian_truth(model: HeartModel, placement: Placement, geometry: Geometry
     return dseries, sseries, seg_map.reshape(shape)
 
 
-def measured_phenotypes(masks: np.ndarray, voxel_ml: float, es_frame: int) -> dict:
-    """Volumes (mL), EF (%) and LV mass (g, 1.05 g/mL) counted on label maps ``(t, z, y, x)``."""
+def measured_phenotypes(masks: np.ndarray, voxel_ml: float, es_frame: int, slab_covers_heart: bool = True) -> dict:
+    """Volumes (mL), EF (%) and LV mass (g, 1.05 g/mL) counted on label maps ``(t, z, y, x)``.
+
+    ``grid_covers_heart`` in the result is False when the ventricles reach the in-plane border of the grid or the
+    slab (``slab_covers_heart``) does not span apex to base: the counts then miss part of the heart.
+    """
+    heart = (masks >= 1) & (masks <= 4)
+    on_border = heart[:, :, [0, -1], :].any() or heart[:, :, :, [0, -1]].any()
     def vol(frame: int, label: int) -> float:
         return float(np.count_nonzero(masks[frame] == label)) * voxel_ml
 
@@ -144,4 +153,5 @@ def measured_phenotypes(masks: np.ndarray, voxel_ml: float, es_frame: int) -> di
         "lv_myocardium_ed_ml": vol(0, A.LV_MYO), "lv_myocardium_es_ml": vol(es_frame, A.LV_MYO),
         "lv_mass_g": 1.05 * vol(0, A.LV_MYO), "rvedv_ml": rvedv, "rvesv_ml": rvesv,
         "rvef_pct": 100.0 * (1 - rvesv / rvedv) if rvedv else float("nan"),
+        "grid_covers_heart": bool(slab_covers_heart and not on_border),
     }

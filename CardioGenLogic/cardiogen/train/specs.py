@@ -19,7 +19,7 @@ def phantom_cine_pool(seeds: tuple[int, ...], size: int, frames: int, slices: in
     videos, ids = [], []
     for seed in seeds:
         case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=slices, modalities=("cine",)))
-        lv = case.truth.segmentation.labels[0] == 2  # LV myocardium at ED, (z, y, x)
+        lv = case.truth.masks.labels[0] == 2  # LV myocardium at ED, (z, y, x)
         for z in range(case.cine.shape[1]):
             if lv[z].sum() > 20:
                 videos.append(case.cine.array[:, z])
@@ -89,7 +89,7 @@ class LtmaSpec:
             start = time.time()
             disp = register_learned(case.cine, model.cpu(), device="cpu")
             seconds.append(time.time() - start)
-            mask = case.truth.segmentation.labels[0] == 2
+            mask = case.truth.masks.labels[0] == 2
             errors.append(endpoint_error(disp, case.truth.displacement, mask))
         return {"heldout_seeds": [int(s) for s in seeds], "epe_mm_in_plane": float(np.mean(errors)),
                 "timing": {"cpu_s_per_case": round(float(np.mean(seconds)), 3)}}

@@ -1,0 +1,574 @@
+"""DENSE: wrapped phase -> displacement (Eulerian) -> Lagrangian displacement -> strain.
+
+DENSE encodes the displacement since the encoding time (end-diastole) in the phase,
+``phase = wrap(2π · ke · u)`` with ``u`` in mm along the encoded index axis (:class:`~cardiogen.data.DenseSeries`).
+:func:`dense_displacement` inverts this per encoding direction, per slice:
+
+1. **Phase-offset correction** (``offset_correction``; ``True`` = ``"planar"``, ``"constant"``, or ``False``). The
+   background phase (eddy currents, concomitant fields, B0 drift) is estimated per frame from **static tissue**
+   and subtracted: pixels of ``static_mask`` when given, otherwise pixels far from the heart (more than
+   ``heart_margin_mm`` from the filled LV mask of any frame) whose magnitude is above a quarter of the median
+   myocardial magnitude and whose phase is locally coherent (|mean of e^{iφ}| over 3×3 > 0.9; this drops lung,
+   air and blood, whose DENSE phase is noise). The offset is the magnitude-weighted circular mean ("constant"),
+   plus a robust least-squares plane in pixel coordinates fitted to the residual ("planar"). Frames with fewer
+   than :data:`MIN_STATIC_PIXELS` such pixels are left uncorrected (recorded in the provenance). Static tissue is
+   assumed not to move (breath-hold); when it does, switch the correction off.
+2. **Spatial unwrapping** inside the myocardial mask (:func:`unwrap_spatial`): quality-guided path following
+   (flood fill from the best pixel of each connected region; quality = mean absolute wrapped phase difference to
+   the 4-neighbours in the mask; each pixel is unwrapped against the mean of its already unwrapped neighbours).
+   Each region is exact up to its own 2πk.
+3. **Temporal unwrapping** (:func:`unwrap_temporal`): at the reference frame (displacement ≈ 0 at the encoding
+   time) each region's median is brought into [−π, π); then frame by frame away from the reference, each region is
+   shifted by the 2πk that best matches the previous frame (median over the region, the previous field extended by
+   nearest neighbour outside its mask), and finally every pixel whose jump from the previous frame still exceeds π
+   is moved by 2π. Without temporal unwrapping each frame is normalised like the reference frame (valid while the
+   mean displacement stays under half a wrap length ``1/(2 ke)``).
+4. ``u = phase / (2π ke)`` mm along the encoded index axis, converted to LPS components with the grid direction:
+   ``u_world += direction[:, axis] · u``. Unencoded axes contribute nothing (2D DENSE gives in-plane motion only).
+
+**Masks.** From ``dense.segmentation`` (label "LV myocardium", value 2 in the standard table), per frame and slice;
+frames whose slice carries no contour take the mask of the **nearest annotated frame** (ties: the earlier one). This
+is a simplification: the myocardium moves, so on those frames the mask is only approximately where the wall is.
+A ``mask`` argument (``(z, y, x)`` for all frames or ``(t, z, y, x)``) replaces the segmentation.
+
+**Sampling.** DENSE measures, at pixel ``x`` of frame ``t``, the displacement of the material point **now at x**:
+an Eulerian sampling of a Lagrangian quantity. :func:`dense_displacement` returns it as it is (``provenance
+["sampling"] = "eulerian"``, ``mask`` = the union of the frame masks); :func:`dense_to_lagrangian` resamples it onto
+the reference grid, which :func:`~cardiogen.motion.strain.compute_strain` needs, and :func:`dense_strain` chains the
+three steps.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from ..data import DenseSeries, DisplacementSeries, Segmentation, StrainSeries
+from ..errors import CardioGenInputError
+
+__all__ = ["dense_displacement", "dense_to_lagrangian", "dense_strain", "dense_frame_masks", "unwrap_spatial",
+           "unwrap_temporal", "estimate_phase_offset", "MIN_STATIC_PIXELS"]
+
+TWO_PI = 2.0 * np.pi
+#: Fewest static-tissue pixels for a phase-offset estimate of one frame.
+MIN_STATIC_PIXELS = 50
+_AXES = {"x": 0, "y": 1, "z": 2}
+_NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def _wrap(a: np.ndarray) -> np.ndarray:
+    return (np.asarray(a) + np.pi) % TWO_PI - np.pi
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Spatial unwrapping
+# ----------------------------------------------------------------------------------------------------------------
+def _quality(phase: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean |wrapped difference| to the 4-neighbours inside the mask (lower = better; π where isolated)."""
+    total = np.zeros(phase.shape)
+    count = np.zeros(phase.shape)
+    for axis in (0, 1):
+        d = np.abs(_wrap(np.diff(phase, axis=axis)))
+        both = np.logical_and(np.take(mask, range(0, mask.shape[axis] - 1), axis),
+                              np.take(mask, range(1, mask.shape[axis]), axis))
+        d = np.where(both, d, 0.0)
+        pad_lo = [(0, 0), (0, 0)]
+        pad_hi = [(0, 0), (0, 0)]
+        pad_lo[axis] = (1, 0)
+        pad_hi[axis] = (0, 1)
+        total += np.pad(d, pad_lo) + np.pad(d, pad_hi)
+        count += np.pad(both, pad_lo).astype(float) + np.pad(both, pad_hi).astype(float)
+    return np.where(count > 0, total / np.maximum(count, 1), np.pi)
+
+
+def _unwrap_2d(phase: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quality-guided flood fill of one 2D slice. Returns (unwrapped, component labels)."""
+    out = np.zeros(phase.shape, dtype=float)
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return out, labels
+    quality = _quality(phase, mask)
+    done = np.zeros(mask.shape, dtype=bool)
+    ny, nx = mask.shape
+    for comp in range(1, n + 1):
+        region = labels == comp
+        q = np.where(region, quality, np.inf)
+        seed = np.unravel_index(int(np.argmin(q)), q.shape)
+        out[seed] = phase[seed]
+        done[seed] = True
+        heap: list[tuple[float, int, int]] = []
+        queued = np.zeros(mask.shape, dtype=bool)
+
+        def push(r: int, c: int) -> None:
+            for dr, dc in _NEIGHBOURS:
+                rr, cc = r + dr, c + dc
+                if 0 <= rr < ny and 0 <= cc < nx and region[rr, cc] and not done[rr, cc] and not queued[rr, cc]:
+                    queued[rr, cc] = True
+                    heapq.heappush(heap, (float(quality[rr, cc]), rr, cc))
+
+        push(*seed)
+        while heap:
+            _, r, c = heapq.heappop(heap)
+            refs = [out[r + dr, c + dc] for dr, dc in _NEIGHBOURS
+                    if 0 <= r + dr < ny and 0 <= c + dc < nx and done[r + dr, c + dc]]
+            ref = float(np.mean(refs))
+            out[r, c] = phase[r, c] + TWO_PI * np.round((ref - phase[r, c]) / TWO_PI)
+            done[r, c] = True
+            push(r, c)
+    return out, labels
+
+
+def unwrap_spatial(phase: Any, mask: Any) -> np.ndarray:
+    """Unwrap wrapped phase inside a mask, slice by slice (2D quality-guided path following).
+
+    Args:
+        phase: wrapped radians ``(y, x)`` or ``(z, y, x)``.
+        mask: bool, same shape: where the phase is meaningful (myocardium).
+
+    Returns:
+        float, same shape: unwrapped inside ``mask`` (each connected region of each slice exact up to its own 2πk;
+        the seed pixel keeps its wrapped value), 0 outside.
+    """
+    ph = np.asarray(phase, dtype=float)
+    m = np.asarray(mask, dtype=bool)
+    if ph.shape != m.shape or ph.ndim not in (2, 3):
+        raise CardioGenInputError("phase and mask must be (y, x) or (z, y, x) of the same shape",
+                                  got=f"{ph.shape} and {m.shape}")
+    if ph.ndim == 2:
+        return _unwrap_2d(ph, m)[0]
+    return np.stack([_unwrap_2d(ph[k], m[k])[0] for k in range(ph.shape[0])])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Temporal unwrapping
+# ----------------------------------------------------------------------------------------------------------------
+def _extend(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values`` outside ``mask`` replaced by the nearest value inside (2D or 3D)."""
+    if mask.all() or not mask.any():
+        return values
+    idx = ndimage.distance_transform_edt(~mask, return_distances=False, return_indices=True)
+    return values[tuple(idx)]
+
+
+def _normalise(frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    out = frame.copy()
+    for comp in range(1, int(labels.max()) + 1):
+        region = labels == comp
+        if region.any():
+            out[region] -= TWO_PI * np.round(np.median(out[region]) / TWO_PI)
+    return out
+
+
+def _align(frame: np.ndarray, labels: np.ndarray, mask: np.ndarray, previous: np.ndarray,
+           prev_mask: np.ndarray, per_pixel: bool) -> np.ndarray:
+    ref = _extend(previous, prev_mask)
+    out = frame.copy()
+    for comp in range(1, int(labels.max()) + 1):
+        region = labels == comp
+        if region.any():
+            out[region] += TWO_PI * np.round(np.median(ref[region] - out[region]) / TWO_PI)
+    if per_pixel:
+        out = np.where(mask, out + TWO_PI * np.round((ref - out) / TWO_PI), out)
+    return out
+
+
+def unwrap_temporal(phase: Any, masks: Any, *, reference_frame: int = 0, per_pixel: bool = True) -> np.ndarray:
+    """Fix the 2πk of each frame (and each pixel) from the reference frame outwards.
+
+    Args:
+        phase: ``(t, y, x)`` radians per frame: spatially unwrapped (each connected region of each frame exact up
+            to 2πk) or simply wrapped.
+        masks: bool ``(t, y, x)`` (or ``(y, x)`` for all frames).
+        reference_frame: frame where the displacement is ≈ 0 (its regions' medians go into [−π, π)).
+        per_pixel: after the region shift, move every pixel that still jumps by more than π from the previous frame
+            (the previous frame extended by nearest neighbour outside its mask) by 2π.
+
+    Returns:
+        float ``(t, y, x)``; 0 outside the masks.
+    """
+    ph = np.asarray(phase, dtype=float)
+    m = np.asarray(masks, dtype=bool)
+    if m.ndim == ph.ndim - 1:
+        m = np.broadcast_to(m, ph.shape)
+    if ph.ndim != 3 or m.shape != ph.shape:
+        raise CardioGenInputError("phase must be (t, y, x) with masks of the same shape",
+                                  got=f"{ph.shape} and {m.shape}")
+    n_t = ph.shape[0]
+    if not 0 <= reference_frame < n_t:
+        raise CardioGenInputError("reference frame out of range", expected=f"0..{n_t - 1}", got=reference_frame)
+    out = np.where(m, ph, 0.0)
+    labels = [ndimage.label(m[t])[0] for t in range(n_t)]
+    out[reference_frame] = _normalise(out[reference_frame], labels[reference_frame])
+    order = list(range(reference_frame + 1, n_t)) + list(range(reference_frame - 1, -1, -1))
+    for t in order:
+        prev = t - 1 if t > reference_frame else t + 1
+        if not m[t].any():
+            continue
+        if not m[prev].any():  # no data to compare with: treat as a new reference
+            out[t] = _normalise(out[t], labels[t])
+            continue
+        out[t] = _align(out[t], labels[t], m[t], out[prev], m[prev], per_pixel)
+    return np.where(m, out, 0.0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Phase offsets
+# ----------------------------------------------------------------------------------------------------------------
+def _coherence(phase: np.ndarray) -> np.ndarray:
+    z = np.exp(1j * phase)
+    return np.abs(ndimage.uniform_filter(z.real, 3) + 1j * ndimage.uniform_filter(z.imag, 3))
+
+
+def estimate_phase_offset(phase: Any, weights: Any, static: Any, mode: str = "planar") -> np.ndarray | None:
+    """Background phase of one 2D frame from static pixels.
+
+    Args:
+        phase: wrapped radians ``(y, x)``.
+        weights: ``(y, x)`` >= 0 (magnitude) for the circular mean.
+        static: bool ``(y, x)`` static-tissue pixels.
+        mode: ``"constant"`` (weighted circular mean) or ``"planar"`` (plus a plane fitted to the residual, twice,
+            keeping residuals under π/2 then π/4).
+
+    Returns:
+        float ``(y, x)`` offset map in radians, or None when fewer than :data:`MIN_STATIC_PIXELS` static pixels.
+    """
+    ph = np.asarray(phase, dtype=float)
+    st = np.asarray(static, dtype=bool)
+    w = np.asarray(weights, dtype=float)
+    if mode not in ("constant", "planar"):
+        raise CardioGenInputError("offset mode must be 'constant' or 'planar'", got=mode)
+    if np.count_nonzero(st) < MIN_STATIC_PIXELS:
+        return None
+    z = np.sum(w[st] * np.exp(1j * ph[st]))
+    if abs(z) == 0:
+        return None
+    const = float(np.angle(z))
+    offset = np.full(ph.shape, const)
+    if mode == "constant":
+        return offset
+    rows, cols = np.nonzero(st)
+    for limit in (np.pi / 2, np.pi / 4):
+        resid = _wrap(ph[rows, cols] - offset[rows, cols])
+        keep = np.abs(resid) < limit
+        if np.count_nonzero(keep) < MIN_STATIC_PIXELS:
+            break
+        a = np.column_stack([np.ones(keep.sum()), cols[keep], rows[keep]])
+        coef, *_ = np.linalg.lstsq(a, resid[keep] + offset[rows[keep], cols[keep]], rcond=None)
+        yy, xx = np.mgrid[0:ph.shape[0], 0:ph.shape[1]]
+        offset = coef[0] + coef[1] * xx + coef[2] * yy
+    return offset
+
+
+def _static_mask(dense: DenseSeries, t: int, k: int, heart: np.ndarray, myo: np.ndarray,
+                 margin_mm: float) -> np.ndarray:
+    """Automatic static tissue of one slice/frame: far from the heart, bright, phase-coherent in every encoding."""
+    mag = dense.magnitude.array[t, k]
+    if heart.any() and margin_mm > 0:
+        sx, sy = dense.magnitude.geometry.spacing[:2]
+        far = ndimage.distance_transform_edt(~heart, sampling=(sy, sx)) > margin_mm
+    else:
+        far = ~heart
+    ref = np.median(mag[myo]) if myo.any() else np.median(mag[mag > 0]) if np.any(mag > 0) else 0.0
+    tissue = mag > 0.25 * ref if ref > 0 else np.zeros_like(heart)
+    coherent = np.ones_like(heart)
+    for e in range(dense.phase.shape[0]):
+        coherent &= _coherence(dense.phase[e, t, k]) > 0.9
+    return far & tissue & coherent
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Masks
+# ----------------------------------------------------------------------------------------------------------------
+def _myo_value(seg: Segmentation) -> int:
+    try:
+        return seg.value_of("LV myocardium")
+    except CardioGenInputError:
+        return 2
+
+
+def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
+    """Per-frame myocardial masks ``(t, z, y, x)`` used by :func:`dense_displacement`.
+
+    ``mask`` (``(z, y, x)``/``(y, x)`` for all frames, or ``(t, z, y, x)``) wins over ``dense.segmentation``; from
+    the segmentation, slices of frames without a contour take the nearest annotated frame's mask (ties: earlier).
+
+    Raises:
+        CardioGenInputError: "DENSE displacement needs a myocardial mask" when there is none or it is empty.
+    """
+    n_t, n_z, n_y, n_x = dense.magnitude.shape
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.ndim == 2:
+            m = m[None]
+        if m.ndim == 3:
+            m = np.broadcast_to(m, (n_t,) + m.shape)
+        if m.shape != (n_t, n_z, n_y, n_x):
+            raise CardioGenInputError("DENSE mask must be (z, y, x) or (t, z, y, x) on the DENSE grid",
+                                      expected=(n_t, n_z, n_y, n_x), got=np.asarray(mask).shape)
+        out = np.array(m, dtype=bool)
+    elif dense.segmentation is not None:
+        seg = dense.segmentation
+        if seg.labels.shape != (n_t, n_z, n_y, n_x):
+            raise CardioGenInputError("DENSE segmentation grid differs from the images",
+                                      expected=(n_t, n_z, n_y, n_x), got=seg.labels.shape)
+        myo = seg.labels == _myo_value(seg)
+        annotated = np.asarray(seg.annotated, dtype=bool) & myo.reshape(n_t, n_z, -1).any(axis=2)
+        out = np.zeros_like(myo)
+        for k in range(n_z):
+            frames = np.flatnonzero(annotated[:, k])
+            if frames.size == 0:
+                continue
+            for t in range(n_t):
+                out[t, k] = myo[frames[np.argmin(np.abs(frames - t))], k]
+    else:
+        raise CardioGenInputError("DENSE displacement needs a myocardial mask",
+                                  expected="dense.segmentation with LV myocardium contours or mask=")
+    if not out.any():
+        raise CardioGenInputError("DENSE displacement needs a myocardial mask", got="empty mask")
+    return out
+
+
+def _ke_values(dense: DenseSeries) -> list[float]:
+    ke = dense.ke
+    if ke is None:
+        raise CardioGenInputError("DENSE data has no encoding frequency ke (cycles/mm)")
+    values = np.atleast_1d(np.asarray(ke, dtype=float)).reshape(-1)
+    n_e = dense.phase.shape[0]
+    if values.size == 1:
+        values = np.repeat(values, n_e)
+    if values.size != n_e or not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise CardioGenInputError("DENSE ke must be > 0 cycles/mm, one per encoding", expected=n_e,
+                                  got=values.tolist())
+    return values.tolist()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Phase -> displacement
+# ----------------------------------------------------------------------------------------------------------------
+def _offset_mode(offset_correction: Any) -> str | None:
+    if offset_correction is True:
+        return "planar"
+    if offset_correction is False or offset_correction is None:
+        return None
+    if offset_correction in ("constant", "planar"):
+        return str(offset_correction)
+    raise CardioGenInputError("offset_correction must be True, False, 'constant' or 'planar'",
+                              got=offset_correction)
+
+
+def dense_displacement(dense: DenseSeries, mask: Any = None, *, temporal_unwrap: bool = True,
+                       offset_correction: bool | str = True, reference_frame: int = 0, spatial_unwrap: bool = True,
+                       per_pixel_temporal: bool = True, static_mask: Any = None, heart_margin_mm: float = 25.0,
+                       return_frame_masks: bool = False) -> DisplacementSeries | tuple[DisplacementSeries, np.ndarray]:
+    """DENSE phase -> Eulerian displacement (see the module docstring for every step).
+
+    Args:
+        dense: :class:`DenseSeries`.
+        mask: myocardial mask overriding ``dense.segmentation`` (``(z, y, x)`` or ``(t, z, y, x)``).
+        temporal_unwrap: fix 2πk frame to frame from the reference frame.
+        offset_correction: ``True``/``"planar"``, ``"constant"`` or ``False``.
+        reference_frame: frame of ≈ zero displacement (the encoding time).
+        spatial_unwrap: quality-guided unwrapping inside the mask (off: temporal/per-pixel unwrapping only).
+        per_pixel_temporal: after the per-region temporal shift, also move single pixels that jump by more than π
+            from the previous frame (assumes less than half a wrap length ``1/(2 ke)`` of motion between frames).
+        static_mask: bool ``(z, y, x)`` or ``(t, z, y, x)`` of static tissue for the offset estimate.
+        heart_margin_mm: automatic static tissue lies farther than this from the filled LV.
+        return_frame_masks: also return the per-frame masks ``(t, z, y, x)``.
+
+    Returns:
+        :class:`DisplacementSeries` ``(t, 3, z, y, x)`` mm, LPS components, **Eulerian** (value at pixel x of frame
+        t = displacement of the material point now at x), 0 outside each frame's mask; ``mask`` = union of the frame
+        masks; provenance notes the sampling, ke, offsets. With ``return_frame_masks``: ``(displacement, masks)``.
+
+    Raises:
+        CardioGenInputError: no mask ("DENSE displacement needs a myocardial mask"), no/invalid ke, bad arguments.
+    """
+    if not isinstance(dense, DenseSeries):
+        raise CardioGenInputError("dense_displacement needs a cardiogen.data.DenseSeries", got=type(dense).__name__)
+    ke = _ke_values(dense)
+    masks = dense_frame_masks(dense, mask)
+    mode = _offset_mode(offset_correction)
+    if not np.isfinite(float(heart_margin_mm)) or float(heart_margin_mm) < 0:
+        raise CardioGenInputError("heart_margin_mm must be >= 0 mm", got=heart_margin_mm)
+    n_t, n_z, n_y, n_x = dense.magnitude.shape
+    if not 0 <= int(reference_frame) < n_t:
+        raise CardioGenInputError("reference frame out of range", expected=f"0..{n_t - 1}", got=reference_frame)
+    reference_frame = int(reference_frame)
+    static = None
+    if static_mask is not None:
+        static = np.asarray(static_mask, dtype=bool)
+        if static.ndim == 3:
+            static = np.broadcast_to(static, (n_t,) + static.shape)
+        if static.shape != masks.shape:
+            raise CardioGenInputError("static_mask must be (z, y, x) or (t, z, y, x) on the DENSE grid",
+                                      expected=masks.shape[1:], got=np.asarray(static_mask).shape)
+    heart = np.stack([np.stack([ndimage.binary_fill_holes(masks[t, k]) for k in range(n_z)]) for t in range(n_t)])
+    heart_any = heart.any(axis=0)
+    geometry = dense.magnitude.geometry
+    uncorrected: list[tuple[int, int]] = []
+    offsets_rad: dict[str, list] = {}
+    disp = np.zeros((n_t, 3, n_z, n_y, n_x), dtype=np.float64)
+    for e, enc in enumerate(dense.encodings):
+        axis = _AXES[enc]
+        phase = dense.phase[e].astype(float)  # (t, z, y, x)
+        offs = []
+        if mode is not None:
+            for t in range(n_t):
+                for k in range(n_z):
+                    if static is not None:
+                        st = static[t, k]
+                    else:
+                        st = _static_mask(dense, t, k, heart_any[k], masks[t, k], float(heart_margin_mm))
+                    off = estimate_phase_offset(phase[t, k], dense.magnitude.array[t, k], st & ~heart[t, k], mode)
+                    if off is None:
+                        uncorrected.append((t, k))
+                        offs.append(0.0)
+                        continue
+                    phase[t, k] = _wrap(phase[t, k] - off)
+                    offs.append(float(np.mean(off[masks[t, k]])) if masks[t, k].any() else float(np.mean(off)))
+        offsets_rad[enc] = offs
+        for k in range(n_z):
+            series = np.zeros((n_t, n_y, n_x))
+            for t in range(n_t):
+                if spatial_unwrap:
+                    series[t] = _unwrap_2d(phase[t, k], masks[t, k])[0]
+                else:
+                    series[t] = np.where(masks[t, k], phase[t, k], 0.0)
+            if temporal_unwrap:
+                series = unwrap_temporal(series, masks[:, k], reference_frame=reference_frame,
+                                         per_pixel=per_pixel_temporal)
+            else:
+                for t in range(n_t):
+                    series[t] = _normalise(series[t], ndimage.label(masks[t, k])[0])
+            u_axis = series / (TWO_PI * ke[e])  # mm along the index axis
+            disp[:, :, k] += geometry.direction[:, axis][None, :, None, None] * u_axis[:, None]
+    disp *= masks[:, None]
+    provenance = {
+        "method": "DENSE phase -> displacement (cardiogen.motion.dense)",
+        "sampling": "eulerian: value at pixel x of frame t = displacement of the material point now at x",
+        "ke_cycles_per_mm": ke, "encodings": list(dense.encodings), "reference_frame": reference_frame,
+        "offset_correction": mode or "off", "spatial_unwrap": bool(spatial_unwrap),
+        "temporal_unwrap": bool(temporal_unwrap), "per_pixel_temporal": bool(per_pixel_temporal),
+        "mask_source": "mask argument" if mask is not None else "segmentation (nearest annotated frame)",
+        "offset_mean_in_mask_rad": offsets_rad,
+        "offset_uncorrected_frames": sorted({t for t, _ in uncorrected}),
+        "unencoded_axes_zero": [a for a in "xyz" if a not in dense.encodings],
+    }
+    result = DisplacementSeries(disp.astype(np.float32), geometry=geometry, frame_times=dense.magnitude.frame_times,
+                                reference_frame=reference_frame, mask=masks.any(axis=0),
+                                synthetic=dense.magnitude.synthetic, provenance=provenance)
+    return (result, masks) if return_frame_masks else result
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Eulerian -> Lagrangian
+# ----------------------------------------------------------------------------------------------------------------
+def dense_to_lagrangian(disp_eulerian: DisplacementSeries, frame_masks: Any = None, *, reference_mask: Any = None,
+                        iterations: int = 50, tol_mm: float = 1e-4) -> DisplacementSeries:
+    """Resample an Eulerian DENSE displacement onto the reference (Lagrangian) grid.
+
+    For each reference point ``X`` of ``reference_mask`` and each frame, the current position ``x`` solves
+    ``x − u_E(x) = X`` by the fixed-point iteration ``x ← X + u_E(x)`` (Spottiswoode et al., IEEE TMI 2007), and
+    ``u_L(X) = u_E(x)``. Approximations: ``u_E`` is interpolated bilinearly in each slice's plane (slices are
+    independent 2D acquisitions; the through-plane component is carried along but never moves a point to another
+    slice); outside a frame's mask ``u_E`` takes the nearest measured value, so points that leave the contour use
+    the wall's edge value; no temporal fitting or smoothing. Converges when ``|∂u/∂x| < 1`` (any real wall).
+
+    Args:
+        disp_eulerian: from :func:`dense_displacement`.
+        frame_masks: bool ``(t, z, y, x)`` where ``u_E`` is measured; default ``disp_eulerian.mask`` for all frames.
+        reference_mask: Lagrangian domain ``(z, y, x)``; default the reference frame's mask.
+        iterations: most fixed-point iterations.
+        tol_mm: stop when no point moves more than this between iterations.
+
+    Returns:
+        Lagrangian :class:`DisplacementSeries` on the same grid, 0 outside ``reference_mask``, ``mask`` =
+        ``reference_mask``, provenance ``sampling = "lagrangian"`` with the largest final fixed-point update.
+    """
+    if not isinstance(disp_eulerian, DisplacementSeries):
+        raise CardioGenInputError("dense_to_lagrangian needs a DisplacementSeries", got=type(disp_eulerian).__name__)
+    n_t = disp_eulerian.n_frames
+    shape = disp_eulerian.spatial_shape
+    if frame_masks is None:
+        base = disp_eulerian.mask if disp_eulerian.mask is not None else np.ones(shape, dtype=bool)
+        frame_masks = np.broadcast_to(base, (n_t,) + shape)
+    fm = np.asarray(frame_masks, dtype=bool)
+    if fm.shape != (n_t,) + shape:
+        raise CardioGenInputError("frame_masks must be (t, z, y, x)", expected=(n_t,) + shape, got=fm.shape)
+    ref = fm[disp_eulerian.reference_frame] if reference_mask is None else np.asarray(reference_mask, dtype=bool)
+    if ref.ndim == 2:
+        ref = ref[None]
+    if ref.shape != shape:
+        raise CardioGenInputError("reference_mask grid differs", expected=shape, got=ref.shape)
+    if not ref.any():
+        raise CardioGenInputError("reference mask is empty")
+    geometry = disp_eulerian.geometry
+    d, sp = geometry.direction, np.asarray(geometry.spacing)
+    out = np.zeros(disp_eulerian.array.shape, dtype=np.float64)
+    worst = 0.0
+    for k in range(shape[0]):
+        rows, cols = np.nonzero(ref[k])
+        if rows.size == 0:
+            continue
+        for t in range(n_t):
+            if not fm[t, k].any():
+                continue
+            comps = [_extend(disp_eulerian.array[t, c, k].astype(float), fm[t, k]) for c in range(3)]
+
+            def sample(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+                coords = np.vstack([r, c])
+                return np.stack([ndimage.map_coordinates(comp, coords, order=1, mode="nearest") for comp in comps])
+
+            r, c = rows.astype(float), cols.astype(float)
+            step = np.inf
+            for _ in range(int(iterations)):
+                u = sample(r, c)  # (3, n) world mm
+                idx = (d.T @ u) / sp[:, None]  # index displacement (x, y, z)
+                r_new, c_new = rows + idx[1], cols + idx[0]
+                step = float(np.max(np.hypot((r_new - r) * sp[1], (c_new - c) * sp[0])))
+                r, c = r_new, c_new
+                if step < tol_mm:
+                    break
+            worst = max(worst, step)
+            out[t, :, k, rows, cols] = sample(r, c).T
+    provenance = dict(disp_eulerian.provenance)
+    provenance.update(sampling="lagrangian: value at reference voxel X = displacement of the material point X",
+                      lagrangian_method="fixed point x = X + u_E(x), bilinear in-plane, nearest outside the masks",
+                      lagrangian_last_update_mm=worst)
+    return DisplacementSeries(out.astype(np.float32), geometry=geometry, frame_times=disp_eulerian.frame_times,
+                              reference_frame=disp_eulerian.reference_frame, mask=ref,
+                              synthetic=disp_eulerian.synthetic, provenance=provenance)
+
+
+def dense_strain(dense: DenseSeries, mask: Any = None, *, smooth_mm: float | None = None,
+                 displacement_options: dict | None = None, **strain_options: Any) -> StrainSeries:
+    """DENSE -> Eulerian displacement -> Lagrangian displacement -> :func:`~cardiogen.motion.strain.compute_strain`.
+
+    The myocardium (and, when the segmentation has one, the blood pool) of the reference frame define the strain
+    mask and the LV centre. ``displacement_options`` go to :func:`dense_displacement`, ``strain_options`` to
+    ``compute_strain``.
+    """
+    from .strain import compute_strain  # noqa: PLC0415
+
+    opts = dict(displacement_options or {})
+    eul, masks = dense_displacement(dense, mask, return_frame_masks=True, **opts)
+    lag = dense_to_lagrangian(eul, masks)
+    ref = eul.reference_frame
+    blood = None
+    if mask is None and dense.segmentation is not None:
+        seg = dense.segmentation
+        try:
+            blood_value = seg.value_of("LV blood pool")
+        except CardioGenInputError:
+            blood_value = None
+        if blood_value is not None:
+            labels = seg.labels
+            annotated = np.flatnonzero(np.asarray(seg.annotated).any(axis=1))
+            f = int(annotated[np.argmin(np.abs(annotated - ref))]) if annotated.size else ref
+            blood = labels[f] == blood_value
+            if not blood.any():
+                blood = None
+    strain_options.setdefault("blood_pool_mask", blood)
+    return compute_strain(lag, masks[ref], smooth_mm=smooth_mm, **strain_options)
