@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -208,6 +209,13 @@ def test_ecg_r_peaks_fall_on_ed_frames():
     assert np.array_equal(cycles, np.arange(cycles[0], cycles[0] + len(cycles)))
     assert np.abs(r_ms - cycles * rr).max() <= 1000.0 / ecg.sampling_rate
     assert ecg.heart_rate_bpm() == pytest.approx(case.truth.heart_rate_bpm, rel=0.01)
+
+
+def test_case_without_the_ecg_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cardiogen.phantom.ecg", None)  # makes the import fail
+    with pytest.warns(RuntimeWarning, match="ecg"):
+        case = make_case(PhantomConfig(seed=0, size=32, frames=2, slices=2, modalities=("cine", "ecg")))
+    assert case.ecg is None and case.cine is not None
 
 
 # ---- phenotypes from demographics ----------------------------------------------------------------------------
