@@ -265,3 +265,32 @@ def test_roi_coordinates_are_column_row_base_1(tmp_path: Path) -> None:
     assert blood_cols.min() >= 5 and blood_cols.max() <= 10 and blood_rows.min() >= 3 and blood_rows.max() <= 6
     assert myo_cols.min() >= 2 and myo_cols.max() <= 13 and myo_rows.min() >= 1 and myo_rows.max() <= 8
     assert myo_cols.max() - myo_cols.min() > myo_rows.max() - myo_rows.min()  # wide, not tall: x is the column
+
+
+def test_mat_structure_check_accepts_every_file_scipy_reads() -> None:
+    """The guard in front of loadmat must not reject valid files: scipy's own MAT v5 test files (sparse, objects,
+    function handles, unicode, big-endian ...)."""
+    import warnings
+
+    import scipy.io.matlab
+
+    from cardiogen.io.dense_io import _MatScan
+
+    folder = Path(scipy.io.matlab.__file__).parent / "tests" / "data"
+    files = sorted(p for p in folder.glob("*.mat") if p.read_bytes()[:10] == b"MATLAB 5.0")
+    if not files:
+        pytest.skip("scipy's MAT test files are not installed")
+    rejected = []
+    for path in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loadmat(str(path))
+        except Exception:  # noqa: BLE001 - only files scipy reads matter here
+            continue
+        try:
+            _MatScan(path).scan(path.read_bytes())
+        except CardioGenInputError as exc:
+            rejected.append(f"{path.name}: {exc.problem}")
+    assert not rejected, rejected
+    assert len(files) > 50
