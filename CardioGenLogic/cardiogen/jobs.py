@@ -106,8 +106,9 @@ def _job_load(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
         io.save(obj, out_dir / "ecg.csv")
         outputs["ecg"] = "ecg.csv"
     elif isinstance(obj, Segmentation):
-        io.save(obj, out_dir / "segmentation.seg.nrrd")
-        outputs["segmentation"] = "segmentation.seg.nrrd"
+        name = "segmentation.seg.nrrd" if obj.n_frames == 1 else "segmentation.seq.nrrd"
+        io.save(obj, out_dir / name)
+        outputs["segmentation"] = name
     else:  # pragma: no cover - load() only returns the types above
         raise CardioGenInputError("nothing to convert", got=type(obj).__name__)
     return {"outputs": outputs, "summary": {"loaded": io.describe(obj), "source": str(path)}}

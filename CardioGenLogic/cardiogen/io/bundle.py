@@ -47,7 +47,8 @@ def write_dense_bundle(dense: DenseSeries, path: str | os.PathLike) -> Path:
         phase_files[enc] = name
     seg_name = None
     if dense.segmentation is not None:
-        seg_name = f"{stem}_contours.seg.nrrd"
+        # one frame: a Slicer segmentation; several frames: a label-map sequence (Slicer reads .seg.nrrd layers)
+        seg_name = f"{stem}_contours.{'seg' if dense.segmentation.n_frames == 1 else 'seq'}.nrrd"
         write_segmentation_nrrd(dense.segmentation, folder / seg_name)
     manifest = {
         "cardiogen": "dense",

@@ -172,7 +172,7 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         optimizer.step()
         done = step + 1
         if rank == 0:
-            report(progress, done / steps, f"step {done}/{steps} loss {float(loss):.5f}")
+            report(progress, done / steps, f"step {done}/{steps} loss {float(loss.detach()):.5f}")
             if done % int(tcfg["checkpoint_every"]) == 0 or done == stop:
                 _save_checkpoint(ckpt, model, optimizer, done)
     train_seconds = time.time() - t0
