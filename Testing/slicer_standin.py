@@ -26,13 +26,17 @@ def make_scene(fresh: bool = True):
         seq_logic = slicer.vtkSlicerSequencesLogic()
         _APP.register_module_logic(seq_logic)
         _APP._cardiogen_sequences_logic = seq_logic
+        color_logic = slicer.vtkSlicerColorLogic()  # Slicer's module logic (legends), over the same scene
+        color_logic.SetMRMLApplicationLogic(_APP.app_logic)
+        color_logic.SetMRMLScene(_APP.scene)
+        _APP._cardiogen_color_logic = color_logic
     elif fresh:
         _APP.scene.Clear(0)
     app = _APP
     slicer.mrmlScene = app.scene
     modules = types.SimpleNamespace(
         sequences=types.SimpleNamespace(logic=lambda: app._cardiogen_sequences_logic),
-        colors=types.SimpleNamespace(logic=lambda: app.color_logic),
+        colors=types.SimpleNamespace(logic=lambda: app._cardiogen_color_logic),
         segmentations=types.SimpleNamespace(logic=lambda: app.segmentations_logic),
         volumes=types.SimpleNamespace(logic=lambda: app.volumes_logic),
     )

@@ -175,16 +175,29 @@ class DataLogic:
             loaded.browsers.append(nodes.browser)
 
     def _wire_views(self, loaded: LoadedData) -> None:
-        """Show the main image in the slice views and keep the ECG marker on the playing frame."""
+        """Show the main image in the slice views, play 4D data with the Sequences toolbar, show the ECG chart in
+        a plot view, and keep the ECG marker on the playing frame."""
+        import slicer
+
         main = next((loaded.nodes[r] for r in ("cine", "image", "dense_magnitude", "ct", "tagging")
                      if r in loaded.nodes), None)
         if main is not None:
-            label = None
-            mb.show_in_slice_views(main, scene=self.scene, label=label)
+            mb.show_in_slice_views(main, scene=self.scene)
         browser = next((loaded.nodes[f"{r}_browser"] for r in ("cine", "image", "dense_magnitude", "ct")
                         if f"{r}_browser" in loaded.nodes), None)
         if browser is not None and "ecg_marker_table" in loaded.nodes:
             loaded.ecg_sync = mb.EcgBrowserSync(browser, loaded.nodes["ecg_marker_table"])
+        # Application-level conveniences that exist only inside the Slicer application (not in slicer-core):
+        app = getattr(slicer, "app", None)
+        if app is None:
+            return
+        modules = getattr(slicer, "modules", None)
+        if browser is not None and hasattr(getattr(modules, "sequences", None), "setToolBarActiveBrowserNode"):
+            modules.sequences.setToolBarActiveBrowserNode(browser)
+        if "ecg_chart" in loaded.nodes and hasattr(modules, "plots"):
+            modules.plots.logic().ShowChartInLayout(loaded.nodes["ecg_chart"])
+        if main is not None and hasattr(slicer.util, "resetSliceViews"):
+            slicer.util.resetSliceViews()
 
 
 def summarize(summary: dict) -> str:
@@ -195,8 +208,8 @@ def summarize(summary: dict) -> str:
         if not isinstance(info, dict):
             continue
         parts = [f"{k}: {_fmt(v)}" for k, v in info.items() if k in (
-            "kind", "modality", "shape", "spacing", "frames", "frame_interval_ms", "leads", "sampling_rate",
-            "duration_s", "heart_rate_bpm", "encodings", "ke")]
+            "modality", "shape", "spacing_mm", "frames", "frame_interval_ms", "n_leads", "sampling_rate_hz",
+            "duration_s", "heart_rate_bpm", "encodings", "ke_cycles_per_mm")]
         lines.append(f"{role} — " + ", ".join(parts))
     if "source" in summary:
         lines.append(f"source: {summary['source']}")

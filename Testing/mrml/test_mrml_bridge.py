@@ -151,3 +151,14 @@ def test_strain_overlay_uses_diverging_table_and_hides_outside_mask(scene):
     assert arr[0, 3, 3] == pytest.approx(-0.2) and arr[0, 0, 0] == mb.OUTSIDE_MASK
     with pytest.raises(Exception, match="not present"):
         mb.strain_to_nodes(strain, "radial", "phantom")
+
+
+def test_strain_legend_is_added_to_the_overlay(scene):
+    from CardioGenSlicerLib import mrml_bridge as mb
+
+    comp = np.full((2, 1, 4, 4), -0.1, np.float32)
+    strain = StrainSeries({"radial": comp}, frame_times=[0, 100])
+    nodes = mb.strain_to_nodes(strain, "radial", "legend test")
+    legend = mb.add_strain_legend(nodes.volume, "radial strain")
+    assert legend is not None and legend.IsA("vtkMRMLColorLegendDisplayNode")
+    assert legend.GetTitleText() == "radial strain" and legend.GetVisibility()

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Re-render the documentation screenshots from the panel and render test tiers into docs/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export QT_QPA_PLATFORM=offscreen VTK_DEFAULT_OPENGL_WINDOW=vtkEGLRenderWindow
+.venv/bin/python -m pytest -q Testing/panels Testing/render
+mkdir -p docs/screenshots
+for f in panel_CardioGenData.png panel_CardioGenData_loaded.png render_slice_cine_strain.png \
+         render_3d_segmentation.png render_ecg_chart.png; do
+  cp "Testing/_artifacts/$f" docs/screenshots/
+done
+ls -la docs/screenshots
