@@ -94,11 +94,56 @@ def install_gui_standins():
     class ctkSliderWidget(QtWidgets.QDoubleSpinBox):
         pass
 
+    class qMRMLNodeComboBox(QtWidgets.QComboBox):
+        """Lists scene nodes of the classes in its "nodeTypes" property; currentNode()/setCurrentNode()."""
+
+        currentNodeChanged = QtCore.Signal(object)
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self._scene = None
+            self._nodes = []
+            self.currentIndexChanged.connect(lambda *_: self.currentNodeChanged.emit(self.currentNode()))
+
+        def setMRMLScene(self, scene):
+            self._scene = scene
+            self.refresh()
+
+        def refresh(self):
+            current = self.currentNode()
+            types = list(self.property("nodeTypes") or [])
+            self._nodes = [None] if self.property("noneEnabled") else []
+            if self._scene is not None:
+                for cls in types:
+                    nodes = self._scene.GetNodesByClass(cls)
+                    for i in range(nodes.GetNumberOfItems()):
+                        node = nodes.GetItemAsObject(i)
+                        if node.GetHideFromEditors() or node in self._nodes:
+                            continue
+                        self._nodes.append(node)
+            self.blockSignals(True)
+            self.clear()
+            self.addItems(["None" if n is None else n.GetName() for n in self._nodes])
+            self.blockSignals(False)
+            if current in self._nodes:
+                self.setCurrentIndex(self._nodes.index(current))
+
+        def currentNode(self):
+            i = self.currentIndex()
+            return self._nodes[i] if 0 <= i < len(self._nodes) else None
+
+        def setCurrentNode(self, node):
+            self.refresh()
+            if node in self._nodes:
+                self.setCurrentIndex(self._nodes.index(node))
+
     class qMRMLWidget(QtWidgets.QWidget):
         def setMRMLScene(self, scene):
             self._scene = scene
+            for combo in self.findChildren(qMRMLNodeComboBox):  # the .ui's mrmlSceneChanged connections
+                combo.setMRMLScene(scene)
 
-    custom = (ctkCollapsibleButton, ctkPathLineEdit, ctkSliderWidget, qMRMLWidget)
+    custom = (ctkCollapsibleButton, ctkPathLineEdit, ctkSliderWidget, qMRMLWidget, qMRMLNodeComboBox)
     ctk = types.ModuleType("ctk")
     for cls in custom[:3]:
         setattr(ctk, cls.__name__, cls)

@@ -22,6 +22,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.parameterNodeWrapper import parameterNodeWrapper  # noqa: E402
 
+from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
@@ -67,9 +68,8 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         self._injectedLogic = logic
         self._timerFactory = timerFactory or qt.QTimer
         self.logic = None
-        self.job = None
+        self.panel = None
         self.loaded = []
-        self._timer = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -77,13 +77,12 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         self.logic = self._injectedLogic or CardioGenDataLogic()
+        self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.cancelButton,
+                              [self.ui.loadButton, self.ui.phantomButton], self._timerFactory(), self._showResult,
+                              details=self.ui.summaryTextEdit)
         self.ui.loadButton.clicked.connect(self.onLoad)
         self.ui.phantomButton.clicked.connect(self.onCreatePhantom)
-        self.ui.cancelButton.clicked.connect(self.onCancel)
         self.ui.infarctCheckBox.toggled.connect(self._updateEnabled)
-        self._timer = self._timerFactory()
-        self._timer.setInterval(200)
-        self._timer.timeout.connect(self._poll)
         self._updateEnabled()
 
     # ---- parameter node <-> GUI (explicit, portable between PythonQt and PySide6) -----------------------------
@@ -111,17 +110,18 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         return tuple(name for name, box in boxes if prop(box, "checked"))
 
     def _updateEnabled(self, *_args) -> None:
-        running = self.job is not None and self.job.state is JobState.RUNNING
-        self.ui.loadButton.setEnabled(not running)
-        self.ui.phantomButton.setEnabled(not running)
-        self.ui.cancelButton.setEnabled(running)
+        self.panel.update_enabled()
         self.ui.infarctAngleSpinBox.setEnabled(bool(prop(self.ui.infarctCheckBox, "checked")))
+
+    @property
+    def job(self):
+        return self.panel.job
 
     # ---- actions ---------------------------------------------------------------------------------------------
     def onLoad(self) -> None:
         p = self.parameters()
-        self._start(lambda: self.logic.start_load(p.path, self._onProgress, self._onFinished, kind=p.kind),
-                    f"Reading {os.path.basename(p.path) or '(nothing)'}")
+        self.panel.start(lambda progress, finished: self.logic.start_load(p.path, progress, finished, kind=p.kind),
+                         f"Reading {os.path.basename(p.path) or '(nothing)'}")
 
     def onCreatePhantom(self) -> None:
         from CardioGenSlicerLib.data_logic import PhantomRequest
@@ -130,53 +130,13 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         request = PhantomRequest(modalities=self.modalities(), seed=p.seed, size=p.size, frames=p.frames, age=p.age,
                                  sex=p.sex, height_cm=p.heightCm, weight_kg=p.weightKg, sbp=p.sbp,
                                  infarct_deg=p.infarctAngle if p.infarct else None, dyssynchrony=p.dyssynchrony)
-        self._start(lambda: self.logic.start_phantom(request, self._onProgress, self._onFinished),
-                    f"Simulating phantom case (seed {p.seed})")
+        self.panel.start(lambda progress, finished: self.logic.start_phantom(request, progress, finished),
+                         f"Simulating phantom case (seed {p.seed})")
 
-    def onCancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-
-    def _start(self, startJob, message: str) -> None:
-        self.ui.summaryTextEdit.setPlainText("")
-        try:
-            self.job = startJob()
-        except Exception as exc:  # the library's clear error goes into the panel, never a traceback dialog
-            self._showError(str(exc))
-            return
-        self.ui.progressBar.setValue(0)
-        self.ui.statusLabel.setText(message + " …")
-        self._timer.start()
-        self._updateEnabled()
-
-    def _poll(self) -> None:
-        if self.job is None or self.job.poll().finished:
-            self._timer.stop()
-        self._updateEnabled()
-
-    def _onProgress(self, fraction: float, message: str) -> None:
-        self.ui.progressBar.setValue(int(round(100 * fraction)))
-        if message:
-            self.ui.statusLabel.setText(message)
-
-    def _onFinished(self, result) -> None:
-        self._timer.stop()
-        if result.state is JobState.SUCCEEDED:
-            try:
-                loaded = self.logic.import_result(result, name=self._resultName())
-            except Exception as exc:
-                self._showError(f"Could not show the result: {exc}")
-            else:
-                self.loaded.append(loaded)
-                self.ui.progressBar.setValue(100)
-                self.ui.statusLabel.setText("Loaded.")
-                self.ui.summaryTextEdit.setPlainText(loaded.summary)
-        elif result.state is JobState.CANCELLED:
-            self.ui.progressBar.setValue(0)
-            self.ui.statusLabel.setText("Cancelled. Nothing was loaded.")
-        else:
-            self._showError(result.error, result.log_tail)
-        self._updateEnabled()
+    def _showResult(self, result) -> str:
+        loaded = self.logic.import_result(result, name=self._resultName())
+        self.loaded.append(loaded)
+        return loaded.summary
 
     def _resultName(self) -> str:
         if self.job is not None and self.job.job == "phantom":
@@ -184,15 +144,8 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         path = self.job.inputs.get("path", "") if self.job is not None else ""
         return os.path.basename(os.path.normpath(path)).split(".")[0] or "CardioGen"
 
-    def _showError(self, message: str, logTail: str = "") -> None:
-        self.ui.progressBar.setValue(0)
-        self.ui.statusLabel.setText(f"Error: {message}")
-        self.ui.summaryTextEdit.setPlainText(logTail or message)
-        self._updateEnabled()
-
     def cleanup(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
+        self.panel.cancel()
 
 
 class CardioGenDataLogic(ScriptedLoadableModuleLogic):

@@ -129,6 +129,8 @@ class DataLogic:
                 elif role == "dense":
                     dense = io.load(path)
                     nodes = mb.image_series_to_nodes(dense.magnitude, f"{name} DENSE magnitude", self.scene)
+                    for node in nodes.nodes:  # the Motion module's DENSE method reads the phase from this file
+                        node.SetAttribute(mb.ATTR_SOURCE_FILE, str(path))
                     self._add(loaded, "dense_magnitude", nodes)
                     for i, enc in enumerate(dense.encodings):
                         phase = dense.magnitude.with_array(dense.phase[i], modality="dense_phase")

@@ -29,6 +29,7 @@ LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 ATTR_SYNTHETIC = "CardioGen.Synthetic"
 ATTR_KIND = "CardioGen.Kind"
 ATTR_PROVENANCE = "CardioGen.Provenance"
+ATTR_SOURCE_FILE = "CardioGen.SourceFile"  #: file a node was loaded from (e.g. the DENSE bundle with its phases)
 SYNTHETIC_SUFFIX = " (synthetic)"
 
 
@@ -507,16 +508,20 @@ def strain_to_nodes(strain: StrainSeries, component: str, name: str, scene: Any 
     series = ImageSeries(values, strain.geometry, frame_times=strain.frame_times, modality="strain",
                          synthetic=strain.synthetic, provenance=strain.provenance)
     nodes = image_series_to_nodes(series, f"{name} {component} strain", scene)
-    colors = strain_color_table(scene)
-    display = nodes.volume.GetDisplayNode()
-    display.SetAndObserveColorNodeID(colors.GetID())
+    style_strain_display(nodes.volume, scene)
+    return nodes
+
+
+def style_strain_display(volume_node: Any, scene: Any = None) -> None:
+    """Diverging strain colors over ±:data:`STRAIN_RANGE`; values at :data:`OUTSIDE_MASK` are not drawn."""
+    display = volume_node.GetDisplayNode()
+    display.SetAndObserveColorNodeID(strain_color_table(scene).GetID())
     display.AutoWindowLevelOff()
     display.SetWindowLevel(2 * STRAIN_RANGE, 0.0)
     display.SetApplyThreshold(True)
     display.SetLowerThreshold(OUTSIDE_MASK / 2)
     display.SetUpperThreshold(1e6)
     display.SetInterpolate(False)
-    return nodes
 
 
 def add_strain_legend(volume_node: Any, title: str = "strain") -> Any:

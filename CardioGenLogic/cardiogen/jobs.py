@@ -114,6 +114,99 @@ def _job_load(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     return {"outputs": outputs, "summary": {"loaded": io.describe(obj), "source": str(path)}}
 
 
+@register_job("motion")
+def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
+    """Motion and strain (the Motion module): register a cine (learned LTMA or classical demons / B-spline) or
+    convert DENSE phase to displacement, then strain in the LV myocardium.
+
+    inputs: ``cine`` (image file) or ``dense`` (DENSE file), optional ``mask`` (segmentation file with an
+    "LV myocardium" label; for DENSE the contours are used when no mask is given).
+    options: ``method`` ("ltma", "demons", "bspline", "dense"), ``weights`` (registry id), ``device``,
+    ``reference`` (frame), ``refine_mask`` (DENSE: refine the myocardium from the images).
+    """
+    import numpy as np
+
+    from . import io
+    from .data import ImageSeries
+    from .motion.register import register_classical, register_learned
+    from .motion.strain import bullseye_image, compute_strain, peak_values, write_curves_csv
+
+    method = options.get("method", "ltma")
+    if method not in ("ltma", "demons", "bspline", "dense"):
+        raise CardioGenInputError("unknown motion method", expected=("ltma", "demons", "bspline", "dense"),
+                                  got=method)
+    outputs: dict[str, str] = {}
+    strain = None
+    if method == "dense":
+        from .motion.dense import dense_displacement, dense_strain, dense_to_lagrangian, refine_myocardium_mask
+
+        if not inputs.get("dense"):
+            raise CardioGenInputError("the DENSE method needs a DENSE input (inputs.dense)")
+        dense = io.load(inputs["dense"])
+        mask = None
+        if inputs.get("mask"):
+            mask = io.load(inputs["mask"]).mask("LV myocardium")
+        if options.get("refine_mask"):
+            mask = refine_myocardium_mask(dense, region_labels=tuple(options.get("region_labels", (1, 2))))
+        report(progress, 0.2, "unwrapping DENSE phase")
+        eul, masks = dense_displacement(dense, mask, return_frame_masks=True)
+        disp = dense_to_lagrangian(eul, masks)
+        report(progress, 0.6, "computing strain")
+        # through-plane strain needs a z encoding; in-plane DENSE gives radial and circumferential only
+        strain = dense_strain(dense, mask, longitudinal="z" in dense.encodings)
+        reference_series = dense.magnitude
+    else:
+        if not inputs.get("cine"):
+            raise CardioGenInputError(f"the {method} method needs a cine input (inputs.cine)")
+        series = io.load(inputs["cine"])
+        if not isinstance(series, ImageSeries):
+            raise CardioGenInputError("the motion input is not an image series", source=inputs["cine"],
+                                      got=type(series).__name__)
+        reference = int(options.get("reference", 0))
+        sub = sub_progress(progress, 0.05, 0.7)
+        if method == "ltma":
+            disp = register_learned(series, weights=options.get("weights"), reference=reference,
+                                    device=options.get("device", "auto"), progress=sub)
+        else:
+            disp = register_classical(series, method=method, reference=reference, progress=sub)
+        reference_series = series
+        if inputs.get("mask"):
+            seg = io.load(inputs["mask"])
+            myo = seg.mask("LV myocardium")[min(reference, seg.n_frames - 1)]
+            if myo.shape != disp.spatial_shape:
+                raise CardioGenInputError("the myocardium mask grid differs from the cine", source=inputs["mask"],
+                                          expected=disp.spatial_shape, got=myo.shape)
+            report(progress, 0.75, "computing strain")
+            strain = compute_strain(disp, myo, longitudinal=False)
+    io.save(disp, out_dir / "displacement.seq.nrrd")
+    outputs["displacement"] = "displacement.seq.nrrd"
+    summary: dict[str, Any] = {"method": method, "frames": disp.n_frames,
+                               "max_displacement_mm": float(np.abs(disp.array).max()),
+                               "provenance": disp.provenance}
+    if strain is not None:
+        for comp, arr in strain.components.items():
+            img = reference_series.with_array(arr, modality="strain", description=f"{comp} strain",
+                                              frame_times=strain.frame_times)
+            io.save(img, out_dir / f"strain_{comp}.seq.nrrd")
+            outputs[f"strain_{comp}"] = f"strain_{comp}.seq.nrrd"
+        mask_img = reference_series.with_array(strain.mask[None].astype(np.float32), modality="label",
+                                               frame_times=strain.frame_times[:1], description="strain mask")
+        io.save(mask_img, out_dir / "strain_mask.nrrd")
+        outputs["strain_mask"] = "strain_mask.nrrd"
+        write_curves_csv(strain, out_dir / "strain_curves.csv")
+        outputs["curves"] = "strain_curves.csv"
+        peaks = peak_values(strain)
+        summary["peaks"] = peaks
+        curves = strain.segment_curves.get("circumferential")
+        if curves is not None:
+            frame = peaks["circumferential"]["frame"]
+            np.save(out_dir / "bullseye_circumferential.npy", bullseye_image(curves[frame]).astype(np.float32))
+            outputs["bullseye"] = "bullseye_circumferential.npy"
+            summary["segments_circumferential_at_peak"] = [None if np.isnan(v) else float(v) for v in curves[frame]]
+    report(progress, 0.98, "writing results")
+    return {"outputs": outputs, "summary": summary}
+
+
 @register_job("selftest")
 def _job_selftest(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     """Check the background machinery in an installation (Slicer's "Test background processing"):

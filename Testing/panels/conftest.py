@@ -8,6 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "CardioGenExtension"))
 sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenData"))
+sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenMotion"))
 sys.path.insert(0, str(ROOT / "Testing"))
 
 pytest.importorskip("PySide6", reason="PySide6 is not installed: pip install -r requirements-dev.txt")

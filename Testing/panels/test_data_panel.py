@@ -62,7 +62,7 @@ def test_phantom_button_runs_in_background_and_loads_nodes(qapp, tmp_path, artif
     ui.phantomButton.click()
     assert ui.cancelButton.isEnabled() and not ui.phantomButton.isEnabled()  # GUI stays responsive: job runs apart
     _wait(qapp, widget)
-    assert widget.job.result.error == "" and ui.statusLabel.text() == "Loaded.", ui.summaryTextEdit.toPlainText()
+    assert widget.job.result.error == "" and ui.statusLabel.text() == "Done.", ui.summaryTextEdit.toPlainText()
     loaded = widget.loaded[-1]
     assert loaded.nodes["cine_sequence"].GetNumberOfDataNodes() == 12
     assert loaded.nodes["ecg_chart"].GetNumberOfPlotSeriesNodes() == 13
@@ -104,7 +104,7 @@ def test_load_button_reads_a_file_and_summarises_it(qapp, tmp_path):
     widget.ui.pathLineEdit.setCurrentPath(str(path))
     widget.ui.loadButton.click()
     _wait(qapp, widget)
-    assert widget.ui.statusLabel.text() == "Loaded.", widget.ui.summaryTextEdit.toPlainText()
+    assert widget.ui.statusLabel.text() == "Done.", widget.ui.summaryTextEdit.toPlainText()
     node = widget.loaded[-1].nodes["image"]
     assert widget.loaded[-1].nodes["image_sequence"].GetNumberOfDataNodes() == 6
     assert node.GetName() == "cine"

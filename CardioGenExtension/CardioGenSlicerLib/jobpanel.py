@@ -1,0 +1,99 @@
+"""The Run / progress / Cancel behaviour every CardioGen panel shares (GUI side of :mod:`.process`).
+
+A :class:`JobPanel` owns a timer that polls the running :class:`~.process.BackgroundJob` (the GUI thread never
+waits), moves the progress bar and status text, switches the run buttons off and Cancel on while a job runs, and
+shows errors — the library's one-line message and the log tail — in the panel instead of a traceback dialog.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+from .process import JobResult, JobState
+
+
+class JobPanel:
+    """Args:
+        progress_bar, status_label, cancel_button: the panel's widgets.
+        run_buttons: buttons disabled while a job runs.
+        details: optional text widget (``setPlainText``) for summaries and log tails.
+        timer: a ``qt.QTimer`` (injectable).
+        on_success: ``(JobResult) -> str`` turning a finished job into nodes; returns the summary text.
+    """
+
+    def __init__(self, progress_bar: Any, status_label: Any, cancel_button: Any, run_buttons: Sequence[Any],
+                 timer: Any, on_success: Callable[[JobResult], str], details: Any = None) -> None:
+        self.progress_bar = progress_bar
+        self.status_label = status_label
+        self.cancel_button = cancel_button
+        self.run_buttons = list(run_buttons)
+        self.details = details
+        self.on_success = on_success
+        self.job = None
+        self.timer = timer
+        self.timer.setInterval(200)
+        self.timer.timeout.connect(self.poll)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.update_enabled()
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.state is JobState.RUNNING
+
+    def start(self, start_job: Callable[[Callable, Callable], Any], message: str) -> None:
+        """``start_job(on_progress, on_finished)`` starts and returns a BackgroundJob; errors show in the panel."""
+        if self.details is not None:
+            self.details.setPlainText("")
+        try:
+            self.job = start_job(self.on_progress, self.on_finished)
+        except Exception as exc:  # the library's clear error, shown in the panel
+            self.show_error(str(exc))
+            return
+        self.progress_bar.setValue(0)
+        self.status_label.setText(message + " …")
+        self.timer.start()
+        self.update_enabled()
+
+    def poll(self) -> None:
+        if self.job is None or self.job.poll().finished:
+            self.timer.stop()
+        self.update_enabled()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def on_progress(self, fraction: float, message: str) -> None:
+        self.progress_bar.setValue(int(round(100 * fraction)))
+        if message:
+            self.status_label.setText(message)
+
+    def on_finished(self, result: JobResult) -> None:
+        self.timer.stop()
+        if result.state is JobState.SUCCEEDED:
+            try:
+                summary = self.on_success(result)
+            except Exception as exc:
+                self.show_error(f"Could not show the result: {exc}")
+            else:
+                self.progress_bar.setValue(100)
+                self.status_label.setText("Done.")
+                if self.details is not None:
+                    self.details.setPlainText(summary or "")
+        elif result.state is JobState.CANCELLED:
+            self.progress_bar.setValue(0)
+            self.status_label.setText("Cancelled. Nothing was added.")
+        else:
+            self.show_error(result.error, result.log_tail)
+        self.update_enabled()
+
+    def show_error(self, message: str, log_tail: str = "") -> None:
+        self.progress_bar.setValue(0)
+        self.status_label.setText(f"Error: {message}")
+        if self.details is not None:
+            self.details.setPlainText(log_tail or message)
+        self.update_enabled()
+
+    def update_enabled(self, extra_ok: Optional[bool] = True) -> None:
+        for button in self.run_buttons:
+            button.setEnabled(not self.running and bool(extra_ok))
+        self.cancel_button.setEnabled(self.running)

@@ -1,0 +1,217 @@
+"""Logic of the CardioGen Motion module, usable without the GUI.
+
+:meth:`MotionLogic.start` writes the selected nodes to files and runs the ``motion`` background job
+(``cardiogen.jobs``); :meth:`MotionLogic.import_result` shows the result: the displacement as a sequence of grid
+transforms (drawn as a deformed grid on the reference), a strain component as a colored foreground overlay with its
+legend, the global and AHA segment curves in a plot chart, and the bull's-eye of peak circumferential strain as an
+image with the same diverging color table. Everything it adds is removed again if any step fails.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from cardiogen.data import Geometry, ImageSeries
+from cardiogen.errors import CardioGenInputError
+
+from . import mrml_bridge as mb
+from .process import BackgroundJob, JobResult, ProcessFactory, default_process_factory
+
+METHODS = {"LTMA (learned)": "ltma", "Demons (classical)": "demons", "B-spline (classical)": "bspline",
+           "DENSE phase": "dense"}
+
+AHA_NAMES = ("basal anterior", "basal anteroseptal", "basal inferoseptal", "basal inferior", "basal inferolateral",
+             "basal anterolateral", "mid anterior", "mid anteroseptal", "mid inferoseptal", "mid inferior",
+             "mid inferolateral", "mid anterolateral", "apical anterior", "apical septal", "apical inferior",
+             "apical lateral")
+
+
+@dataclass
+class MotionResult:
+    nodes: dict = field(default_factory=dict)
+    strain_nodes: dict = field(default_factory=dict)   #: component -> SeriesNodes
+    peaks: dict = field(default_factory=dict)
+    output_dir: Optional[Path] = None
+
+    def all_nodes(self) -> list:
+        out = list(self.nodes.values())
+        for nodes in self.strain_nodes.values():
+            out.extend(nodes.nodes)
+        return out
+
+
+class MotionLogic:
+    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
+                 work_root: Optional[Path] = None, scene: Any = None) -> None:
+        self.process_factory = process_factory
+        self.python = python
+        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix="CardioGenMotion-"))
+        self.scene = scene
+        self._counter = 0
+
+    def _dir(self, stem: str) -> Path:
+        self._counter += 1
+        return self.work_root / f"{stem}-{self._counter:03d}"
+
+    def prepare_inputs(self, method: str, image_node: Any, mask_node: Any = None) -> dict:
+        """Write the selected nodes to files for the job; returns the job's ``inputs``."""
+        from cardiogen import io
+
+        if image_node is None:
+            raise CardioGenInputError("select an image series (cine, or the DENSE magnitude)")
+        inputs: dict[str, str] = {}
+        folder = self._dir("inputs")
+        folder.mkdir(parents=True, exist_ok=True)
+        series = mb.nodes_to_image_series(image_node)
+        if method == "dense":
+            source = image_node.GetAttribute(mb.ATTR_SOURCE_FILE)
+            if not source or not Path(source).is_file():
+                raise CardioGenInputError("the DENSE method needs DENSE data loaded with CardioGen Data (magnitude "
+                                          "and phase); the selected node has no DENSE source",
+                                          source=image_node.GetName())
+            inputs["dense"] = source
+        else:
+            if series.n_frames < 2:
+                raise CardioGenInputError("registration needs a series of frames", source=image_node.GetName(),
+                                          got=f"{series.n_frames} frame")
+            inputs["cine"] = str(io.save(series, folder / "cine.seq.nrrd"))
+        if mask_node is not None:
+            seg = mb.node_to_segmentation(mask_node, series.geometry, series.spatial_shape)
+            if not (seg.labels > 0).any():
+                raise CardioGenInputError("the mask segmentation is empty on the image grid",
+                                          source=mask_node.GetName())
+            seg.value_of("LV myocardium")  # raises a clear error when the segment is missing
+            inputs["mask"] = str(io.save(seg, folder / "mask.seg.nrrd"))
+        return inputs
+
+    def start(self, method: str, image_node: Any, mask_node: Any = None, *, weights: Optional[str] = None,
+              device: str = "auto", refine_mask: bool = False,
+              on_progress: Optional[Callable[[float, str], None]] = None,
+              on_finished: Optional[Callable[[JobResult], None]] = None) -> BackgroundJob:
+        if method not in METHODS.values():
+            raise CardioGenInputError("unknown motion method", expected=tuple(METHODS.values()), got=method)
+        inputs = self.prepare_inputs(method, image_node, mask_node)
+        options: dict[str, Any] = {"method": method, "device": device}
+        if weights:
+            options["weights"] = weights
+        if refine_mask:
+            options["refine_mask"] = True
+        job = BackgroundJob("motion", inputs, options, self._dir("motion"), on_progress=on_progress,
+                            on_finished=on_finished, process_factory=self.process_factory, python=self.python)
+        job.start()
+        return job
+
+    # ---- results -> nodes -----------------------------------------------------------------------------------------
+    def import_result(self, result: JobResult, reference_node: Any, name: str = "Motion",
+                      component: str = "circumferential") -> MotionResult:
+        from cardiogen import io
+
+        out = Path(result.output_dir)
+        motion = MotionResult(output_dir=out, peaks=dict(result.summary.get("peaks") or {}))
+        try:
+            disp = io.load(out / result.outputs["displacement"])
+            nodes = mb.displacement_to_nodes(disp, f"{name} displacement", self.scene)
+            motion.nodes.update(displacement=nodes.volume, displacement_sequence=nodes.sequence,
+                                displacement_browser=nodes.browser)
+            show_displacement_grid(nodes.volume)
+            mask = None
+            if "strain_mask" in result.outputs:
+                mask = io.load(out / result.outputs["strain_mask"]).array[0] > 0.5  # (z, y, x)
+            for key, rel in result.outputs.items():
+                if key.startswith("strain_") and key != "strain_mask":
+                    comp = key[len("strain_"):]
+                    series = io.load(out / rel)
+                    values = series.array.copy()
+                    if mask is not None:
+                        values[:, ~mask] = mb.OUTSIDE_MASK
+                    motion.strain_nodes[comp] = _strain_series_nodes(series.with_array(values), f"{name} {comp}",
+                                                                     self.scene)
+            if component in motion.strain_nodes:
+                self.show_component(motion, component, reference_node)
+            if "curves" in result.outputs:
+                motion.nodes.update(self._curves(out / result.outputs["curves"], name))
+            if "bullseye" in result.outputs:
+                motion.nodes["bullseye"] = self._bullseye(out / result.outputs["bullseye"], name)
+        except Exception:
+            mb.remove_nodes(motion.all_nodes(), self.scene)
+            raise
+        return motion
+
+    def show_component(self, motion: MotionResult, component: str, reference_node: Any) -> None:
+        """Overlay one strain component (with legend) on the reference image in the slice views."""
+        if component not in motion.strain_nodes:
+            raise CardioGenInputError("strain component not computed", expected=tuple(motion.strain_nodes),
+                                      got=component)
+        overlay = motion.strain_nodes[component].volume
+        mb.show_in_slice_views(reference_node, overlay, 0.6, scene=self.scene)
+        motion.nodes["legend"] = mb.add_strain_legend(overlay, f"{component} strain")
+
+    def _curves(self, csv_path: Path, name: str) -> dict:
+        """Global + AHA segment curves as a table node and a chart (one series per column)."""
+        import csv
+
+        import slicer
+
+        with open(csv_path, newline="") as fh:
+            rows = list(csv.reader(line for line in fh if not line.startswith("#")))
+        header, data = rows[0], np.array([[float(v) if v not in ("", "nan") else np.nan for v in r] for r in rows[1:]])
+        scn = mb._scene(self.scene)
+        table = scn.AddNewNodeByClass("vtkMRMLTableNode", f"{name} strain curves")
+        slicer.util.updateTableFromArray(table, np.nan_to_num(data, nan=0.0), header)
+        chart = scn.AddNewNodeByClass("vtkMRMLPlotChartNode", f"{name} strain curves chart")
+        chart.SetXAxisTitle("time (ms)")
+        chart.SetYAxisTitle("Green-Lagrange strain")
+        made = {"curves_table": table, "curves_chart": chart}
+        for i, column in enumerate(header[1:]):
+            if not (column.startswith("global_") or column.startswith("circumferential")):
+                continue
+            series = scn.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{name} {column}")
+            series.SetAndObserveTableNodeID(table.GetID())
+            series.SetXColumnName(header[0])
+            series.SetYColumnName(column)
+            series.SetPlotType(series.PlotTypeScatter)
+            series.SetMarkerStyle(series.MarkerStyleNone if not column.startswith("global_") else
+                                  series.MarkerStyleCircle)
+            series.SetLineWidth(3 if column.startswith("global_") else 1)
+            chart.AddAndObservePlotSeriesNodeID(series.GetID())
+            made[f"curve_{column}"] = series
+        return made
+
+    def _bullseye(self, npy_path: Path, name: str) -> Any:
+        image = np.load(npy_path)
+        values = np.where(np.isfinite(image), image, mb.OUTSIDE_MASK).astype(np.float32)
+        series = ImageSeries(values[None, None], Geometry(spacing=(1.0, 1.0, 1.0)), modality="strain")
+        nodes = _strain_series_nodes(series, f"{name} bull's-eye (peak circumferential)", self.scene)
+        return nodes.volume
+
+    @staticmethod
+    def export_csv(motion: MotionResult, path: str | Path) -> Path:
+        """Copy the curves CSV (time, global and AHA segment curves) and write the peaks next to it (JSON)."""
+        if motion.output_dir is None or not (motion.output_dir / "strain_curves.csv").is_file():
+            raise CardioGenInputError("no strain curves to export (run with a myocardium mask or DENSE)")
+        path = Path(path)
+        shutil.copyfile(motion.output_dir / "strain_curves.csv", path)
+        path.with_suffix(".peaks.json").write_text(json.dumps(motion.peaks, indent=2))
+        return path
+
+
+def _strain_series_nodes(series: ImageSeries, name: str, scene: Any) -> mb.SeriesNodes:
+    nodes = mb.image_series_to_nodes(series, name, scene)
+    mb.style_strain_display(nodes.volume, scene)
+    return nodes
+
+
+def show_displacement_grid(transform_node: Any) -> None:
+    """Draw a transform as a deformed grid in the slice views (Transforms module's grid visualization)."""
+    transform_node.CreateDefaultDisplayNodes()
+    display = transform_node.GetDisplayNode()
+    display.SetVisualizationMode(display.VIS_MODE_GRID)
+    display.SetVisibility2D(True)
+    display.SetVisibility(True)
+    display.SetGridSpacingMm(6.0)
