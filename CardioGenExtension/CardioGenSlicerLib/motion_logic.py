@@ -26,6 +26,9 @@ from .process import BackgroundJob, JobResult, ProcessFactory, default_process_f
 METHODS = {"LTMA (learned)": "ltma", "Demons (classical)": "demons", "B-spline (classical)": "bspline",
            "DENSE phase": "dense"}
 
+_CURVE_COLORS = {"global_radial": (0.85, 0.2, 0.15), "global_circumferential": (0.1, 0.3, 0.85),
+                 "global_longitudinal": (0.1, 0.6, 0.2)}
+
 AHA_NAMES = ("basal anterior", "basal anteroseptal", "basal inferoseptal", "basal inferior", "basal inferolateral",
              "basal anterolateral", "mid anterior", "mid anteroseptal", "mid inferoseptal", "mid inferior",
              "mid inferolateral", "mid anterolateral", "apical anterior", "apical septal", "apical inferior",
@@ -179,6 +182,7 @@ class MotionLogic:
             series.SetMarkerStyle(series.MarkerStyleNone if not column.startswith("global_") else
                                   series.MarkerStyleCircle)
             series.SetLineWidth(3 if column.startswith("global_") else 1)
+            series.SetColor(*_CURVE_COLORS.get(column, (0.6, 0.6, 0.75)))
             chart.AddAndObservePlotSeriesNodeID(series.GetID())
             made[f"curve_{column}"] = series
         return made

@@ -25,23 +25,10 @@ def app():
 
 
 def _grab(view, path) -> np.ndarray:
-    import vtk
-    from vtk.util import numpy_support
+    from render_helpers import grab_window
 
     view.render()
-    window = view.render_window()
-    grab = vtk.vtkWindowToImageFilter()
-    grab.SetInput(window)
-    grab.ReadFrontBufferOff()
-    grab.SetInputBufferTypeToRGB()
-    grab.Update()
-    writer = vtk.vtkPNGWriter()
-    writer.SetFileName(str(path))
-    writer.SetInputConnection(grab.GetOutputPort())
-    writer.Write()
-    image = grab.GetOutput()
-    w, h, _ = image.GetDimensions()
-    return numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(h, w, 3)
+    return grab_window(view.render_window(), path)
 
 
 def _slice_view(app, name):
@@ -108,39 +95,10 @@ def test_ecg_chart_renders_twelve_leads(app, case, artifacts_dir):
 
     nodes = mb.ecg_to_nodes(case.ecg, "Phantom ECG")
     chart_node = nodes["chart"]
-    view = vtk.vtkContextView()
-    view.GetRenderWindow().SetOffScreenRendering(True)
-    view.GetRenderWindow().SetSize(700, 400)
-    view.GetRenderer().SetBackground(1, 1, 1)
-    chart = vtk.vtkChartXY()
-    view.GetScene().AddItem(chart)
-    lead_ii = None
-    for i in range(chart_node.GetNumberOfPlotSeriesNodes()):
-        series = chart_node.GetNthPlotSeriesNode(i)
-        table = series.GetTableNode().GetTable()
-        line = chart.AddPlot(vtk.vtkChart.LINE)
-        line.SetInputData(table, series.GetXColumnName(), series.GetYColumnName())
-        color = series.GetColor()
-        line.SetColor(*(int(255 * c) for c in color), 255)
-        if series.GetYColumnName() == "II":
-            lead_ii = series
-    assert lead_ii is not None and chart_node.GetNumberOfPlotSeriesNodes() == 13
-    chart.GetAxis(vtk.vtkAxis.BOTTOM).SetTitle(chart_node.GetXAxisTitle())
-    chart.GetAxis(vtk.vtkAxis.LEFT).SetTitle(chart_node.GetYAxisTitle())
-    view.GetRenderWindow().Render()
-    grab = vtk.vtkWindowToImageFilter()
-    grab.SetInput(view.GetRenderWindow())
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    writer = vtk.vtkPNGWriter()
-    writer.SetFileName(str(artifacts_dir / "render_ecg_chart.png"))
-    writer.SetInputConnection(grab.GetOutputPort())
-    writer.Write()
-    from vtk.util import numpy_support
+    from render_helpers import render_chart
 
-    img = grab.GetOutput()
-    w, h, _ = img.GetDimensions()
-    px = numpy_support.vtk_to_numpy(img.GetPointData().GetScalars()).reshape(h, w, -1)[..., :3].astype(float)
+    assert chart_node.GetNumberOfPlotSeriesNodes() == 13
+    px = render_chart(chart_node, artifacts_dir / "render_ecg_chart.png").astype(float)
     dark = (px.sum(axis=-1) < 300).mean()
     assert 0.005 < dark < 0.6, f"ECG chart blank or saturated ({dark:.3f} dark)"
     red = (px[..., 0] > 150) & (px[..., 1] < 90) & (px[..., 2] < 90)
