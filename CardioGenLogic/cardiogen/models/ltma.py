@@ -93,7 +93,7 @@ class LTMANet(nn.Module):
         x = z
         for i, block in enumerate(self.dec):
             skip = skips[-2 - i]
-            x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="nearest")
+            x = _upsample2(x, skip.shape[-2:])
             x = block(torch.cat([x, skip], dim=1))
         return self.flow(x).view(b, t, 2, h, w)
 
@@ -119,11 +119,20 @@ class LTMANet(nn.Module):
         return total, {"image_mse": float(image.detach()), "smooth": float(smooth.detach())}
 
 
+def _upsample2(x: torch.Tensor, size: tuple) -> torch.Tensor:
+    """Nearest-neighbour 2x upsampling by indexing (much cheaper on CPU than interpolate on mkldnn outputs)."""
+    b, c, h, w = x.shape
+    if (2 * h, 2 * w) == tuple(size):
+        return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+    return nn.functional.interpolate(x, size=size, mode="nearest")
+
+
 def normalise_video(frames: torch.Tensor) -> torch.Tensor:
     """Scale each video ``(B, T, H, W)`` to ~[0, 1] by its 1st and 99th intensity percentiles."""
     flat = frames.flatten(1)
-    lo = torch.quantile(flat, 0.01, dim=1).view(-1, 1, 1, 1)
-    hi = torch.quantile(flat, 0.99, dim=1).view(-1, 1, 1, 1)
+    n = flat.shape[1]
+    lo = flat.kthvalue(max(1, int(round(0.01 * (n - 1))) + 1), dim=1).values.view(-1, 1, 1, 1)
+    hi = flat.kthvalue(max(1, int(round(0.99 * (n - 1))) + 1), dim=1).values.view(-1, 1, 1, 1)
     return ((frames - lo) / (hi - lo).clamp_min(1e-6)).clamp(-0.5, 1.5)
 
 

@@ -38,9 +38,11 @@ def _check_cine(series: ImageSeries, reference: int) -> None:
 
 
 def register_learned(series: ImageSeries, model: Any = None, *, weights: Optional[str] = None, reference: int = 0,
-                     device: str = "auto", progress: Optional[Callable[[float, str], None]] = None
-                     ) -> DisplacementSeries:
-    """LTMA registration of every slice (``model``: an LTMANet, or loaded from ``weights`` in the registry)."""
+                     device: str = "auto", slices_per_batch: int = 16,
+                     progress: Optional[Callable[[float, str], None]] = None) -> DisplacementSeries:
+    """LTMA registration of every slice (``model``: an LTMANet, or loaded from ``weights`` in the registry).
+
+    Slices are registered as a batch of videos (``slices_per_batch`` at a time, to bound memory)."""
     import torch
 
     from ..device import resolve_device
@@ -60,14 +62,16 @@ def register_learned(series: ImageSeries, model: Any = None, *, weights: Optiona
     py, px = (-ny) % m, (-nx) % m
     out = np.zeros((t, 3, nz, ny, nx), np.float32)
     start = time.time()
-    with torch.no_grad():
-        for z in range(nz):
-            video = torch.from_numpy(series.array[:, z]).to(dev)[None]
+    with torch.inference_mode():
+        for z0 in range(0, nz, slices_per_batch):
+            z1 = min(nz, z0 + slices_per_batch)
+            video = torch.from_numpy(np.ascontiguousarray(series.array[:, z0:z1].transpose(1, 0, 2, 3))).to(dev)
             video = torch.nn.functional.pad(video, (0, px, 0, py), mode="replicate") if (px or py) else video
             v = model(normalise_video(video), reference)
-            u = model.lagrangian(v)[0, :, :, :ny, :nx].cpu().numpy()  # (t, 2, y, x) voxels
-            out[:, :, z] = _voxel_to_world(u[:, 0], u[:, 1], series).transpose(1, 0, 2, 3)
-            report(progress, (z + 1) / nz, f"LTMA slice {z + 1}/{nz}")
+            u = model.lagrangian(v)[:, :, :, :ny, :nx].cpu().numpy()  # (slices, t, 2, y, x) voxels
+            for i, z in enumerate(range(z0, z1)):
+                out[:, :, z] = _voxel_to_world(u[i, :, 0], u[i, :, 1], series).transpose(1, 0, 2, 3)
+            report(progress, z1 / nz, f"LTMA slices {z0 + 1}-{z1} of {nz}")
     out[reference] = 0.0
     return DisplacementSeries(out, series.geometry, frame_times=series.frame_times, reference_frame=reference,
                               provenance={"method": "ltma", "weights_sha256": sha, "device": str(dev),
