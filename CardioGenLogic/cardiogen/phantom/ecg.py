@@ -82,14 +82,9 @@ def reference_heart_to_lps() -> np.ndarray:
     horizontal); the anterior wall faces anterior-superior, the inferior wall faces the diaphragm, the lateral
     wall faces left-posterior. Used by the tests and as a sensible default for callers without a phantom.
     """
-    w = -_unit(0.6, -0.55, -0.58)  # apex -> base: right, posterior, superior
-    anterior_superior = np.array([0.0, -0.5, 1.0])
-    v = anterior_superior - (anterior_superior @ w) * w
-    v /= np.linalg.norm(v)
-    u = np.cross(v, w)
-    if u[0] < 0:  # lateral wall faces the patient's left
-        u = -u
-    return np.column_stack([u, v, w])
+    from .anatomy import heart_to_lps
+
+    return heart_to_lps()
 
 
 # ---- dipole directions -------------------------------------------------------------------------------------
