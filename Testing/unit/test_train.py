@@ -55,3 +55,29 @@ def test_unknown_model_and_bad_config(tmp_path):
         train("nope", _cfg(), tmp_path)
     with pytest.raises(CardioGenInputError, match="cannot read training config"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_torchrun_two_processes_ddp_on_cpu(tmp_path):
+    """The same command under torchrun: two CPU processes (Gloo), gradients all-reduced, rank 0 exports."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists() and not shutil.which("torchrun"):
+        pytest.skip("torchrun not installed")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2] / "CardioGenLogic"))
+    cfg = _cfg(steps=2)
+    import yaml
+
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([str(torchrun if torchrun.exists() else shutil.which("torchrun")), "--standalone",
+                           "--nproc_per_node", "2", "-m", "cardiogen", "train", "ltma", "--config",
+                           str(tmp_path / "cfg.yaml"), "--out", str(tmp_path / "run"), "--quiet"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    registry = Registry([tmp_path / "run"])
+    assert registry.verify() == [("ltma-tiny-test", True, "ok")]
+    assert proc.stdout.count('"id": "ltma-tiny-test"') == 1  # only rank 0 exports
