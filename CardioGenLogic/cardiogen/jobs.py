@@ -207,6 +207,56 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     return {"outputs": outputs, "summary": summary}
 
 
+@register_job("pipeline")
+def _job_pipeline(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
+    """Run any registered pipeline (the Synthesis panel): ``options["pipeline"]`` names it, ``options["weights"]``
+    and ``options["device"]`` load it, ``options["options"]`` are its own options; ``inputs`` maps its declared
+    input names to files. Every output is written as a file Slicer opens (synthetic ones marked)."""
+    from . import io
+    from .data import DenseSeries, DisplacementSeries, Ecg, ImageSeries, Segmentation, StrainSeries
+    from .io.bundle import write_dense_bundle
+    from .pipelines import get_pipeline
+
+    name = options.get("pipeline")
+    if not name:
+        raise CardioGenInputError("the pipeline job needs options.pipeline")
+    pipeline = get_pipeline(name)
+    report(progress, 0.02, f"loading {name}")
+    pipeline.load(weights=options.get("weights"), device=options.get("device", "auto"))
+    loaded = {key: io.load(path) for key, path in inputs.items() if path}
+    results = pipeline.run(loaded, options.get("options") or {}, progress=sub_progress(progress, 0.05, 0.95))
+    outputs: dict[str, str] = {}
+    summary: dict[str, Any] = {"pipeline": name}
+    for key, obj in results.items():
+        if isinstance(obj, (ImageSeries, Segmentation, DisplacementSeries)):
+            n = obj.n_frames if hasattr(obj, "n_frames") else 1
+            fname = f"{key}.seq.nrrd" if n > 1 else (f"{key}.seg.nrrd" if isinstance(obj, Segmentation)
+                                                     else f"{key}.nrrd")
+            io.save(obj, out_dir / fname)
+            outputs[key] = fname
+            summary[key] = io.describe(obj)
+        elif isinstance(obj, DenseSeries):
+            write_dense_bundle(obj, out_dir / f"{key}.dense.json")
+            outputs[key] = f"{key}.dense.json"
+        elif isinstance(obj, Ecg):
+            io.save(obj, out_dir / f"{key}.csv")
+            outputs[key] = f"{key}.csv"
+        elif isinstance(obj, StrainSeries):
+            from .motion.strain import peak_values, write_curves_csv
+
+            for comp, arr in obj.components.items():
+                img = ImageSeries(arr, obj.geometry, frame_times=obj.frame_times, modality="strain",
+                                  description=f"{comp} strain")
+                io.save(img, out_dir / f"{key}_{comp}.seq.nrrd")
+                outputs[f"{key}_{comp}"] = f"{key}_{comp}.seq.nrrd"
+            write_curves_csv(obj, out_dir / f"{key}_curves.csv")
+            outputs[f"{key}_curves"] = f"{key}_curves.csv"
+            summary["peaks"] = peak_values(obj)
+        else:
+            summary[key] = obj if isinstance(obj, (int, float, str, list, dict)) else str(obj)
+    return {"outputs": outputs, "summary": summary}
+
+
 @register_job("selftest")
 def _job_selftest(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     """Check the background machinery in an installation (Slicer's "Test background processing"):

@@ -44,3 +44,17 @@ def test_bad_inputs_and_options_are_named(case):
         reg.run({"cine": case.cine}, {"steps": 3})
     with pytest.raises(CardioGenInputError, match="unknown pipeline"):
         get_pipeline("teleport")
+
+
+def test_pipeline_job_writes_outputs(tmp_path, case):
+    from cardiogen.io import load, save
+    from cardiogen.jobs import JOBS
+
+    cine = save(case.cine, tmp_path / "cine.seq.nrrd")
+    (tmp_path / "out").mkdir()
+    result = JOBS["pipeline"]({"cine": str(cine)}, {"pipeline": "register", "device": "cpu",
+                                                    "options": {"method": "demons"}}, tmp_path / "out", None)
+    disp = load(tmp_path / "out" / result["outputs"]["displacement"])
+    assert disp.array.shape == case.truth.displacement.array.shape
+    with pytest.raises(CardioGenInputError, match="options.pipeline"):
+        JOBS["pipeline"]({}, {}, tmp_path / "out", None)
