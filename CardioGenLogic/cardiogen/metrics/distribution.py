@@ -14,8 +14,10 @@ computed with the same backbone, preprocessing and sample sizes.
   (``method="sqrtm"`` uses scipy for comparison). Tiny negative results of rounding are clipped to 0.
 * **KID** (Bińkowski et al. 2018): the unbiased estimate of MMD² with the polynomial kernel
   ``k(x, y) = (xᵀy / d + 1)³``, averaged over ``n_subsets`` random subsets of ``subset_size`` samples of each set
-  (seeded, so repeatable). Returns the mean and the standard deviation over subsets. Unbiased means it can be
-  slightly negative for identical distributions; for one set against itself it is 0 up to rounding.
+  (seeded, so repeatable). Returns the mean and the standard deviation over subsets. Unbiased means it scatters
+  around 0 for two samples of one distribution and can be slightly negative. A set against *itself* gives
+  ``-(2/m)(mean k(x, x) - mean k(x, x'))``, a small negative O(1/m) value (the cross term then contains the pairs
+  of a sample with itself), as in torch-fidelity and clean-fid.
 """
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def _surface(mask: np.ndarray) -> np.ndarray:
     return mask & ~eroded
 
 
-def surface_distances(mask_a: np.ndarray, mask_b: np.ndarray, sampling: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def surface_distances(mask_a: np.ndarray, mask_b: np.ndarray,
+                      sampling: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Distances (mm) from the surface voxels of ``a`` to the surface of ``b`` and back.
 
     Args:

@@ -78,6 +78,14 @@ class TimestepEmbedding(nn.Module):
         return self.mlp(timestep_embedding(t, self.dim))
 
 
+def zero_module(module: nn.Module) -> nn.Module:
+    """Set every parameter of ``module`` to zero and return it."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.zero_()
+    return module
+
+
 class SpaceTimeConv(nn.Module):
     """Same-size convolution ``(B, C_in, T, H, W)`` → ``(B, C_out, T, H, W)`` of the given :class:`ConvKind`.
 
@@ -101,17 +109,15 @@ class SpaceTimeConv(nn.Module):
                 self.temporal.weight[:, :, 1, 0, 0].copy_(torch.eye(out_channels))
                 self.temporal.bias.zero_()
 
+    def zero_init(self) -> "SpaceTimeConv":
+        """Zero the last conv only (the output is then 0) and return self. Zeroing both factors of a factorised
+        conv would leave each with a zero gradient for ever."""
+        zero_module(self.temporal if self.temporal is not None else self.spatial)
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.spatial(x)
         return x if self.temporal is None else self.temporal(x)
-
-
-def zero_module(module: nn.Module) -> nn.Module:
-    """Set every parameter of ``module`` to zero and return it."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.zero_()
-    return module
 
 
 class ResBlock(nn.Module):
@@ -141,7 +147,7 @@ class ResBlock(nn.Module):
         self.emb = nn.Linear(emb_dim, out_channels) if emb_dim > 0 else None
         self.norm2 = nn.GroupNorm(groups, out_channels)
         self.dropout = nn.Dropout(dropout)
-        self.conv2 = zero_module(SpaceTimeConv(out_channels, out_channels, conv))
+        self.conv2 = SpaceTimeConv(out_channels, out_channels, conv).zero_init()
         self.skip = nn.Identity() if in_channels == out_channels else nn.Conv3d(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:

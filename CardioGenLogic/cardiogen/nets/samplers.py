@@ -61,13 +61,35 @@ def per_sample_generators(generator: GeneratorSpec, n: int) -> list[torch.Genera
     raise ValueError("generator must be an int, a torch.Generator, or a sequence of ints or of torch.Generators")
 
 
-def sampling_timesteps(train_steps: int, steps: int) -> list[int]:
-    """``steps`` integer time steps from T−1 down to 0, evenly spaced (all of them when steps == T)."""
+def sampling_timesteps(schedule: DiffusionSchedule, steps: int, spacing: str = "linspace") -> list[int]:
+    """``steps`` distinct integer time steps from T−1 down to 0.
+
+    * ``"linspace"``: evenly spaced in t (DDIM, Song et al. 2021, Sec. 4.2); all T steps when steps == T.
+    * ``"logsnr"``: evenly spaced in λ = log(a/σ), the step variable of DPM-Solver (Lu et al. 2022, Sec. 3.3),
+      which keeps second-order steps accurate where λ changes fast (the first steps of the sigmoid and cosine
+      schedules); rounded to the nearest step and made strictly decreasing.
+    """
+    train_steps = schedule.steps
     if not 1 <= steps <= train_steps:
         raise ValueError(f"steps must be in [1, {train_steps}] (the schedule's length), got {steps}")
+    if spacing not in SPACINGS:
+        raise ValueError(f"unknown spacing {spacing!r}; available: {SPACINGS}")
     if steps == 1:
         return [train_steps - 1]
-    return [round(v) for v in torch.linspace(train_steps - 1, 0, steps, dtype=torch.float64).tolist()]
+    if spacing == "linspace":
+        return [round(v) for v in torch.linspace(train_steps - 1, 0, steps, dtype=torch.float64).tolist()]
+    lam = 0.5 * torch.log(schedule.alphas_cumprod / (1.0 - schedule.alphas_cumprod))  # decreasing in t
+    targets = torch.linspace(float(lam[-1]), float(lam[0]), steps, dtype=torch.float64)
+    idx = [int(torch.argmin((lam - v).abs())) for v in targets]
+    idx[0], idx[-1] = train_steps - 1, 0
+    for i in range(1, steps):                  # strictly decreasing ...
+        idx[i] = min(idx[i], idx[i - 1] - 1)
+    for i in range(steps - 1, -1, -1):         # ... and leaving room for the remaining steps
+        idx[i] = max(idx[i], steps - 1 - i, idx[i + 1] + 1 if i + 1 < steps else 0)
+    return idx
+
+
+SPACINGS = ("linspace", "logsnr")
 
 
 def _batch_slice(obj: Any, start: int, stop: int, n: int, device: torch.device, path: str = "cond") -> Any:
@@ -116,7 +138,7 @@ def _run(name: str, loop: Loop, model: Callable[..., torch.Tensor], shape: Seque
          schedule: DiffusionSchedule, *, generator: GeneratorSpec, steps: int, cond: Cond | None,
          uncond: Cond | None, guidance_scale: float, max_batch: int | None,
          progress: Callable[[float, str], None] | None, device: torch.device | str | None,
-         clip_denoised: float | None) -> torch.Tensor:
+         clip_denoised: float | None, spacing: str) -> torch.Tensor:
     """Shared driver: per-sample generators, chunking, conditioning slices, no_grad, progress."""
     shape = tuple(int(s) for s in shape)
     if len(shape) < 2 or shape[0] < 1:
@@ -130,7 +152,7 @@ def _run(name: str, loop: Loop, model: Callable[..., torch.Tensor], shape: Seque
     device = torch.device(device)
     n = shape[0]
     generators = per_sample_generators(generator, n)
-    timesteps = sampling_timesteps(schedule.steps, steps)
+    timesteps = sampling_timesteps(schedule, steps, spacing)
     chunk = max_batch or n
     n_chunks = math.ceil(n / chunk)
     outputs = []
@@ -211,38 +233,38 @@ def ddpm_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], schedu
                 generator: GeneratorSpec, steps: int = 1000, cond: Cond | None = None, uncond: Cond | None = None,
                 guidance_scale: float = 1.0, max_batch: int | None = None,
                 progress: Callable[[float, str], None] | None = None, device: torch.device | str | None = None,
-                clip_denoised: float | None = None) -> torch.Tensor:
+                clip_denoised: float | None = None, spacing: str = "linspace") -> torch.Tensor:
     """Ancestral DDPM sampling (Ho et al. 2020, Alg. 2 with σ_t² = β̃_t; the seed's sampler), ``steps``
     network evaluations (fewer than T: respaced DDPM). Returns ``(N, *shape[1:])`` on ``device``."""
     return _run("ddpm", _ddim_loop(1.0), model, shape, schedule, generator=generator, steps=steps, cond=cond,
                 uncond=uncond, guidance_scale=guidance_scale, max_batch=max_batch, progress=progress, device=device,
-                clip_denoised=clip_denoised)
+                clip_denoised=clip_denoised, spacing=spacing)
 
 
 def ddim_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], schedule: DiffusionSchedule, *,
                 generator: GeneratorSpec, steps: int = 50, eta: float = 0.0, cond: Cond | None = None,
                 uncond: Cond | None = None, guidance_scale: float = 1.0, max_batch: int | None = None,
                 progress: Callable[[float, str], None] | None = None, device: torch.device | str | None = None,
-                clip_denoised: float | None = None) -> torch.Tensor:
+                clip_denoised: float | None = None, spacing: str = "linspace") -> torch.Tensor:
     """DDIM sampling (Song et al. 2021); ``eta = 0`` is deterministic given the starting noise, ``eta = 1`` is
     respaced DDPM. Returns ``(N, *shape[1:])``."""
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
     return _run("ddim", _ddim_loop(eta), model, shape, schedule, generator=generator, steps=steps, cond=cond,
                 uncond=uncond, guidance_scale=guidance_scale, max_batch=max_batch, progress=progress, device=device,
-                clip_denoised=clip_denoised)
+                clip_denoised=clip_denoised, spacing=spacing)
 
 
 def dpmpp_2m_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], schedule: DiffusionSchedule, *,
                     generator: GeneratorSpec, steps: int = 20, cond: Cond | None = None, uncond: Cond | None = None,
                     guidance_scale: float = 1.0, max_batch: int | None = None,
                     progress: Callable[[float, str], None] | None = None, device: torch.device | str | None = None,
-                    clip_denoised: float | None = None) -> torch.Tensor:
+                    clip_denoised: float | None = None, spacing: str = "logsnr") -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022): deterministic, second order; 15–25 steps match DDIM-50 to 100.
     Returns ``(N, *shape[1:])``."""
     return _run("dpm++2m", _dpmpp_2m_loop, model, shape, schedule, generator=generator, steps=steps, cond=cond,
                 uncond=uncond, guidance_scale=guidance_scale, max_batch=max_batch, progress=progress, device=device,
-                clip_denoised=clip_denoised)
+                clip_denoised=clip_denoised, spacing=spacing)
 
 
 SAMPLERS: dict[str, Sampler] = {"ddpm": ddpm_sample, "ddim": ddim_sample, "dpmpp_2m": dpmpp_2m_sample}

@@ -80,7 +80,8 @@ def sigmoid_betas(steps: int, start: float = -3.0, end: float = 3.0, tau: float 
     """
     if not start < end or tau <= 0:
         raise ValueError(f"need start < end and tau > 0, got start={start}, end={end}, tau={tau}")
-    v_start, v_end = torch.sigmoid(torch.tensor(start / tau)), torch.sigmoid(torch.tensor(end / tau))
+    v_start = torch.sigmoid(torch.tensor(start / tau, dtype=torch.float64))
+    v_end = torch.sigmoid(torch.tensor(end / tau, dtype=torch.float64))
     return _betas_from_alpha_bar(
         lambda t: (v_end - torch.sigmoid((t * (end - start) + start) / tau)) / (v_end - v_start), steps)
 
@@ -116,6 +117,8 @@ class DiffusionSchedule:
                              f"{betas.max().item() if betas.numel() else 'n/a'}]")
         self.betas = betas                                      #: (T,) β_t, float64
         self.alphas_cumprod = torch.cumprod(1.0 - betas, 0)     #: (T,) ᾱ_t, float64
+        if prediction not in set(PredictionType):
+            raise ValueError(f"prediction must be one of {[p.value for p in PredictionType]}, got {prediction!r}")
         self.prediction = PredictionType(prediction)
         self.name = name
 
@@ -160,7 +163,8 @@ class DiffusionSchedule:
         a, s = self.alpha_sigma(t, x0)
         return a * noise - s * x0
 
-    def split(self, output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
+    def split(self, output: torch.Tensor, x_t: torch.Tensor,
+              t: torch.Tensor | int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x̂_0, ε̂)`` from a network output at ``(x_t, t)`` (all ``(B, …)``), inverting x_t = a x_0 + σ ε:
 
         * ε: ``x̂_0 = (x_t − σ ε̂) / a``;

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import (ConvKind, CrossAttention, Downsample, ResBlock, SpaceTimeConv, SpatialSelfAttention,
-                     TemporalAttention, TimestepEmbedding, Upsample, check_groups, check_heads, zero_module)
+                     TemporalAttention, TimestepEmbedding, Upsample, check_groups, check_heads)
 
 MID = "mid"  #: key of the middle block in ``control`` and :meth:`VideoUNet.features`
 
@@ -170,7 +170,7 @@ class VideoUNet(nn.Module):
             if i < cfg.levels - 1:
                 self.upsample[str(i)] = Upsample(below, cfg.temporal_downsample, cfg.conv)
         self.norm_out = nn.GroupNorm(cfg.groups, ch[0])
-        self.conv_out = zero_module(SpaceTimeConv(ch[0], cfg.out_channels, cfg.conv))
+        self.conv_out = SpaceTimeConv(ch[0], cfg.out_channels, cfg.conv).zero_init()
 
     # ------------------------------------------------------------------ shapes
     def level_shape(self, level: int, input_shape: tuple[int, ...]) -> tuple[int, int, int, int, int]:

@@ -98,3 +98,12 @@ class LtmaSpec:
         d = self._data(config)
         return (f"CardioGen phantom cine, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['size']}x{d['size']} px, "
                 f"{d['frames']} frames, {d['slices']} slices (held-out evaluation seeds from 1000)")
+
+
+# Specs of other model families register themselves on import.
+from . import specs_synthesis  # noqa: E402,F401
+
+try:
+    from . import specs_metrics  # noqa: E402,F401
+except ImportError:  # pragma: no cover - metrics package not installed in a trimmed build
+    pass
