@@ -340,12 +340,17 @@ def clip_descriptors(videos: Any, network: Any = None) -> np.ndarray:
     """``(n_clips, 3 * 128)``: [mean over time, std over time, mean |frame-to-frame change|] of the frame
     embeddings of each clip (clips need >= 2 frames)."""
     net = _network(network)
-    rows = []
-    for clip in as_clips(videos):
+    clips = as_clips(videos)
+    for clip in clips:
         if clip.shape[0] < 2:
             raise CardioGenInputError("a clip needs at least 2 frames", got=clip.shape[0])
-        e = embed_frames(clip, net)
-        rows.append(np.concatenate([e.mean(0), e.std(0), np.abs(np.diff(e, axis=0)).mean(0)]))
+    shapes = {c.shape[1:] for c in clips}
+    if len(shapes) == 1:  # one pass over every frame of every clip
+        emb = embed_frames(np.concatenate(clips), net)
+        parts = np.split(emb, np.cumsum([c.shape[0] for c in clips])[:-1])
+    else:
+        parts = [embed_frames(c, net) for c in clips]
+    rows = [np.concatenate([e.mean(0), e.std(0), np.abs(np.diff(e, axis=0)).mean(0)]) for e in parts]
     return np.stack(rows)
 
 

@@ -35,6 +35,7 @@ class MFDV2VConfig:
     num_res_blocks: int = 1
     heads: int = 4
     stme_channels: int = 32
+    stme_downsample: int = 2            #: STME works at H/2 (its spatial attention is quadratic in pixels)
     cross_attention_levels: tuple = (0, 1, 2)   #: decoder levels attending to the motion features
     conditioning: str = "stme"          #: "stme" (MFD-V2V) or "none" (VDM baseline)
     schedule: str = "sigmoid"
@@ -71,7 +72,8 @@ class MFDV2V(nn.Module):
             num_res_blocks=cfg.num_res_blocks, heads=cfg.heads, cross_attention_levels=cross,
             map_channels={lv: cfg.stme_channels for lv in cross}, max_frames=max(64, cfg.frames),
             spatial_attention_levels=(levels - 1,), temporal_attention_levels=tuple(range(1, levels))))
-        self.stme = STME(2, cfg.stme_channels, cfg.heads, max_frames=max(64, cfg.frames)) if cross else None
+        self.stme = (STME(2, cfg.stme_channels, cfg.heads, downsample=cfg.stme_downsample,
+                          max_frames=max(64, cfg.frames)) if cross else None)
 
     @property
     def conditioned(self) -> bool:

@@ -8,8 +8,6 @@ the U-Net's conditioning hook).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -40,8 +38,9 @@ class SpatialSelfAttention(nn.Module):
         def split(a: torch.Tensor) -> torch.Tensor:
             return a.reshape(b * t, self.heads, d, h * w).transpose(-1, -2)  # (N, heads, HW, d)
 
-        attn = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(d), dim=-1)
-        mixed = (attn @ split(v)).transpose(-1, -2).reshape(b * t, c, h, w)
+        # softmax(Q Kᵀ / √d) V, computed by the fused (flash / memory-efficient) kernel
+        mixed = nn.functional.scaled_dot_product_attention(split(q), split(k), split(v))
+        mixed = mixed.transpose(-1, -2).reshape(b * t, c, h, w)
         frames = frames + self.out(mixed)
         return frames.view(b, t, c, h, w).permute(0, 2, 1, 3, 4)
 

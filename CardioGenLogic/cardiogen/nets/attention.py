@@ -1,7 +1,6 @@
 """Multi-head self-attention across frames (temporal attention) for feature maps ``(B, T, C, *S)``."""
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
@@ -46,8 +45,9 @@ class TemporalSelfAttention(nn.Module):
         def split(a: torch.Tensor) -> torch.Tensor:
             return a.view(a.shape[0], t, self.heads, d).transpose(1, 2)  # (N, h, T, d)
 
-        attn = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(d), dim=-1)
-        mixed = (attn @ split(v)).transpose(1, 2).reshape(-1, t, c)
+        # softmax(Q Kᵀ / √d) V with the fused kernel (same result as the explicit product, less memory)
+        mixed = nn.functional.scaled_dot_product_attention(split(q), split(k), split(v))
+        mixed = mixed.transpose(1, 2).reshape(-1, t, c)
         tokens = tokens + self.out(mixed)
         p = tokens.shape[0] // b
         return tokens.view(b, p, t, c).permute(0, 2, 3, 1).reshape(b, t, c, *spatial)

@@ -61,6 +61,9 @@ def per_sample_generators(generator: GeneratorSpec, n: int) -> list[torch.Genera
     raise ValueError("generator must be an int, a torch.Generator, or a sequence of ints or of torch.Generators")
 
 
+SPACINGS = ("linspace", "logsnr")  #: time-step spacings of :func:`sampling_timesteps`
+
+
 def sampling_timesteps(schedule: DiffusionSchedule, steps: int, spacing: str = "linspace") -> list[int]:
     """``steps`` distinct integer time steps from T−1 down to 0.
 
@@ -87,9 +90,6 @@ def sampling_timesteps(schedule: DiffusionSchedule, steps: int, spacing: str = "
     for i in range(steps - 1, -1, -1):         # ... and leaving room for the remaining steps
         idx[i] = max(idx[i], steps - 1 - i, idx[i + 1] + 1 if i + 1 < steps else 0)
     return idx
-
-
-SPACINGS = ("linspace", "logsnr")
 
 
 def _batch_slice(obj: Any, start: int, stop: int, n: int, device: torch.device, path: str = "cond") -> Any:

@@ -244,6 +244,8 @@ class VideoUNet(nn.Module):
         unknown = set(cond_maps) - set(self.config.map_channels)
         if unknown:
             raise ValueError(f"cond_maps levels {sorted(unknown)} not in map_channels {self.config.map_channels}")
+        if context is not None and self.config.context_dim <= 0:
+            raise ValueError("context given but the net was built with context_dim=0")
         emb = self._embed(x, t)
         h, skips = self._encode(x, emb, control)
         for i in reversed(range(self.config.levels)):
