@@ -174,6 +174,7 @@ def install_gui_standins():
                 setattr(ns, child.objectName(), child)
         return ns
 
+    slicer.qMRMLNodeComboBox = qMRMLNodeComboBox
     slicer.util.loadUI = loadUI
     slicer.util.childWidgetVariables = childWidgetVariables
 

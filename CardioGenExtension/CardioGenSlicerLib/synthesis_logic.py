@@ -1,0 +1,177 @@
+"""Logic of the CardioGen Synthesis module: any registered pipeline, inputs from the scene, results as sequences.
+
+* :func:`pipeline_declarations` lists what the library's pipeline registry declares (inputs, options, outputs).
+* :meth:`SynthesisLogic.start` writes the chosen input nodes to files and runs the ``pipeline`` background job.
+* :meth:`SynthesisLogic.import_result` turns each output into nodes (synthetic ones named "(synthetic)" with the
+  ``CardioGen.Synthetic`` attribute), synchronises result sequences with the input's browser so both play together,
+  and shows the input and the result side by side (first and second slice view).
+* :meth:`SynthesisLogic.export` writes a result as GIF, MP4 or a synthetic-marked DICOM series.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from cardiogen.errors import CardioGenInputError
+
+from . import mrml_bridge as mb
+from .process import BackgroundJob, JobResult, ProcessFactory, default_process_factory
+
+#: MRML node classes that can feed each input kind.
+NODE_TYPES = {
+    "ImageSeries": ("vtkMRMLScalarVolumeNode",),
+    "DenseSeries": ("vtkMRMLScalarVolumeNode",),   # the DENSE magnitude loaded by CardioGen Data
+    "Segmentation": ("vtkMRMLSegmentationNode",),
+    "Ecg": ("vtkMRMLTableNode",),
+    "DisplacementSeries": ("vtkMRMLGridTransformNode",),
+}
+
+
+def pipeline_declarations() -> list[dict]:
+    from cardiogen.pipelines import list_pipelines
+
+    return list_pipelines()
+
+
+@dataclass
+class SynthesisResult:
+    nodes: dict = field(default_factory=dict)
+    series: dict = field(default_factory=dict)   #: output name -> SeriesNodes
+    output_dir: Optional[Path] = None
+    summary: dict = field(default_factory=dict)
+
+    def all_nodes(self) -> list:
+        out = list(self.nodes.values())
+        for s in self.series.values():
+            out.extend(s.nodes)
+        return out
+
+
+class SynthesisLogic:
+    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
+                 work_root: Optional[Path] = None, scene: Any = None) -> None:
+        self.process_factory = process_factory
+        self.python = python
+        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix="CardioGenSynthesis-"))
+        self.scene = scene
+        self._counter = 0
+
+    def _dir(self, stem: str) -> Path:
+        self._counter += 1
+        return self.work_root / f"{stem}-{self._counter:03d}"
+
+    def write_inputs(self, declaration: dict, nodes: dict) -> dict:
+        """Files for the declared inputs from the chosen nodes (``{input name: node or None}``)."""
+        from cardiogen import io
+
+        folder = self._dir("inputs")
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, str] = {}
+        reference = None
+        for spec in declaration["inputs"]:
+            node = nodes.get(spec["name"])
+            if node is None:
+                if spec["required"]:
+                    raise CardioGenInputError(f"choose the input '{spec['name']}' ({spec['kind']})")
+                continue
+            kind = spec["kind"]
+            if kind == "DenseSeries":
+                source = node.GetAttribute(mb.ATTR_SOURCE_FILE)
+                if not source or not Path(source).is_file():
+                    raise CardioGenInputError("this input needs DENSE data loaded with CardioGen Data",
+                                              source=node.GetName())
+                files[spec["name"]] = source
+                reference = reference or mb.nodes_to_image_series(node)
+            elif kind == "ImageSeries":
+                series = mb.nodes_to_image_series(node)
+                files[spec["name"]] = str(io.save(series, folder / f"{spec['name']}.seq.nrrd"))
+                reference = reference or series
+            elif kind == "Segmentation":
+                if reference is None:
+                    raise CardioGenInputError("choose the image input before the segmentation")
+                seg = mb.node_to_segmentation(node, reference.geometry, reference.spatial_shape)
+                files[spec["name"]] = str(io.save(seg, folder / f"{spec['name']}.seg.nrrd"))
+            elif kind == "Ecg":
+                files[spec["name"]] = str(io.save(mb.nodes_to_ecg(node), folder / f"{spec['name']}.csv"))
+            elif kind == "DisplacementSeries":
+                files[spec["name"]] = str(io.save(mb.nodes_to_displacement(node), folder / f"{spec['name']}.seq.nrrd"))
+            else:
+                raise CardioGenInputError("input kind not supported in Slicer", got=kind)
+        return files
+
+    def start(self, pipeline: str, nodes: dict, options: dict, *, weights: Optional[str] = None,
+              device: str = "auto", on_progress: Optional[Callable[[float, str], None]] = None,
+              on_finished: Optional[Callable[[JobResult], None]] = None) -> BackgroundJob:
+        declaration = next((d for d in pipeline_declarations() if d["name"] == pipeline), None)
+        if declaration is None:
+            raise CardioGenInputError("unknown pipeline", got=pipeline)
+        files = self.write_inputs(declaration, nodes)
+        job_options = {"pipeline": pipeline, "device": device, "options": dict(options)}
+        if weights:
+            job_options["weights"] = weights
+        job = BackgroundJob("pipeline", files, job_options, self._dir(pipeline), on_progress=on_progress,
+                            on_finished=on_finished, process_factory=self.process_factory, python=self.python)
+        job.start()
+        return job
+
+    def import_result(self, result: JobResult, input_node: Any = None, name: str = "CardioGen") -> SynthesisResult:
+        from cardiogen import io
+        from cardiogen.data import DisplacementSeries, ImageSeries, Segmentation
+
+        out = Path(result.output_dir)
+        made = SynthesisResult(output_dir=out, summary=dict(result.summary))
+        try:
+            for key, rel in result.outputs.items():
+                obj = io.load(out / rel)
+                label = f"{name} {key}"
+                if isinstance(obj, ImageSeries):
+                    made.series[key] = mb.image_series_to_nodes(obj, label, self.scene)
+                elif isinstance(obj, DisplacementSeries):
+                    made.series[key] = mb.displacement_to_nodes(obj, label, self.scene)
+                elif isinstance(obj, Segmentation):
+                    made.nodes[key] = mb.segmentation_to_node(obj, label, 0, self.scene)
+            self._show(made, input_node)
+        except Exception:
+            mb.remove_nodes(made.all_nodes(), self.scene)
+            raise
+        return made
+
+    def _show(self, made: SynthesisResult, input_node: Any) -> None:
+        first = next((s for s in made.series.values() if s.volume is not None and s.volume.IsA("vtkMRMLVolumeNode")),
+                     None)
+        if first is None:
+            return
+        scn = mb._scene(self.scene)
+        composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
+        views = [composites.GetItemAsObject(i) for i in range(composites.GetNumberOfItems())]
+        if input_node is not None and len(views) >= 2:
+            views[0].SetBackgroundVolumeID(input_node.GetID())
+            views[1].SetBackgroundVolumeID(first.volume.GetID())
+        else:
+            for v in views:
+                v.SetBackgroundVolumeID(first.volume.GetID())
+        browser = mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node) if input_node is not None else None
+        for series in made.series.values():
+            if browser is not None and series.sequence is not None:
+                # play together: the result follows the input's browser (frame times are the same)
+                browser.AddSynchronizedSequenceNode(series.sequence)
+                mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
+
+    @staticmethod
+    def export(node: Any, path: str | Path) -> Path:
+        """GIF / MP4 (by extension) or a synthetic-marked DICOM series (a folder path without extension)."""
+        from cardiogen import io
+        from cardiogen.io.dicom_export import write_dicom_series
+
+        series = mb.nodes_to_image_series(node)
+        if node.GetAttribute(mb.ATTR_SYNTHETIC) == "1" and not series.synthetic:
+            series = series.mark_synthetic("slicer-export")
+        path = Path(path)
+        if path.suffix.lower() in (".gif", ".mp4", ".png"):
+            return Path(io.save(series, path))
+        if path.suffix:
+            raise CardioGenInputError("export to .gif, .mp4, .png or a DICOM folder (no extension)", got=path.suffix)
+        write_dicom_series(series, path)
+        return path
