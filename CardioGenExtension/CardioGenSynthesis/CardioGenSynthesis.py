@@ -73,7 +73,7 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         self.onPipelineChanged()
 
     def currentPipeline(self) -> dict:
-        return self.declarations[self.ui.pipelineComboBox.itemData(self.ui.pipelineComboBox.currentIndex)]
+        return self.declarations[self.ui.pipelineComboBox.itemData(prop(self.ui.pipelineComboBox, "currentIndex"))]
 
     def onPipelineChanged(self, *_args) -> None:
         decl = self.currentPipeline()

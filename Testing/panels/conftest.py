@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "CardioGenExtension"))
 sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenData"))
 sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenMotion"))
+sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenSynthesis"))
 sys.path.insert(0, str(ROOT / "Testing"))
 
 pytest.importorskip("PySide6", reason="PySide6 is not installed: pip install -r requirements-dev.txt")

@@ -1,0 +1,106 @@
+"""CardioGen Synthesis panel, offscreen: generic widgets from the pipeline registry, Run, Cancel, export."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+
+def _wait(app, widget, timeout=300.0):
+    deadline = time.monotonic() + timeout
+    while widget.job is not None and not widget.job.state.finished and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    app.processEvents()
+    assert widget.job.state.finished
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A few-step MFD-V2V model in a temporary user registry (the child job finds it through the environment)."""
+    from cardiogen.train import load_config, train
+
+    run = tmp_path_factory.mktemp("mfd") / "run"
+    train("mfd_v2v", load_config("mfd_v2v_tiny.yaml"), run, command="pytest")
+    return run
+
+
+@pytest.fixture()
+def dense_nodes(qapp, tmp_path, tiny_weights, monkeypatch):
+    monkeypatch.setenv("CARDIOGEN_USER_MODELS", str(tiny_weights))
+    from CardioGenSlicerLib.data_logic import DataLogic, PhantomRequest
+
+    data = DataLogic(work_root=tmp_path / "data")
+    result = data.start_phantom(PhantomRequest(size=32, frames=10, modalities=("dense",), seed=8)).wait(300)
+    return data.import_result(result, name="Phantom 8 PHANTOM")
+
+
+def _widget(tmp_path):
+    import CardioGenSynthesis
+    from CardioGenSlicerLib.synthesis_logic import SynthesisLogic
+    from PySide6 import QtWidgets
+
+    parent = QtWidgets.QWidget()
+    parent.resize(420, 720)
+    logic = CardioGenSynthesis.CardioGenSynthesisLogic(SynthesisLogic(work_root=tmp_path / "synth"))
+    widget = CardioGenSynthesis.CardioGenSynthesisWidget(parent, logic=logic)
+    widget.setup()
+    parent.show()
+    return widget, parent
+
+
+def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path, dense_nodes, artifacts_dir):
+    import slicer
+
+    widget, parent = _widget(tmp_path)
+    ui = widget.ui
+    assert widget.currentPipeline()["name"] == "dense_to_cine"  # the first synthesis pipeline is preselected
+    assert set(widget.inputWidgets) == {"dense", "mask"} and {"sampler", "steps", "seed", "samples"} <= set(
+        widget.optionWidgets)
+    assert "mfd-v2v-tiny-test" in [ui.weightsComboBox.itemText(i) for i in range(ui.weightsComboBox.count())]
+    widget.inputWidgets["dense"].setCurrentNode(dense_nodes.nodes["dense_magnitude"])
+    widget.optionWidgets["steps"].setValue(3)
+    widget.optionWidgets["samples"].setValue(2)
+    ui.runButton.click()
+    _wait(qapp, widget)
+    assert ui.statusLabel.text().startswith("Done"), ui.statusLabel.text()
+    made = widget.results[-1]
+    assert set(made.series) == {"cine", "cine_2"}
+    cine = made.series["cine"]
+    assert "(synthetic)" in cine.volume.GetName() and cine.volume.GetAttribute("CardioGen.Synthetic") == "1"
+    browser = dense_nodes.nodes["dense_magnitude_browser"]
+    assert browser.IsSynchronizedSequenceNode(cine.sequence)
+    browser.SetSelectedItemNumber(4)
+    assert cine.browser is not None
+    comps = slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    if comps.GetNumberOfItems() >= 2:
+        assert comps.GetItemAsObject(1).GetBackgroundVolumeID() == cine.volume.GetID()
+    parent.grab().save(str(artifacts_dir / "panel_CardioGenSynthesis.png"))
+    ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "synthetic.gif"))
+    ui.exportButton.click()
+    assert (tmp_path / "synthetic.gif").stat().st_size > 500, ui.statusLabel.text()
+    ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "dicom"))
+    ui.exportButton.click()
+    import pydicom
+
+    files = sorted((tmp_path / "dicom").glob("*.dcm"))
+    assert files, ui.statusLabel.text()
+    ds = pydicom.dcmread(files[0])
+    assert "SYNTHETIC" in ds.SeriesDescription.upper() and list(ds.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+
+
+def test_cancel_and_missing_input(qapp, tmp_path, dense_nodes):
+    import slicer
+
+    widget, _ = _widget(tmp_path)
+    widget.inputWidgets["dense"].setCurrentNode(dense_nodes.nodes["dense_phase_x"])  # an image, but not DENSE data
+    widget.ui.runButton.click()
+    assert widget.job is None and "needs DENSE data" in widget.ui.statusLabel.text()
+    n_before = slicer.mrmlScene.GetNumberOfNodes()
+    widget.inputWidgets["dense"].setCurrentNode(dense_nodes.nodes["dense_magnitude"])
+    widget.optionWidgets["steps"].setValue(200)
+    widget.ui.runButton.click()
+    widget.ui.cancelButton.click()
+    assert widget.job.state.value == "cancelled" and widget.ui.statusLabel.text().startswith("Cancelled")
+    assert slicer.mrmlScene.GetNumberOfNodes() == n_before
+    assert not [p for p in (tmp_path / "synth").iterdir() if p.name.startswith((".dense_to_cine", "dense_to_cine"))]
