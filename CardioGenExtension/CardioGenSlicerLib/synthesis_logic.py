@@ -139,6 +139,12 @@ class SynthesisLogic:
         return made
 
     def _show(self, made: SynthesisResult, input_node: Any) -> None:
+        browser = mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node) if input_node is not None else None
+        for series in made.series.values():
+            if browser is not None and series.sequence is not None:
+                # play together: the result follows the input's browser (frame times are the same)
+                browser.AddSynchronizedSequenceNode(series.sequence)
+                mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
         first = next((s for s in made.series.values() if s.volume is not None and s.volume.IsA("vtkMRMLVolumeNode")),
                      None)
         if first is None:
@@ -146,18 +152,12 @@ class SynthesisLogic:
         scn = mb._scene(self.scene)
         composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
         views = [composites.GetItemAsObject(i) for i in range(composites.GetNumberOfItems())]
-        if input_node is not None and len(views) >= 2:
+        if input_node is not None and len(views) >= 2:  # input and result side by side
             views[0].SetBackgroundVolumeID(input_node.GetID())
             views[1].SetBackgroundVolumeID(first.volume.GetID())
         else:
             for v in views:
                 v.SetBackgroundVolumeID(first.volume.GetID())
-        browser = mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node) if input_node is not None else None
-        for series in made.series.values():
-            if browser is not None and series.sequence is not None:
-                # play together: the result follows the input's browser (frame times are the same)
-                browser.AddSynchronizedSequenceNode(series.sequence)
-                mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
 
     @staticmethod
     def export(node: Any, path: str | Path) -> Path:
