@@ -142,7 +142,9 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         device = resolve_device(tcfg["device"])
     torch.manual_seed(int(tcfg["seed"]))
     model = spec.build(cfg).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
+    # a spec may train only part of the model (ControlNet: the control branch; GANs: the generators)
+    params = spec.parameters(model) if hasattr(spec, "parameters") else model.parameters()
+    optimizer = torch.optim.AdamW(params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
     start_step = 0
     ckpt = _checkpoint_path(out)
     if ckpt.is_file():
@@ -168,7 +170,8 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if tcfg["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), float(tcfg["grad_clip"]))
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
+                                           float(tcfg["grad_clip"]))
         optimizer.step()
         done = step + 1
         if rank == 0:

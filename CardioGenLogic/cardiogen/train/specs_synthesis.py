@@ -119,4 +119,118 @@ class VdmSpec(_VideoDiffusionSpec):
     """The unconditioned video diffusion baseline (VDM) of seed 000's Table 1."""
 
     name = "vdm"
+    pipeline = "dense_to_cine_vdm"   # a baseline: never the default weights of the dense_to_cine pipeline
     conditioning = "none"
+
+
+@register_spec("controlnet")
+class ControlNetSpec(_VideoDiffusionSpec):
+    """ControlNet-style baseline: the trained VDM (``model.base_weights`` in the registry) frozen, a trainable copy of
+    its encoder conditioned on the LTMA motion, joined by zero convolutions (seed 000 trains only the control part)."""
+
+    name = "controlnet"
+    pipeline = "dense_to_cine_controlnet"
+    conditioning = "none"
+
+    def build(self, config: dict) -> Any:
+        from ..models.baselines import ControlNetVideo
+        from ..models.mfd_v2v import MFDV2VConfig, build_model
+        from ..weights import Registry
+
+        registry = Registry()
+        base_id = config["model"].get("base_weights")
+        entry = registry.get(base_id) if base_id else registry.default_for("dense_to_cine_vdm")
+        base_cfg = dict(entry.config["model"])
+        base_cfg["conditioning"] = "none"
+        vdm = build_model(MFDV2VConfig.from_dict(base_cfg))
+        vdm.load_state_dict(registry.load_state_dict(entry.id))
+        model = ControlNetVideo(vdm.unet)
+        model.config = vdm.config
+        model.schedule = vdm.schedule
+        model.base_sha256 = entry.sha256
+        return model
+
+    def parameters(self, model: Any):
+        return model.trainable_parameters()
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        import torch
+
+        from ..nets.schedules import diffusion_loss
+
+        generator = torch.Generator().manual_seed(int(batch["seed"]))
+        loss = diffusion_loss(model, batch["cine"], {"motion": batch["motion"]}, generator,
+                              schedule=_schedule(getattr(model, "module", model)))
+        return loss, {"diffusion_mse": float(loss.detach())}
+
+
+@register_spec("cyclegan")
+class CycleGanSpec(_VideoDiffusionSpec):
+    """CycleGAN-style unpaired DENSE-magnitude <-> cine translator (frame-wise), the last row of seed 000's Table 1."""
+
+    name = "cyclegan"
+    pipeline = "dense_to_cine_cyclegan"
+
+    def build(self, config: dict) -> Any:
+        from ..models.baselines import CycleGANTranslator
+
+        m = config["model"]
+        return CycleGANTranslator(int(m.get("channels", 32)), int(m.get("blocks", 4)),
+                                  float(m.get("cycle_weight", 10.0)))
+
+    def parameters(self, model: Any):
+        return model.generator_parameters()
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        import torch
+
+        from ..models.video_data import phantom_video_pool
+
+        d = self._data(config)
+        pool = phantom_video_pool(d["seeds"], d["size"], d["frames"], d["image_size"], d["slices"],
+                                  d["slices_per_case"], with_dense=True)
+        rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
+        n, t = len(pool["cine"]), d["frames"]
+        # unpaired: DENSE frames and cine frames from independently drawn videos and times
+        vi, vj = rng.integers(0, n, d["batch_size"]), rng.integers(0, n, d["batch_size"])
+        ti, tj = rng.integers(0, t, d["batch_size"]), rng.integers(0, t, d["batch_size"])
+        dense = torch.from_numpy(pool["dense_mag"][vi, 0, ti])[:, None]
+        cine = torch.from_numpy(pool["cine"][vj, 0, tj])[:, None]
+        return {"dense": dense, "cine": cine}
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        import torch
+
+        opt = getattr(model, "_cardiogen_d_opt", None)
+        if opt is None:  # the discriminators get their own optimiser (alternating GAN updates)
+            opt = torch.optim.Adam(model.discriminator_parameters(), lr=float(config["train"]["lr"]),
+                                   betas=(0.5, 0.999))
+            model._cardiogen_d_opt = opt
+        d_loss = model.discriminator_loss(batch["dense"], batch["cine"])
+        opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt.step()
+        for p in model.discriminator_parameters():  # keep D out of the generator step that follows
+            p.grad = None
+        loss, logs = model.generator_loss(batch["dense"], batch["cine"])  # through the updated discriminators
+        logs["d_loss"] = float(d_loss.detach())
+        return loss, logs
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        import torch
+
+        from ..models.video_data import phantom_video_pool
+
+        ev = config.get("eval", {})
+        d = self._data(config)
+        first = int(ev.get("first_seed", 2000))
+        pool = phantom_video_pool(tuple(range(first, first + int(ev.get("cases", 2)))), d["size"], d["frames"],
+                                  d["image_size"], d["slices"], 1, with_dense=True)
+        with torch.no_grad():
+            fake = model.translate(torch.from_numpy(pool["dense_mag"]))
+        err = float((fake - torch.from_numpy(pool["cine"])).abs().mean())
+        return {"heldout_l1_vs_true_cine": err}
+
+    def describe_data(self, config: dict) -> str:
+        return super().describe_data(config).replace("; motion condition = LTMA displacement of the same cine "
+                                                     "(ltma-phantom-64)", "; unpaired DENSE magnitude and cine frames")
