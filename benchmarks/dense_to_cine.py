@@ -105,7 +105,7 @@ def evaluate(videos: np.ndarray, cases: list) -> dict:
     true = np.stack([c["cine"] for c in cases])
     out = {"cfid": cardiac_fid(videos, true), "ckid": cardiac_kid(videos, true, subset_size=50, n_subsets=20)[0],
            "cfvd": cardiac_fvd(list(videos), list(true)),
-           "ssim": float(np.mean([ssim(v[:, None], t[:, None]) for v, t in zip(videos, true)]))}
+           "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0) for v, t in zip(videos, true)]))}
     import torch
 
     ltma, _ = load_ltma()

@@ -28,6 +28,7 @@ class JobPanel:
         self.run_buttons = list(run_buttons)
         self.details = details
         self.on_success = on_success
+        self.on_out_of_memory: Optional[Callable[[], None]] = None  #: e.g. offer the CPU after a GPU OOM
         self.job = None
         self.timer = timer
         self.timer.setInterval(200)
@@ -84,6 +85,8 @@ class JobPanel:
             self.status_label.setText("Cancelled. Nothing was added.")
         else:
             self.show_error(result.error, result.log_tail)
+            if "out of memory" in result.error.lower() and self.on_out_of_memory is not None:
+                self.on_out_of_memory()
         self.update_enabled()
 
     def show_error(self, message: str, log_tail: str = "") -> None:

@@ -66,6 +66,7 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         for name, decl in self.declarations.items():
             self.ui.pipelineComboBox.addItem(decl["title"] or name, name)
         self.ui.pipelineComboBox.currentIndexChanged.connect(self.onPipelineChanged)
+        self.panel.on_out_of_memory = self.offerCpu
         self.ui.runButton.clicked.connect(self.onRun)
         self.ui.exportButton.clicked.connect(self.onExport)
         synthesis = [i for i, d in enumerate(self.declarations.values()) if d["synthetic"]]
@@ -176,6 +177,11 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
             self.ui.statusLabel.setText(f"Error: {exc}")
             return
         self.ui.statusLabel.setText(f"Exported {node.GetName()} to {written}")
+
+    def offerCpu(self) -> None:
+        """After a GPU out-of-memory error: switch the device to CPU; the user presses Run again."""
+        self.ui.deviceComboBox.setCurrentIndex(self.ui.deviceComboBox.findText("cpu"))
+        self.ui.statusLabel.setText(prop(self.ui.statusLabel, "text") + " — device switched to CPU: press Run to retry.")
 
     def cleanup(self) -> None:
         if self.panel is not None:

@@ -104,3 +104,13 @@ def test_cancel_and_missing_input(qapp, tmp_path, dense_nodes):
     assert widget.job.state.value == "cancelled" and widget.ui.statusLabel.text().startswith("Cancelled")
     assert slicer.mrmlScene.GetNumberOfNodes() == n_before
     assert not [p for p in (tmp_path / "synth").iterdir() if p.name.startswith((".dense_to_cine", "dense_to_cine"))]
+
+
+def test_gpu_out_of_memory_offers_the_cpu(qapp, tmp_path):
+    from CardioGenSlicerLib.process import JobResult, JobState
+
+    widget, _ = _widget(tmp_path)
+    widget.ui.deviceComboBox.setCurrentText("cuda")
+    widget.panel.on_finished(JobResult(JobState.FAILED, error="GPU out of memory while sampling 8 video(s) on cuda"))
+    assert widget.ui.deviceComboBox.currentText() == "cpu"
+    assert "out of memory" in widget.ui.statusLabel.text() and "press Run to retry" in widget.ui.statusLabel.text()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..data import DenseSeries, Geometry, ImageSeries
-from ..errors import CardioGenInputError
+from ..errors import CardioGenError, CardioGenInputError
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 
 
@@ -127,7 +127,12 @@ class DenseToCinePipeline(Pipeline):
                           max_batch=int(options["max_batch"]), clip_denoised=1.5)
             if uncond is not None:
                 kwargs.update(uncond=uncond, guidance_scale=float(options["guidance"]))
-            video = sampler(self.model, (n, 1, cfg.frames, cfg.size, cfg.size), self.model.schedule(), **kwargs)
+            try:
+                video = sampler(self.model, (n, 1, cfg.frames, cfg.size, cfg.size), self.model.schedule(), **kwargs)
+            except torch.cuda.OutOfMemoryError as exc:
+                raise CardioGenError(
+                    f"GPU out of memory while sampling {n} video(s) on {self.torch_device}: run again on the CPU "
+                    "(device=cpu) or with fewer samples / a smaller max_batch") from exc
         seconds = time.time() - start
         frames = video[:, 0].cpu().numpy()  # (n, T, H, W) in ~[-1, 1]
         frames = _resample_time(frames, prep["model_times"], dense.frame_times, axis=1)
