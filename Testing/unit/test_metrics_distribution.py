@@ -9,6 +9,7 @@ from cardiogen.errors import CardioGenInputError
 from cardiogen.metrics import (
     compare_phenotypes,
     dice,
+    feature_stats,
     fid_from_features,
     frame_phenotypes,
     frechet_distance,
@@ -51,6 +52,11 @@ def test_frechet_distance_closed_forms_and_scipy_agreement(feats):
     f, rng = feats
     g = f[:200] * 1.3 + 0.2 * rng.standard_normal((200, 32))
     assert fid_from_features(f, g) == pytest.approx(fid_from_features(f, g, method="sqrtm"), rel=1e-6)
+    # fewer samples than dimensions: the sample-matrix route equals the covariance route and scipy's sqrtm
+    small_a, small_b = f[:20], g[:12] + 0.3
+    via_stats = fid_from_features(feature_stats(small_a), feature_stats(small_b))
+    assert fid_from_features(small_a, small_b) == pytest.approx(via_stats, rel=1e-8)
+    assert fid_from_features(small_a, small_b, method="sqrtm") == pytest.approx(via_stats, rel=1e-5)
     with pytest.raises(CardioGenInputError, match="different dimensions"):
         fid_from_features(f, f[:, :5])
     with pytest.raises(CardioGenInputError, match="at least 2"):

@@ -92,21 +92,21 @@ def test_segmentation_dice_on_heldout_phantom_frames_above_0_8(net, heldout):
 
 def test_distances_are_zero_for_a_set_against_itself(net, heldout):
     cine, _ = heldout
-    frames = cine[:2].reshape(-1, 64, 64)
+    frames = cine[0].reshape(-1, 64, 64)
     assert cardiac_fid(frames, frames, net) == pytest.approx(0.0, abs=1e-6)
-    assert cardiac_fvd(list(cine[:2]), list(cine[:2]), net) == pytest.approx(0.0, abs=1e-6)
+    assert cardiac_fvd(cine[0], cine[0], net) == pytest.approx(0.0, abs=1e-6)
     assert cardiac_lpips(frames, frames, net) == 0.0
     # KID of a set with itself is the small O(1/m) negative bias of the unbiased estimator (see distribution.py)
     same, _ = cardiac_kid(frames, frames, net, subset_size=80, n_subsets=10)
     white = np.random.default_rng(0).random(frames.shape) * frames.max()
     far, _ = cardiac_kid(frames, white, net, subset_size=80, n_subsets=10)
-    assert same <= 0 and abs(same) < 0.01 * far
+    assert same <= 0 and abs(same) < 0.05 * far
 
 
 def test_distances_grow_with_noise_and_with_blur(net, heldout):
     cine, _ = heldout
-    videos = [cine[0], cine[1]]  # 20 clips of 8 frames
-    ref = cine[0].reshape(-1, 64, 64)  # the 80 frames of the first case
+    videos = [cine[0][:, 2:8]]  # 6 mid-ventricular clips of 8 frames
+    ref = videos[0].reshape(-1, 64, 64)  # their 48 frames
     e_ref, d_ref = embed_frames(ref, net), clip_descriptors(videos, net)
     for kind, levels, fn in (("noise", NOISE, _noisy), ("blur", BLUR, _blur)):
         fid, kid, lp, fvd = [], [], [], []

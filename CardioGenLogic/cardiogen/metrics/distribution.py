@@ -102,9 +102,33 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, *, method: st
     return max(value, 0.0)
 
 
+def _frechet_from_samples(a: np.ndarray, b: np.ndarray) -> float:
+    """The same distance from the samples when they are fewer than the dimensions: with centred, scaled samples
+    ``A = (X₁ - μ₁) / sqrt(n₁ - 1)`` (Σ₁ = AᵀA) and B likewise, the non-zero eigenvalues of Σ₁Σ₂ are the squared
+    singular values of the small ``A Bᵀ`` (n₁ x n₂), so ``Tr((Σ₁Σ₂)^½)`` is its nuclear norm."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    sa = (a - mu_a) / np.sqrt(a.shape[0] - 1)
+    sb = (b - mu_b) / np.sqrt(b.shape[0] - 1)
+    tr_covmean = float(np.linalg.svd(sa @ sb.T, compute_uv=False).sum())
+    diff = mu_a - mu_b
+    value = float(diff @ diff + np.sum(sa * sa) + np.sum(sb * sb) - 2.0 * tr_covmean)
+    return max(value, 0.0)
+
+
 def fid_from_features(features_a: Any, features_b: Any, *, method: str = "eigh") -> float:
     """Fréchet distance between two ``(n, d)`` feature sets (FID with Inception features, cFID with ours, FVD
-    with video features)."""
+    with video features). Either set may be given as :class:`FeatureStats`. With raw features and fewer samples
+    than dimensions, the "eigh" method works on the small sample matrices (same value, much cheaper)."""
+    raw_a = not isinstance(features_a, FeatureStats)
+    raw_b = not isinstance(features_b, FeatureStats)
+    if raw_a and raw_b and method == "eigh":
+        fa, fb = _features(features_a, "first feature set"), _features(features_b, "second feature set")
+        if fa.shape[1] != fb.shape[1]:
+            raise CardioGenInputError("the two feature sets have different dimensions", expected=fa.shape[1],
+                                      got=fb.shape[1])
+        if min(fa.shape[0], fb.shape[0]) <= fa.shape[1]:
+            return _frechet_from_samples(fa, fb)
+        features_a, features_b = fa, fb
     a = feature_stats(features_a) if not isinstance(features_a, FeatureStats) else features_a
     b = feature_stats(features_b) if not isinstance(features_b, FeatureStats) else features_b
     if a.mu.shape != b.mu.shape:
