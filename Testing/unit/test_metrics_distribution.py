@@ -55,7 +55,7 @@ def test_frechet_distance_closed_forms_and_scipy_agreement(feats):
     # fewer samples than dimensions: the sample-matrix route equals the covariance route and scipy's sqrtm
     small_a, small_b = f[:20], g[:12] + 0.3
     via_stats = fid_from_features(feature_stats(small_a), feature_stats(small_b))
-    assert fid_from_features(small_a, small_b) == pytest.approx(via_stats, rel=1e-8)
+    assert fid_from_features(small_a, small_b) == pytest.approx(via_stats, rel=1e-6)
     assert fid_from_features(small_a, small_b, method="sqrtm") == pytest.approx(via_stats, rel=1e-5)
     with pytest.raises(CardioGenInputError, match="different dimensions"):
         fid_from_features(f, f[:, :5])
@@ -78,7 +78,7 @@ def test_kid_is_near_zero_for_one_distribution_and_grows_with_shift(feats):
     assert same == pytest.approx(closed, rel=1e-9) and same <= 0 and abs(same) < 0.1 * far and spread < 1e-12
     values = [kid_from_features(f, f + s, subset_size=100, n_subsets=20)[0] for s in (0.3, 0.6, 1.0)]
     assert all(a < b for a, b in zip(values, values[1:])), values
-    assert kid_from_features(f, f + 0.3, seed=1)[0] == kid_from_features(f, f + 0.3, seed=1)[0]
+    assert kid_from_features(f, f + 0.3, seed=1, n_subsets=5)[0] == kid_from_features(f, f + 0.3, seed=1, n_subsets=5)[0]
 
 
 def _disc(shape, centre, radius):
