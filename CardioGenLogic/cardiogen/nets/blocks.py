@@ -103,16 +103,20 @@ class SpaceTimeConv(nn.Module):
             self.spatial = nn.Conv3d(in_channels, out_channels, (1, 3, 3), padding=(0, 1, 1))
         self.temporal = None
         if kind is ConvKind.FACTORISED:
-            self.temporal = nn.Conv3d(out_channels, out_channels, (3, 1, 1), padding=(1, 0, 0))
+            # replicate padding: the first and last frames see themselves, not zeros, at the ends of the clip
+            self.temporal = nn.Conv3d(out_channels, out_channels, (3, 1, 1), padding=(1, 0, 0),
+                                      padding_mode="replicate")
             with torch.no_grad():
                 self.temporal.weight.zero_()
                 self.temporal.weight[:, :, 1, 0, 0].copy_(torch.eye(out_channels))
                 self.temporal.bias.zero_()
 
     def zero_init(self) -> "SpaceTimeConv":
-        """Zero the last conv only (the output is then 0) and return self. Zeroing both factors of a factorised
-        conv would leave each with a zero gradient for ever."""
-        zero_module(self.temporal if self.temporal is not None else self.spatial)
+        """Zero the spatial conv only (the output is then 0) and return self; a factorised conv keeps its temporal
+        factor at the identity. (Zeroing both factors would leave each with a zero gradient for ever; zeroing the
+        temporal factor instead makes every output frame a learned mix of its neighbours from scratch, which left
+        the last frame of a clip poorly predicted.)"""
+        zero_module(self.spatial)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
