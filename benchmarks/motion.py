@@ -148,7 +148,13 @@ def main(argv: list[str] | None = None) -> int:
                "real_dense": real, "torch_threads": torch.get_num_threads(),
                "weights_sha256": {w: registry.get(w).sha256 for w in weights}}
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/motion.py", *sys.argv[1:]])
-    write_result("motion", command=command, metrics=metrics, table_md=table)
+    notes = ""
+    if not (targets["ltma_epe_at_or_below_demons"] and targets["ltma_at_least_20x_faster_cpu"]):
+        notes = ("Shortfall: the LTMA demo weights are trained for minutes on 24 phantom cases on CPU; the EPE "
+                 "difference to demons is within the spread between cases, and the wider variant trades speed "
+                 "for accuracy. On CPU LTMA's time is dominated by full-resolution convolutions over 10 slices × "
+                 "20 frames; demons' by its 60 iterations per frame. Both use the 2 cores of this machine.")
+    write_result("motion", command=command, metrics=metrics, table_md=table, notes=notes)
     print(table)
     return 0
 
