@@ -97,14 +97,28 @@ def generate(name: str, entry, cases: list, sampler: str, steps: int) -> tuple[n
     return video[:, 0].numpy(), seconds
 
 
+NETWORK_FOV_MM = 190.0  #: field of view the cardiac feature network was trained on (phantom short-axis frames)
+
+
+def to_network_fov(frames: np.ndarray, pixel_mm: float = 2.7) -> np.ndarray:
+    """Pad LV crops ``(..., H, W)`` (values in [-1, 1]) with dark background to the feature network's field of view,
+    so the heart has the size the network knows (it resamples every frame to 64 px)."""
+    size = int(round(NETWORK_FOV_MM / pixel_mm))
+    pad = max(0, size - frames.shape[-1])
+    before, after = pad // 2, pad - pad // 2
+    widths = [(0, 0)] * (frames.ndim - 2) + [(before, after), (before, after)]
+    return np.pad(frames, widths, constant_values=-1.0)
+
+
 def evaluate(videos: np.ndarray, cases: list) -> dict:
     from cardiogen.metrics import cardiac_fid, cardiac_fvd, cardiac_kid, dice, segment_frames, ssim
     from cardiogen.motion.register import load_ltma
     from cardiogen.models.ltma import normalise_video
 
     true = np.stack([c["cine"] for c in cases])
-    out = {"cfid": cardiac_fid(videos, true), "ckid": cardiac_kid(videos, true, subset_size=50, n_subsets=20)[0],
-           "cfvd": cardiac_fvd(list(videos), list(true)),
+    fv, ft = to_network_fov(videos), to_network_fov(true)
+    out = {"cfid": cardiac_fid(fv, ft), "ckid": cardiac_kid(fv, ft, subset_size=50, n_subsets=20)[0],
+           "cfvd": cardiac_fvd(list(fv), list(ft)),
            "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0) for v, t in zip(videos, true)]))}
     import torch
 
@@ -117,7 +131,7 @@ def evaluate(videos: np.ndarray, cases: list) -> dict:
         diff = u[k].transpose(1, 0, 2, 3) - c["motion"]  # (2, T, H, W)
         epe.append(np.linalg.norm(diff, axis=0)[1:, c["myo"]].mean() * 2.7)
     out["motion_epe_mm"] = float(np.mean(epe))
-    seg = segment_frames(videos[:, 0])  # ED frames -> (N, 64, 64) on the network grid
+    seg = segment_frames(to_network_fov(videos[:, 0]))  # ED frames -> (N, 64, 64) on the network grid
     out["dice_lv"] = _dice_on_grid(seg, cases, dice)
     return out
 
@@ -127,9 +141,10 @@ def _dice_on_grid(seg: np.ndarray, cases: list, dice) -> float:
 
     scores = []
     for s, c in zip(seg, cases):
-        truth = c["labels"][0]
+        truth = to_network_fov(c["labels"][0].astype(np.float32)).round().astype(np.uint8)  # labels padded likewise
+        truth = np.where(truth == 255, 0, truth)
         s32 = zoom(s, truth.shape[0] / s.shape[0], order=0)
-        scores.append(dice(np.isin(s32, (1, 2)), np.isin(truth, (1, 2))))
+        scores.append(dice(np.isin(s32, (1, 2)).astype(np.uint8), np.isin(truth, (1, 2)).astype(np.uint8), labels=[1])[1])
     return float(np.mean(scores))
 
 
@@ -156,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         videos, seconds = generate(label, entries[0], cases, "ddim", args.steps)
         rows[label] = {**evaluate(videos, cases), "s_per_video": seconds, "weights": entries[0].id}
         print(label, rows[label], flush=True)
-    dense_seg = segment_frames(np.stack([c["dense_mag"][0] for c in cases]))
+    dense_seg = segment_frames(to_network_fov(np.stack([c["dense_mag"][0] for c in cases])))
     dense_dice = _dice_on_grid(dense_seg, cases, dice)
     sampler_timing = {}
     if "MFD-V2V (ours)" in rows and args.ddpm_cases > 0:
@@ -166,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         slow, t_slow = generate("mfd", entry, sub, "ddpm", 1000)
         true = np.stack([c["cine"] for c in sub])
         sampler_timing = {"ddim_steps": args.steps, "ddim_s": t_fast, "ddpm1000_s": t_slow,
-                          "speedup": t_slow / t_fast, "cfid_ddim": cardiac_fid(fast, true),
-                          "cfid_ddpm1000": cardiac_fid(slow, true)}
+                          "speedup": t_slow / t_fast,
+                          "cfid_ddim": cardiac_fid(to_network_fov(fast), to_network_fov(true)),
+                          "cfid_ddpm1000": cardiac_fid(to_network_fov(slow), to_network_fov(true))}
     lines = ["| model (held-out phantom, n = %d) | cFID ↓ | cKID ↓ | cFVD ↓ | SSIM vs true cine ↑ | motion EPE mm ↓ "
              "| LV Dice on synthetic ↑ | s / video (CPU) |" % len(cases), "|---|---|---|---|---|---|---|---|"]
     for label, r in rows.items():
