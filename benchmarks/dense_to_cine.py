@@ -39,7 +39,7 @@ def held_out_cases(n: int, frames: int, first_seed: int = 3000):
     """Per case: the model-ready DENSE motion, the true cine crop and masks on the model grid."""
     from cardiogen.models.video_data import crop, normalise_minus1_1
     from cardiogen.phantom import PhantomConfig, make_case
-    from cardiogen.pipelines.dense_to_cine import _resample_time, _zoom2d, dense_motion_for_model
+    from cardiogen.pipelines.dense_to_cine import _zoom2d, dense_motion_for_model
 
     out = []
     for seed in range(first_seed, first_seed + n):

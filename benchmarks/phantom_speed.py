@@ -27,7 +27,6 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 
-import numpy as np  # noqa: E402
 
 from cardiogen.phantom import PhantomConfig, make_case  # noqa: E402
 

@@ -7,7 +7,6 @@ a failed import leaves nothing half-loaded in the scene.
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -15,7 +14,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
-from .process import BackgroundJob, JobResult, ProcessFactory, default_process_factory
+from .process import BackgroundJob, JobLogic, JobResult
 
 #: Modalities the phantom can render (the panel's check boxes).
 PHANTOM_MODALITIES = ("cine", "tagging", "dense", "ct", "ecg")
@@ -65,27 +64,13 @@ class LoadedData:
         return list(self.nodes.values())
 
 
-class DataLogic:
+class DataLogic(JobLogic):
     """Start load/phantom jobs and import their results as nodes.
 
-    Args:
-        process_factory: how jobs start their child process (tests inject fakes).
-        python: interpreter for jobs (default: PythonSlicer inside Slicer).
-        work_root: where job outputs go (default: a temporary folder).
-        scene: MRML scene (default ``slicer.mrmlScene``).
+    Constructor arguments: see :class:`.process.JobLogic`.
     """
 
-    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
-                 work_root: Optional[Path] = None, scene: Any = None) -> None:
-        self.process_factory = process_factory
-        self.python = python
-        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix="CardioGen-"))
-        self.scene = scene
-        self._counter = 0
-
-    def _output_dir(self, stem: str) -> Path:
-        self._counter += 1
-        return self.work_root / f"{stem}-{self._counter:03d}"
+    work_prefix = "CardioGen-"
 
     def start_load(self, path: str, on_progress: Optional[Callable[[float, str], None]] = None,
                    on_finished: Optional[Callable[[JobResult], None]] = None, kind: str = "auto") -> BackgroundJob:
@@ -93,7 +78,7 @@ class DataLogic:
         if not path or not Path(path).exists():
             raise CardioGenInputError("file or folder not found", source=path or "(no path)")
         options = {} if kind == "auto" else {"kind": kind}
-        job = BackgroundJob("load", {"path": str(path)}, options, self._output_dir("load"), on_progress=on_progress,
+        job = BackgroundJob("load", {"path": str(path)}, options, self._dir("load"), on_progress=on_progress,
                             on_finished=on_finished, process_factory=self.process_factory, python=self.python)
         job.start()
         return job
@@ -101,7 +86,7 @@ class DataLogic:
     def start_phantom(self, request: PhantomRequest, on_progress: Optional[Callable[[float, str], None]] = None,
                       on_finished: Optional[Callable[[JobResult], None]] = None) -> BackgroundJob:
         """Simulate a phantom case in the background."""
-        job = BackgroundJob("phantom", {}, request.options(), self._output_dir("phantom"), on_progress=on_progress,
+        job = BackgroundJob("phantom", {}, request.options(), self._dir("phantom"), on_progress=on_progress,
                             on_finished=on_finished, process_factory=self.process_factory, python=self.python)
         job.start()
         return job

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -21,7 +20,7 @@ from cardiogen.data import Geometry, ImageSeries
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
-from .process import BackgroundJob, JobResult, ProcessFactory, default_process_factory
+from .process import BackgroundJob, JobLogic, JobResult
 
 METHODS = {"LTMA (learned)": "ltma", "Demons (classical)": "demons", "B-spline (classical)": "bspline",
            "DENSE phase": "dense"}
@@ -49,18 +48,8 @@ class MotionResult:
         return out
 
 
-class MotionLogic:
-    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
-                 work_root: Optional[Path] = None, scene: Any = None) -> None:
-        self.process_factory = process_factory
-        self.python = python
-        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix="CardioGenMotion-"))
-        self.scene = scene
-        self._counter = 0
-
-    def _dir(self, stem: str) -> Path:
-        self._counter += 1
-        return self.work_root / f"{stem}-{self._counter:03d}"
+class MotionLogic(JobLogic):
+    work_prefix = "CardioGenMotion-"
 
     def prepare_inputs(self, method: str, image_node: Any, mask_node: Any = None) -> dict:
         """Write the selected nodes to files for the job; returns the job's ``inputs``."""

@@ -92,13 +92,12 @@ def _new_volume(frame: np.ndarray, geometry: Geometry, name: str, class_name: st
     return node
 
 
-def _make_sequence(name: str, frame_times: Iterable[float], data_nodes: Iterable[Any], scene: Any = None) -> Any:
+def _new_sequence(name: str, scene: Any = None) -> Any:
+    """An empty sequence node indexed by time in ms (numeric index values)."""
     seq = _scene(scene).AddNewNodeByClass("vtkMRMLSequenceNode", name)
     seq.SetIndexName("time")
     seq.SetIndexUnit("ms")
     seq.SetIndexType(seq.NumericIndex)
-    for t, node in zip(frame_times, data_nodes):
-        seq.SetDataNodeAtValue(node, f"{float(t):g}")
     return seq
 
 
@@ -136,10 +135,7 @@ def image_series_to_nodes(series: ImageSeries, name: str, scene: Any = None) -> 
     temp = vtk_volume_node()
     temp.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(series.geometry)))
     _mark(temp, series.modality, series.synthetic)  # every frame (and so the proxy) carries the marks
-    seq = _scene(scene).AddNewNodeByClass("vtkMRMLSequenceNode", name)
-    seq.SetIndexName("time")
-    seq.SetIndexUnit("ms")
-    seq.SetIndexType(seq.NumericIndex)
+    seq = _new_sequence(name, scene)
     for t, frame in zip(series.frame_times, series.array):
         slicer.util.updateVolumeFromArray(temp, np.ascontiguousarray(frame))
         seq.SetDataNodeAtValue(temp, f"{float(t):g}")
@@ -237,10 +233,7 @@ def displacement_to_nodes(disp: DisplacementSeries, name: str, scene: Any = None
     scn = _scene(scene)
     temp = slicer.vtkMRMLGridTransformNode()
     _mark(temp, "displacement", disp.synthetic)
-    seq = scn.AddNewNodeByClass("vtkMRMLSequenceNode", name)
-    seq.SetIndexName("time")
-    seq.SetIndexUnit("ms")
-    seq.SetIndexType(seq.NumericIndex)
+    seq = _new_sequence(name, scn)
     for t, field in zip(disp.frame_times, disp.array):
         temp.SetAndObserveTransformToParent(_grid_transform(field, disp.geometry))
         seq.SetDataNodeAtValue(temp, f"{float(t):g}")
@@ -341,7 +334,6 @@ def node_to_segmentation(seg_node: Any, reference: Geometry, shape_zyx: tuple[in
 
 def _segment_array(seg_node: Any, segment_id: str, reference_node: Any) -> np.ndarray:
     """Binary (z, y, x) array of one segment resampled on the reference volume's grid."""
-    oriented = slicer.vtkOrientedImageData()
     logic = slicer.vtkSlicerSegmentationsModuleLogic
     ids = vtk.vtkStringArray()
     ids.InsertNextValue(segment_id)
@@ -353,7 +345,6 @@ def _segment_array(seg_node: Any, segment_id: str, reference_node: Any) -> np.nd
         arr = slicer.util.arrayFromVolume(labelmap).copy()
     finally:
         scn.RemoveNode(labelmap)
-    del oriented
     return arr
 
 

@@ -317,6 +317,33 @@ def kill_process_tree(process: ChildProcess, timeout: float = 5.0) -> None:
             pass
 
 
+class JobLogic:
+    """What every module logic that starts background jobs shares: the process factory and interpreter (both
+    injectable), a work folder (default: a new temporary one) with numbered per-job output folders, the scene.
+
+    Args:
+        process_factory: how jobs start their child process (tests inject fakes).
+        python: interpreter for jobs (default: PythonSlicer inside Slicer).
+        work_root: where job inputs and outputs go.
+        scene: MRML scene (default ``slicer.mrmlScene``).
+    """
+
+    work_prefix = "CardioGen-"
+
+    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
+                 work_root: Optional[Path] = None, scene: Any = None) -> None:
+        self.process_factory = process_factory
+        self.python = python
+        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix=self.work_prefix))
+        self.scene = scene
+        self._counter = 0
+
+    def _dir(self, stem: str) -> Path:
+        """A new numbered folder name under the work root (created by whoever writes into it)."""
+        self._counter += 1
+        return self.work_root / f"{stem}-{self._counter:03d}"
+
+
 class TimerDriver:
     """Polls a job from a GUI timer: ``TimerDriver(job, timer_factory)``; the timer factory returns an object with
     ``timeout.connect(fn)``, ``start(ms)`` and ``stop()`` (a ``qt.QTimer``), keeping Qt out of this module."""

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -17,7 +16,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
-from .process import BackgroundJob, JobResult, ProcessFactory, default_process_factory
+from .process import BackgroundJob, JobLogic, JobResult
 
 #: MRML node classes that can feed each input kind.
 NODE_TYPES = {
@@ -49,18 +48,8 @@ class SynthesisResult:
         return out
 
 
-class SynthesisLogic:
-    def __init__(self, process_factory: ProcessFactory = default_process_factory, python: Optional[str] = None,
-                 work_root: Optional[Path] = None, scene: Any = None) -> None:
-        self.process_factory = process_factory
-        self.python = python
-        self.work_root = Path(work_root) if work_root else Path(tempfile.mkdtemp(prefix="CardioGenSynthesis-"))
-        self.scene = scene
-        self._counter = 0
-
-    def _dir(self, stem: str) -> Path:
-        self._counter += 1
-        return self.work_root / f"{stem}-{self._counter:03d}"
+class SynthesisLogic(JobLogic):
+    work_prefix = "CardioGenSynthesis-"
 
     def write_inputs(self, declaration: dict, nodes: dict) -> dict:
         """Files for the declared inputs from the chosen nodes (``{input name: node or None}``)."""

@@ -138,7 +138,7 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     outputs: dict[str, str] = {}
     strain = None
     if method == "dense":
-        from .motion.dense import dense_displacement, dense_strain, dense_to_lagrangian, refine_myocardium_mask
+        from .motion.dense import dense_motion_and_strain, refine_myocardium_mask
 
         if not inputs.get("dense"):
             raise CardioGenInputError("the DENSE method needs a DENSE input (inputs.dense)")
@@ -148,12 +148,9 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
             mask = io.load(inputs["mask"]).mask("LV myocardium")
         if options.get("refine_mask"):
             mask = refine_myocardium_mask(dense, region_labels=tuple(options.get("region_labels", (1, 2))))
-        report(progress, 0.2, "unwrapping DENSE phase")
-        eul, masks = dense_displacement(dense, mask, return_frame_masks=True)
-        disp = dense_to_lagrangian(eul, masks)
-        report(progress, 0.6, "computing strain")
+        report(progress, 0.2, "DENSE phase -> displacement -> strain")
         # through-plane strain needs a z encoding; in-plane DENSE gives radial and circumferential only
-        strain = dense_strain(dense, mask, longitudinal="z" in dense.encodings)
+        disp, strain = dense_motion_and_strain(dense, mask, longitudinal="z" in dense.encodings)
         reference_series = dense.magnitude
     else:
         if not inputs.get("cine"):

@@ -23,3 +23,4 @@ def qapp():
     app = install_gui_standins()
     make_scene(fresh=True)
     return app
+

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from qt_helpers import wait_for_job
 
 
 def _widget(tmp_path, **logic_kwargs):
@@ -22,13 +22,6 @@ def _widget(tmp_path, **logic_kwargs):
     return widget, parent
 
 
-def _wait(app, widget, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while widget.job is not None and not widget.job.state.finished and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
-    assert widget.job.state.finished, "the background job did not finish in time"
 
 
 def _cardiogen_nodes():
@@ -61,7 +54,7 @@ def test_phantom_button_runs_in_background_and_loads_nodes(qapp, tmp_path, artif
     ui.ctCheckBox.setChecked(False)
     ui.phantomButton.click()
     assert ui.cancelButton.isEnabled() and not ui.phantomButton.isEnabled()  # GUI stays responsive: job runs apart
-    _wait(qapp, widget)
+    wait_for_job(qapp, widget)
     assert widget.job.result.error == "" and ui.statusLabel.text() == "Done.", ui.summaryTextEdit.toPlainText()
     loaded = widget.loaded[-1]
     assert loaded.nodes["cine_sequence"].GetNumberOfDataNodes() == 12
@@ -103,7 +96,7 @@ def test_load_button_reads_a_file_and_summarises_it(qapp, tmp_path):
     widget, _ = _widget(tmp_path)
     widget.ui.pathLineEdit.setCurrentPath(str(path))
     widget.ui.loadButton.click()
-    _wait(qapp, widget)
+    wait_for_job(qapp, widget)
     assert widget.ui.statusLabel.text() == "Done.", widget.ui.summaryTextEdit.toPlainText()
     node = widget.loaded[-1].nodes["image"]
     assert widget.loaded[-1].nodes["image_sequence"].GetNumberOfDataNodes() == 6
@@ -119,7 +112,7 @@ def test_bad_file_shows_the_library_error_in_the_panel(qapp, tmp_path):
     before = len(_cardiogen_nodes())
     widget.ui.pathLineEdit.setCurrentPath(str(bad))
     widget.ui.loadButton.click()
-    _wait(qapp, widget)
+    wait_for_job(qapp, widget)
     status = widget.ui.statusLabel.text()
     assert status.startswith("Error:") and "broken.nrrd" in status
     assert "Traceback" not in status

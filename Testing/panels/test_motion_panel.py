@@ -1,18 +1,8 @@
 """CardioGen Motion panel, offscreen: pick the phantom cine and its truth myocardium, Run, see strain and curves."""
 from __future__ import annotations
 
-import time
-
 import pytest
-
-
-def _wait(app, widget, timeout=300.0):
-    deadline = time.monotonic() + timeout
-    while widget.job is not None and not widget.job.state.finished and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
-    assert widget.job.state.finished, "the background job did not finish in time"
+from qt_helpers import wait_for_job
 
 
 @pytest.fixture()
@@ -50,7 +40,7 @@ def test_demons_run_shows_strain_overlay_curves_and_exports(qapp, tmp_path, phan
     assert ui.runButton.isEnabled()
     ui.runButton.click()
     assert ui.cancelButton.isEnabled()
-    _wait(qapp, widget)
+    wait_for_job(qapp, widget)
     assert ui.statusLabel.text() == "Done.", ui.statusLabel.text()
     motion = widget.results[-1]
     assert motion.peaks["circumferential"]["peak"] < -0.05 and motion.peaks["radial"]["peak"] > 0.05
@@ -87,7 +77,7 @@ def test_dense_method_on_phantom_dense(qapp, tmp_path, phantom_nodes):
     widget.ui.inputSelector.setCurrentNode(phantom_nodes.nodes["dense_magnitude"])
     widget.ui.methodComboBox.setCurrentText("DENSE phase")
     widget.ui.runButton.click()
-    _wait(qapp, widget)
+    wait_for_job(qapp, widget)
     assert widget.ui.statusLabel.text() == "Done.", widget.ui.statusLabel.text()
     assert widget.results[-1].peaks["circumferential"]["peak"] < -0.05
 

@@ -1,18 +1,8 @@
 """CardioGen Synthesis panel, offscreen: generic widgets from the pipeline registry, Run, Cancel, export."""
 from __future__ import annotations
 
-import time
-
 import pytest
-
-
-def _wait(app, widget, timeout=300.0):
-    deadline = time.monotonic() + timeout
-    while widget.job is not None and not widget.job.state.finished and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
-    assert widget.job.state.finished
+from qt_helpers import wait_for_job
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +52,7 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     widget.optionWidgets["steps"].setValue(3)
     widget.optionWidgets["samples"].setValue(2)
     ui.runButton.click()
-    _wait(qapp, widget)
+    wait_for_job(qapp, widget)
     assert ui.statusLabel.text().startswith("Done"), ui.statusLabel.text()
     made = widget.results[-1]
     assert set(made.series) == {"cine", "cine_2"}

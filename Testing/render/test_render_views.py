@@ -46,7 +46,6 @@ def test_slice_view_shows_cine_with_colored_strain_overlay(app, case, artifacts_
     cine = mb.image_series_to_nodes(case.cine, "Phantom cine")
     strain = mb.strain_to_nodes(case.truth.strain, "circumferential", "Phantom")
     view = _slice_view(app, "Red")
-    slice_node = view.mrml_view_node if hasattr(view, "mrml_view_node") else None
     es = int(case.truth.es_frame) if hasattr(case.truth, "es_frame") else case.cine.n_frames // 3
     cine.browser.SetSelectedItemNumber(es)
     strain.browser.SetSelectedItemNumber(es)
@@ -84,13 +83,12 @@ def test_threed_view_shows_segmentation_surfaces(app, case, artifacts_dir):
     background = pixels[2, 2]
     differs = np.abs(pixels - background).sum(axis=-1) > 30
     assert differs.mean() > 0.03, "3D view shows no surfaces"
-    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    r, b = pixels[..., 0], pixels[..., 2]
     assert ((r > 120) & (r > b + 40)).sum() > 50, "LV segment colors (red/yellow) not visible"
 
 
 def test_ecg_chart_renders_twelve_leads(app, case, artifacts_dir):
     """The ECG table/plot nodes drawn with VTK's chart (the engine under Slicer's plot view)."""
-    import vtk
     from CardioGenSlicerLib import mrml_bridge as mb
 
     nodes = mb.ecg_to_nodes(case.ecg, "Phantom ECG")

@@ -16,7 +16,7 @@ reference points is the inverse map, which for a stationary velocity field is ex
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -134,8 +134,3 @@ def normalise_video(frames: torch.Tensor) -> torch.Tensor:
     lo = flat.kthvalue(max(1, int(round(0.01 * (n - 1))) + 1), dim=1).values.view(-1, 1, 1, 1)
     hi = flat.kthvalue(max(1, int(round(0.99 * (n - 1))) + 1), dim=1).values.view(-1, 1, 1, 1)
     return ((frames - lo) / (hi - lo).clamp_min(1e-6)).clamp(-0.5, 1.5)
-
-
-@dataclass
-class _Unused:  # keeps dataclasses import used for LTMAConfig defaults in older Pythons
-    x: list = field(default_factory=list)

@@ -550,6 +550,14 @@ def dense_strain(dense: DenseSeries, mask: Any = None, *, smooth_mm: float | Non
     mask and the LV centre. ``displacement_options`` go to :func:`dense_displacement`, ``strain_options`` to
     ``compute_strain``.
     """
+    return dense_motion_and_strain(dense, mask, smooth_mm=smooth_mm, displacement_options=displacement_options,
+                                   **strain_options)[1]
+
+
+def dense_motion_and_strain(dense: DenseSeries, mask: Any = None, *, smooth_mm: float | None = None,
+                            displacement_options: dict | None = None,
+                            **strain_options: Any) -> tuple[DisplacementSeries, StrainSeries]:
+    """Like :func:`dense_strain`, also returning the Lagrangian displacement it computed on the way."""
     from .strain import compute_strain  # noqa: PLC0415
 
     opts = dict(displacement_options or {})
@@ -571,7 +579,7 @@ def dense_strain(dense: DenseSeries, mask: Any = None, *, smooth_mm: float | Non
             if not blood.any():
                 blood = None
     strain_options.setdefault("blood_pool_mask", blood)
-    return compute_strain(lag, masks[ref], smooth_mm=smooth_mm, **strain_options)
+    return lag, compute_strain(lag, masks[ref], smooth_mm=smooth_mm, **strain_options)
 
 
 def refine_myocardium_mask(dense: DenseSeries, region: Any = None, *, magnitude_fraction: float = 0.5,

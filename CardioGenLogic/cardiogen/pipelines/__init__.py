@@ -17,7 +17,7 @@ pipeline, weights sha256, seed and device).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..errors import CardioGenInputError
@@ -167,4 +167,4 @@ def _import_builtin() -> None:
 
 
 __all__ = ["Input", "Output", "Option", "Pipeline", "PIPELINES", "register_pipeline", "get_pipeline",
-           "list_pipelines", "field"]
+           "list_pipelines"]
