@@ -76,16 +76,9 @@ def _phantom_from_args(args: argparse.Namespace, progress=None):
         dyssynchrony=args.dyssynchrony,
     )
     demo_fields = {k: getattr(args, k) for k in ("age", "sex", "height", "weight", "sbp", "dbp")}
-    demographics = None
-    if any(v is not None for v in demo_fields.values()):
-        import numpy as np
-
-        base = phantom.Demographics.random(np.random.default_rng(args.seed))
-        rename = {"height": "height_cm", "weight": "weight_kg"}
-        changes = {rename.get(k, k): v for k, v in demo_fields.items() if v is not None}
-        import dataclasses
-
-        demographics = dataclasses.replace(base, **changes)
+    rename = {"height": "height_cm", "weight": "weight_kg"}
+    changes = {rename.get(k, k): v for k, v in demo_fields.items() if v is not None}
+    demographics = phantom.Demographics.for_seed(args.seed, **changes) if changes else None
     return phantom.make_case(config, demographics=demographics)
 
 

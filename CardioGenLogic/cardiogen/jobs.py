@@ -47,8 +47,6 @@ def _job_phantom(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     """Simulate a phantom case (options = PhantomConfig fields + "demographics" dict) and write its files."""
     import dataclasses
 
-    import numpy as np
-
     from . import phantom
     from .io import describe
     from .io.case import save_case
@@ -65,10 +63,7 @@ def _job_phantom(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     if unknown:
         raise CardioGenInputError("unknown phantom options", expected=sorted(known), got=sorted(unknown))
     config = phantom.PhantomConfig(**opts)
-    demographics = None
-    if demo:
-        base = phantom.Demographics.random(np.random.default_rng(config.seed))
-        demographics = dataclasses.replace(base, **demo)
+    demographics = phantom.Demographics.for_seed(config.seed, **demo) if demo else None
     report(progress, 0.02, "simulating the phantom")
     case = phantom.make_case(config, demographics=demographics)
     report(progress, 0.6, "writing files")

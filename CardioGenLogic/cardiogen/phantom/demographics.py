@@ -139,6 +139,16 @@ class Demographics:
                    sbp=round(sbp), dbp=round(dbp), smoking=bool(rng.random() < 0.15),
                    alcohol=round(float(rng.gamma(1.2, 5.0)), 1))
 
+    @classmethod
+    def for_seed(cls, seed: int, **overrides: Any) -> "Demographics":
+        """The subject :meth:`random` draws for ``seed``, with the given fields replaced (CLI and panel use this)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise CardioGenInputError("unknown demographics fields", source="Demographics", expected=sorted(known),
+                                      got=sorted(unknown))
+        return dataclasses.replace(cls.random(np.random.default_rng(seed)), **overrides)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
