@@ -92,7 +92,29 @@ def install_gui_standins():
             self.setText(str(path))
 
     class ctkSliderWidget(QtWidgets.QDoubleSpinBox):
-        pass
+        """ctkSliderWidget's contract: with ``tracking`` off, ``valueIsChanging(double)`` fires while the user drags
+        and ``valueChanged(double)`` once on release. Tests call :meth:`drag` (no release) and ``setValue``."""
+
+        valueIsChanging = QtCore.Signal(float)
+
+        def __init__(self, parent=None):
+            super().__init__(parent)
+            self._tracking = True
+
+        def setTracking(self, on):
+            self._tracking = bool(on)
+
+        def hasTracking(self):
+            return self._tracking
+
+        def setSingleStep(self, step):
+            super().setSingleStep(step)
+
+        def drag(self, value):
+            """The handle moves to ``value`` while the mouse button is still down."""
+            self.valueIsChanging.emit(float(value))
+            if self._tracking:
+                self.setValue(value)
 
     class qMRMLNodeComboBox(QtWidgets.QComboBox):
         """Lists scene nodes of the classes in its "nodeTypes" property; currentNode()/setCurrentNode()."""

@@ -58,6 +58,7 @@ class CardioGenDataParameterNode:
     infarct: bool = False
     infarctAngle: float = 90.0
     dyssynchrony: float = 0.0
+    view: str = "sax"
 
 
 class CardioGenDataWidget(ScriptedLoadableModuleWidget):
@@ -102,6 +103,7 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         p.infarct = bool(prop(self.ui.infarctCheckBox, "checked"))
         p.infarctAngle = float(prop(self.ui.infarctAngleSpinBox, "value"))
         p.dyssynchrony = float(prop(self.ui.dyssynchronySlider, "value"))
+        p.view = str(prop(self.ui.viewComboBox, "currentText"))
         return p
 
     def modalities(self) -> tuple:
@@ -129,7 +131,8 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         p = self.parameters()
         request = PhantomRequest(modalities=self.modalities(), seed=p.seed, size=p.size, frames=p.frames, age=p.age,
                                  sex=p.sex, height_cm=p.heightCm, weight_kg=p.weightKg, sbp=p.sbp,
-                                 infarct_deg=p.infarctAngle if p.infarct else None, dyssynchrony=p.dyssynchrony)
+                                 infarct_deg=p.infarctAngle if p.infarct else None, dyssynchrony=p.dyssynchrony,
+                                 view=p.view)
         self.panel.start(lambda progress, finished: self.logic.start_phantom(request, progress, finished),
                          f"Simulating phantom case (seed {p.seed})")
 

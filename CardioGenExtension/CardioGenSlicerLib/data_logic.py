@@ -35,6 +35,8 @@ class PhantomRequest:
     sbp: float = 128.0
     infarct_deg: Optional[float] = None
     dyssynchrony: float = 0.0
+    view: str = "sax"
+    slices: Optional[int] = None  #: None: 10 short-axis slices, or 1 four-chamber plane
 
     def options(self) -> dict:
         bad = [m for m in self.modalities if m not in PHANTOM_MODALITIES]
@@ -46,6 +48,10 @@ class PhantomRequest:
             "demographics": {"age": float(self.age), "sex": self.sex, "height_cm": float(self.height_cm),
                              "weight_kg": float(self.weight_kg), "sbp": float(self.sbp)},
         }
+        if self.view != "sax":
+            opts["view"] = str(self.view)
+        if self.slices is not None or self.view != "sax":
+            opts["slices"] = int(self.slices if self.slices is not None else 1)
         if self.infarct_deg is not None:
             opts["infarct"] = {"center_deg": float(self.infarct_deg), "width_deg": 60.0, "severity": 0.8}
         return opts

@@ -148,6 +148,13 @@ def image_series_to_nodes(series: ImageSeries, name: str, scene: Any = None) -> 
     return SeriesNodes(volume=proxy, sequence=seq, browser=browser)
 
 
+def update_volume_node(node: Any, series: ImageSeries) -> None:
+    """Replace the voxels (first frame) and geometry of an existing scalar volume node in place (live previews)."""
+    node.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(series.geometry)))
+    slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(series.array[0]))
+    _mark(node, series.modality, series.synthetic, series.provenance)
+
+
 def vtk_volume_node() -> Any:
     """A scalar volume node outside the scene (a template for sequence frames)."""
     node = slicer.vtkMRMLScalarVolumeNode()

@@ -10,6 +10,7 @@ Sub-commands (``cardiogen COMMAND --help`` for options)::
     cardiogen demo --out DIR
     cardiogen train MODEL --config CFG.yaml --out RUN [--register FOLDER]
     cardiogen weights list | verify [ID] | add FILE --id ID --pipeline NAME
+    cardiogen latent project FILE --out DIR | generate --out F.seq.nrrd | sweep --slider NAME --out F.png | fit
     cardiogen run JOB.json          (background jobs of the Slicer modules; JSON lines on stdout)
 
 Every command exits 0 on success, 2 on bad input (with a one-line message naming the file and the problem)
@@ -56,6 +57,8 @@ def _add_phantom_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--infarct", type=float, default=None, metavar="ANGLE_DEG",
                    help="add a regional infarct centred at this angle (0 lateral, 90 anterior, 180 septal, 270 inferior)")
     p.add_argument("--dyssynchrony", type=float, default=0.0, help="0 (none) .. 1 (LBBB-like)")
+    p.add_argument("--view", choices=("sax", "4ch"), default="sax",
+                   help="MR view: short-axis stack (default) or four-chamber long-axis planes")
     p.add_argument("--age", type=float, default=None)
     p.add_argument("--sex", choices=("M", "F"), default=None)
     p.add_argument("--height", type=float, default=None, help="cm")
@@ -73,7 +76,7 @@ def _phantom_from_args(args: argparse.Namespace, progress=None):
     config = phantom.PhantomConfig(
         seed=args.seed, size=args.size, frames=args.frames, slices=args.slices, ct_size=args.ct_size,
         ct_frames=args.ct_frames, modalities=tuple(args.modalities), infarct=infarct,
-        dyssynchrony=args.dyssynchrony,
+        dyssynchrony=args.dyssynchrony, view=args.view,
     )
     demo_fields = {k: getattr(args, k) for k in ("age", "sex", "height", "weight", "sbp", "dbp")}
     rename = {"height": "height_cm", "weight": "weight_kg"}
@@ -254,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trained-on", default="user data")
     p.add_argument("--registry", type=Path, default=None, help="registry folder (default: shipped + user)")
     p.set_defaults(func=cmd_weights)
+
+    from .cli_latent import add_latent_parser
+
+    add_latent_parser(sub)
 
     p = sub.add_parser("run", help="run a background job from a JSON manifest, printing JSON-lines progress")
     p.add_argument("manifest", type=Path)

@@ -249,6 +249,31 @@ def _job_pipeline(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     return {"outputs": outputs, "summary": summary}
 
 
+@register_job("latent_project")
+def _job_latent_project(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
+    """Project the ED (first) frame of one slice of ``inputs["cine"]`` into the GANcMRI latent space (the Latent
+    Explorer's "Project"); writes ``latents.safetensors`` (ws ``(1, num_ws, w_dim)``). Same seed and steps as the
+    ``latent_video`` pipeline's ``project_ed`` start, so both find the same latent."""
+    from safetensors.torch import save_file
+
+    from . import io
+    from .pipelines.latent_video import _pipeline, _slice_frames
+
+    if not inputs.get("cine"):
+        raise CardioGenInputError("the latent_project job needs inputs.cine")
+    cine = io.load(inputs["cine"])
+    report(progress, 0.02, "loading the generator")
+    model = _pipeline(options.get("weights"), options.get("device", "cpu")).model
+    arr, z = _slice_frames(cine, int(options.get("slice", -1)))
+    proj = model.project(arr[:1], video=False, steps=int(options.get("steps", 150)), seed=int(options.get("seed", 0)),
+                         progress=sub_progress(progress, 0.05, 0.95))
+    save_file({"ws": proj.ws.contiguous()}, str(out_dir / "latents.safetensors"),
+              metadata={"source": str(inputs["cine"]), "slice": str(z), "weights": model.generator_entry.id})
+    return {"outputs": {"latents": "latents.safetensors"},
+            "summary": {"slice": z, "pixel_mse": round(float(proj.pixel_mse.mean()), 5),
+                        "weights": model.generator_entry.id}}
+
+
 @register_job("selftest")
 def _job_selftest(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     """Check the background machinery in an installation (Slicer's "Test background processing"):

@@ -10,6 +10,7 @@ sys.path.insert(0, str(ROOT / "CardioGenExtension"))
 sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenData"))
 sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenMotion"))
 sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenSynthesis"))
+sys.path.insert(0, str(ROOT / "CardioGenExtension" / "CardioGenLatent"))
 sys.path.insert(0, str(ROOT / "Testing"))
 
 pytest.importorskip("PySide6", reason="PySide6 is not installed: pip install -r requirements-dev.txt")

@@ -340,3 +340,29 @@ def test_wrong_demographics_and_infarct_raise():
     with pytest.raises(CardioGenInputError):
         make_case(PhantomConfig(size=32), demographics={"age": 40})
     assert math.isfinite(Demographics.random(np.random.default_rng(0)).bmi)
+
+
+def test_four_chamber_view_shows_the_lv_long_axis_and_its_sphericity():
+    """view="4ch": one long-axis plane through the LV axis and the RV; the LV blood pool's width / length on it
+    follows the model's sphericity (SAX diameter / LAX length) across subjects."""
+    import numpy as np
+
+    from cardiogen.errors import CardioGenInputError
+    from cardiogen.phantom import PhantomConfig, make_case
+
+    truth_sph, image_sph = [], []
+    for seed in range(10):
+        case = make_case(PhantomConfig(seed=seed, size=64, frames=4, slices=1, view="4ch", modalities=("cine",),
+                                       noise=False, pixel_mm=2.8))
+        lab = case.truth.masks.labels[0, 0]
+        lv = lab == 1
+        rows, cols = np.flatnonzero(lv.any(1)), np.flatnonzero(lv.any(0))
+        assert len(rows) > len(cols)          # the LV is longer than wide on a long-axis view
+        assert (lab == 3).any() and (lab == 2).any()
+        assert case.cine.metadata["view"] == "4ch"
+        assert not case.truth.phenotypes_measured["grid_covers_heart"]  # one plane: no volumes
+        truth_sph.append(case.truth.phenotypes_model.sphericity)
+        image_sph.append(len(cols) / len(rows))
+    assert np.corrcoef(truth_sph, image_sph)[0, 1] > 0.75
+    with pytest.raises(CardioGenInputError, match="unknown MR view"):
+        PhantomConfig(view="2ch")

@@ -33,7 +33,7 @@ Example::
 """
 from .anatomy import heart_to_lps
 from .case import PhantomCase, make_case
-from .config import PHANTOM_MODALITIES, InfarctSpec, PhantomConfig
+from .config import MR_VIEWS, PHANTOM_MODALITIES, InfarctSpec, PhantomConfig
 from .demographics import Demographics, Phenotypes, phenotypes_from_demographics
 from .heart import HeartGeometry, HeartModel, HeartMotion, aha_segments, solve_heart
 from .render import Placement
@@ -48,6 +48,7 @@ __all__ = [
     "HeartMotion",
     "InfarctSpec",
     "PHANTOM_MODALITIES",
+    "MR_VIEWS",
     "PhantomCase",
     "PhantomConfig",
     "PhantomTruth",

@@ -76,6 +76,30 @@ def _mr_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) ->
     return Geometry(spacing=(pixel, pixel, thick), origin=placement.to_lps(origin_heart), direction=direction)
 
 
+def _lax_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) -> Geometry:
+    """Four-chamber-like long-axis planes: x = −e_rv (RV on the image left), y = +w (row 0 above the apex, rows grow
+    toward the base and the atria), z = x × y; ``cfg.slices`` parallel planes centred on the LV long axis."""
+    g = model.geometry
+    rvc = math.radians(g.rv_center_deg)
+    e_rv = np.array([math.cos(rvc), math.sin(rvc), 0.0])
+    ex = -e_rv
+    ey = np.array([0.0, 0.0, 1.0])
+    ez = np.cross(ex, ey)
+    # lateral extent along e_rv: LV lateral epicardium (−a_epi) to the RV free wall (a_epi + RV cavity + wall)
+    lo, hi = -(g.a_epi + g.fat_mm), g.a_epi + g.rv_height_mm + g.rv_wall_mm + g.fat_mm
+    length = g.z_base + 0.6 * g.atria_height_mm  # apex to the lower atria
+    width = max(hi - lo, length)
+    n, nz = cfg.size, cfg.slices
+    pixel = cfg.pixel_mm if cfg.pixel_mm is not None else 1.35 * width / cfg.size
+    thick = cfg.slice_thickness_mm if cfg.slice_thickness_mm is not None else 8.0
+    c_rv, c_w = 0.5 * (lo + hi), 0.5 * length - 4.0
+    center = c_rv * e_rv + c_w * ey
+    rot = np.stack([ex, ey, ez], axis=1)  # columns: index axes in the heart frame
+    origin_heart = center - rot @ (np.array([n - 1, n - 1, nz - 1]) * 0.5 * np.array([pixel, pixel, thick]))
+    return Geometry(spacing=(pixel, pixel, thick), origin=placement.to_lps(origin_heart),
+                    direction=placement.heart_to_lps @ rot)
+
+
 def _slab_covers_heart(geom: Geometry, placement: Placement, slices: int, z_base: float) -> bool:
     """True when the short-axis slab spans the ventricles from the apex (w = 0) to the base (w = z_base)."""
     w_first = placement.to_heart(np.asarray(geom.origin))[2] + 0.5 * geom.spacing[2]
@@ -156,7 +180,7 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
 
     # ---- MR grid: one inverse pass per frame for cine, tagging, DENSE and the masks -------------------------
     t0 = time.perf_counter()
-    mr_geom = _mr_geometry(model, placement, cfg)
+    mr_geom = _lax_geometry(model, placement, cfg) if cfg.view == "4ch" else _mr_geometry(model, placement, cfg)
     mr_shape = (cfg.slices, cfg.size, cfg.size)
     mods = set(cfg.modalities)
     ss = SampleSet(mr_geom, mr_shape, MR_SUBSAMPLES, placement, model, apex_z)
@@ -166,7 +190,7 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
                    dense="dense" in mods, dense_ke=cfg.dense_ke, dense_encodings=cfg.dense_encodings,
                    tag_spacing_mm=cfg.tag_spacing_mm, noise=cfg.noise, rngs=rngs, timings=timings)
     t0 = time.perf_counter()
-    meta = {"heart_rate_bpm": target.heart_rate_bpm, "rr_ms": rr, "es_frame": es_frame,
+    meta = {"heart_rate_bpm": target.heart_rate_bpm, "rr_ms": rr, "es_frame": es_frame, "view": cfg.view,
             "heart_to_lps": rot.tolist()}
 
     def series(array: np.ndarray, modality: str, label: str, geom: Geometry, times: np.ndarray,
@@ -229,7 +253,8 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
         displacement=disp, strain=strain, masks=masks, ct_masks=ct_masks, phenotypes_target=target,
         phenotypes_model=_model_phenotypes(model, target, t_es),
         phenotypes_measured=measured_phenotypes(mr["labels"], mr_geom.voxel_volume_ml(), es_frame,
-                                                _slab_covers_heart(mr_geom, placement, cfg.slices, geometry.z_base)),
+                                                cfg.view == "sax" and _slab_covers_heart(mr_geom, placement, cfg.slices,
+                                                                                         geometry.z_base)),
         demographics=demographics, es_frame=es_frame, ct_es_phase=ct_es, heart_rate_bpm=target.heart_rate_bpm,
         es_time_ms=timing.es_ms, rr_ms=rr,
         volume_curves={"lv_blood_ml": lv_curve,

@@ -12,6 +12,9 @@ from ..errors import CardioGenInputError
 #: Modalities :func:`cardiogen.phantom.make_case` can render.
 PHANTOM_MODALITIES = ("cine", "tagging", "dense", "ct", "ecg")
 
+#: MR views :func:`cardiogen.phantom.make_case` can render.
+MR_VIEWS = ("sax", "4ch")
+
 _SOURCE = "PhantomConfig"
 
 
@@ -87,6 +90,9 @@ class PhantomConfig:
         residual_variation: add the seeded residual (unexplained) variation to the phenotypes.
         ecg_duration_s: ECG length (s).
         ecg_sampling_rate: ECG sampling rate (Hz).
+        view: MR view: "sax" (short-axis stack, the default) or "4ch" (long-axis four-chamber-like planes through
+            the LV long axis and the RV centre, ``slices`` parallel planes; apex at the top of the image, RV on the
+            image left, as read clinically). The "4ch" view shows the LV length, so sphericity is visible in it.
     """
 
     seed: int = 0
@@ -109,6 +115,7 @@ class PhantomConfig:
     residual_variation: bool = True
     ecg_duration_s: float = 10.0
     ecg_sampling_rate: float = 500.0
+    view: str = "sax"
 
     def __post_init__(self) -> None:
         setv = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -149,6 +156,8 @@ class PhantomConfig:
         setv("residual_variation", bool(self.residual_variation))
         setv("ecg_duration_s", _number(self.ecg_duration_s, "ecg_duration_s", 0.5, 600.0))
         setv("ecg_sampling_rate", _number(self.ecg_sampling_rate, "ecg_sampling_rate", 100.0, 10000.0))
+        if self.view not in MR_VIEWS:
+            raise CardioGenInputError("unknown MR view", source=_SOURCE, expected=MR_VIEWS, got=self.view)
 
     def replace(self, **changes: Any) -> "PhantomConfig":
         """A copy with some fields changed (validated again)."""

@@ -164,6 +164,7 @@ def _import_builtin() -> None:
         from . import dense_to_cine  # noqa: F401
     except ImportError:  # pragma: no cover - optional until its models exist
         pass
+    from . import latent_video  # noqa: F401
 
 
 __all__ = ["Input", "Output", "Option", "Pipeline", "PIPELINES", "register_pipeline", "get_pipeline",

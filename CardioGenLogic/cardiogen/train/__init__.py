@@ -144,7 +144,9 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
     model = spec.build(cfg).to(device)
     # a spec may train only part of the model (ControlNet: the control branch; GANs: the generators)
     params = spec.parameters(model) if hasattr(spec, "parameters") else model.parameters()
-    optimizer = torch.optim.AdamW(params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
+    betas = tuple(float(b) for b in tcfg.get("betas", (0.9, 0.999)))  # GANs: (0, 0.99)
+    optimizer = torch.optim.AdamW(params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]),
+                                  betas=betas)
     start_step = 0
     ckpt = _checkpoint_path(out)
     if ckpt.is_file():
@@ -153,6 +155,8 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         optimizer.load_state_dict(state["optimizer"])
         start_step = int(state["step"])
         torch.set_rng_state(state["rng"].cpu())
+        if "extra" in state and hasattr(spec, "load_extra_state"):  # e.g. a GAN's discriminator optimiser
+            spec.load_extra_state(model, state["extra"], cfg)
     net = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -177,7 +181,8 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         if rank == 0:
             report(progress, done / steps, f"step {done}/{steps} loss {float(loss.detach()):.5f}")
             if done % int(tcfg["checkpoint_every"]) == 0 or done == stop:
-                _save_checkpoint(ckpt, model, optimizer, done)
+                extra = spec.extra_state(model) if hasattr(spec, "extra_state") else None
+                _save_checkpoint(ckpt, model, optimizer, done, extra)
     train_seconds = time.time() - t0
     if distributed:
         import torch.distributed as dist
@@ -211,14 +216,17 @@ def _to_device(batch: Any, device: Any) -> Any:
     return batch
 
 
-def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int) -> None:
+def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, extra: Optional[dict] = None) -> None:
     import torch
 
     from ..io.atomic import atomic_path
 
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "rng": torch.get_rng_state()}
+    if extra is not None:
+        state["extra"] = extra
     with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "rng": torch.get_rng_state()}, tmp)
+        torch.save(state, tmp)
 
 
 def _export(spec: TrainSpec, model_name: str, model: Any, cfg: dict, out: Path, register_dir: Any, metrics: dict,

@@ -107,3 +107,4 @@ try:
     from . import specs_metrics  # noqa: E402,F401
 except ImportError:  # pragma: no cover - metrics package not installed in a trimmed build
     pass
+from . import specs_latent  # noqa: E402,F401

@@ -46,13 +46,16 @@ def _shared_data_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def phantom_frame_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every 2D cine frame of the phantom cases: float32 ``(n, size, size)`` images and uint8 labels (cached)."""
+def phantom_frame_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int,
+                       view: str = "sax") -> tuple[np.ndarray, np.ndarray]:
+    """Every 2D cine frame of the phantom cases: float32 ``(n, size, size)`` images and uint8 labels (cached).
+    ``view``: "sax" (short-axis stack) or "4ch" (long-axis planes)."""
     from ..phantom import PhantomConfig, make_case
 
     images, labels = [], []
     for seed in seeds:
-        case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=slices, modalities=("cine",)))
+        case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=slices, modalities=("cine",),
+                                       view=view))
         images.append(case.cine.array.reshape(-1, size, size))
         labels.append(case.truth.masks.labels.reshape(-1, size, size))
     return np.concatenate(images).astype(np.float32), np.concatenate(labels).astype(np.uint8)
@@ -185,7 +188,7 @@ class CardiacFeaturesSpec:
                 "batch_size": int(d.get("batch_size", 32)), "real": bool(d.get("real", True)),
                 "real_fraction": float(d.get("real_fraction", 0.1)),
                 "real_heldout_slices": tuple(int(s) for s in d.get("real_heldout_slices", (3, 7))),
-                "real_fov_mm": float(d.get("real_fov_mm", 190.0))}
+                "real_fov_mm": float(d.get("real_fov_mm", 190.0)), "view": str(d.get("view", "sax"))}
 
     def _real(self, d: dict, heldout: bool) -> dict:
         if not d["real"]:
@@ -201,7 +204,7 @@ class CardiacFeaturesSpec:
         from ..metrics.phenotype import frame_phenotypes
 
         d = self._data(config)
-        images, labels = phantom_frame_pool(d["seeds"], d["size"], d["frames"], d["slices"])
+        images, labels = phantom_frame_pool(d["seeds"], d["size"], d["frames"], d["slices"], d["view"])
         real = self._real(d, heldout=False)
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         n = d["batch_size"]
@@ -255,7 +258,7 @@ class CardiacFeaturesSpec:
         d = self._data(config)
         first = int(ev.get("first_seed", 1000))
         seeds = tuple(range(first, first + int(ev.get("cases", 4))))
-        images, labels = phantom_frame_pool(seeds, d["size"], d["frames"], d["slices"])
+        images, labels = phantom_frame_pool(seeds, d["size"], d["frames"], d["slices"], d["view"])
         net = model.cpu().eval()
         start = time.time()
         pred = segment_frames(images, net)
@@ -287,7 +290,8 @@ class CardiacFeaturesSpec:
     def describe_data(self, config: dict) -> str:
         d = self._data(config)
         real = self._real(d, heldout=False)
-        text = (f"CardioGen phantom cine frames, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['size']}x{d['size']} px, "
+        view = {"sax": "short-axis", "4ch": "four-chamber long-axis"}.get(d["view"], d["view"])
+        text = (f"CardioGen phantom {view} cine frames, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['size']}x{d['size']} px, "
                 f"{d['frames']} frames x {d['slices']} slices per case (held-out evaluation seeds from 1000)")
         if len(real["images"]):
             text += (f"; plus {len(real['images'])} real Sunnybrook cine frames with manual LV contours (CC0, "

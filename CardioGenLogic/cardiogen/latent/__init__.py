@@ -1,0 +1,223 @@
+"""Latent-space cine video generation (seed 002, GANcMRI): generator, projection, trajectories, sliders, TSR.
+
+:class:`LatentModel` bundles what a user needs, loaded through the weights registry:
+
+* the StyleGAN2 frame generator (``G_ema`` of a ``latent_video`` model, e.g. ``gancmri-phantom-64``),
+* its fitted directions (a ``latent_directions`` entry: ED→ES and frame-to-frame trajectories, phenotype sliders),
+* the four-chamber cardiac feature network (perceptual projection loss, phenotype measurement).
+
+Typical use (also the ``latent_video`` pipeline and the Latent Explorer module)::
+
+    from cardiogen.latent import LatentModel
+    m = LatentModel.load()                              # registry defaults, CPU
+    w1 = m.start_latents(seed=3)                        # ED start latent of a random heart
+    w1 = m.apply_sliders(w1, {"lv_area": 2.0})          # bigger LV
+    video = m.video(w1, method="f2f", frames=50)        # (1, 50, R, R) in [-1, 1]
+
+:func:`fit_directions` projects phantom training videos and fits the directions (``cardiogen latent fit``).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from ..errors import CardioGenInputError, CardioGenWeightsError
+from ..progress import report, sub_progress
+from .phenotypes import (LATENT_PHENOTYPES, SLIDER_RANGE, fit_phenotype_directions, generate_frames, measure_frames,
+                         sample_start_latents, video_ef_area)
+from .projector import Projection, frames_for_generator, project, project_video
+from .trajectory import Trajectories, fit_trajectories, start_latent, super_resolve_latents, video_latents
+
+GENERATOR_PIPELINE = "latent_video"
+DIRECTIONS_PIPELINE = "latent_directions"
+FEATURES_LAX = "cardiac-features-lax-64"
+
+
+def load_generator(weights: Optional[str] = None, device: str = "cpu") -> tuple[Any, Any]:
+    """(``G_ema`` in eval mode, registry entry) of a ``latent_video`` model (default: the registry's first)."""
+    from ..models.gancmri import GANcMRI
+    from ..weights import Registry
+
+    registry = Registry()
+    entry = registry.get(weights) if weights else registry.default_for(GENERATOR_PIPELINE)
+    if entry.pipeline != GENERATOR_PIPELINE:
+        raise CardioGenWeightsError(f"model '{entry.id}' is a '{entry.pipeline}' model, not a StyleGAN2 "
+                                    f"'{GENERATOR_PIPELINE}' generator")
+    cfg = dict(entry.config.get("model", {}))
+    cfg.setdefault("resolution", int(entry.config.get("data", {}).get("size", 64)))
+    model = GANcMRI(cfg)
+    try:
+        model.load_state_dict(registry.load_state_dict(entry.id))
+    except RuntimeError as exc:
+        raise CardioGenWeightsError(f"weights {entry.id} do not fit the StyleGAN2 architecture: {exc}") from exc
+    g = model.G_ema.eval().to(device)
+    for p in g.parameters():
+        p.requires_grad_(False)
+    return g, entry
+
+
+def load_directions(generator_entry: Any, directions: Optional[str] = None) -> tuple[Trajectories, Any]:
+    """Fitted directions for a generator (the registry's ``latent_directions`` entry made for its sha256)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ..weights import Registry, check_file
+
+    registry = Registry()
+    if directions:
+        entry = registry.get(directions)
+    else:
+        matches = [e for e in registry.list(DIRECTIONS_PIPELINE)
+                   if e.config.get("generator_sha256") == generator_entry.sha256]
+        if not matches:
+            raise CardioGenWeightsError(f"no fitted directions for generator '{generator_entry.id}'; fit them with "
+                                        f"'cardiogen latent fit --weights {generator_entry.id}'")
+        entry = matches[0]
+    check_file(entry)
+    with safe_open(str(entry.path), framework="pt") as fh:
+        meta = json.loads((fh.metadata() or {}).get("trajectories", "{}"))
+    return Trajectories.from_tensors(load_file(str(entry.path)), meta), entry
+
+
+@dataclass
+class LatentModel:
+    generator: Any
+    trajectories: Trajectories
+    features: Any
+    generator_entry: Any = None
+    directions_entry: Any = None
+    pixel_mm: float = 2.8
+
+    @classmethod
+    def load(cls, weights: Optional[str] = None, directions: Optional[str] = None, device: str = "cpu",
+             features: Optional[str] = FEATURES_LAX) -> "LatentModel":
+        from ..device import resolve_device
+        from ..metrics.features import load_feature_network
+
+        dev = str(resolve_device(device))
+        g, entry = load_generator(weights, dev)
+        traj, dentry = load_directions(entry, directions)
+        net = load_feature_network(features, dev) if features else None
+        pixel = float(entry.config.get("data", {}).get("pixel_mm") or 2.8)
+        return cls(g, traj, net, entry, dentry, pixel)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.generator.cfg.resolution)
+
+    @property
+    def sliders(self) -> tuple[str, ...]:
+        return tuple(self.trajectories.phenotype_directions)
+
+    def start_latents(self, seed: int = 0, n: int = 1, psi: float = 1.0) -> torch.Tensor:
+        """ED start latents ``(n, num_ws, w_dim)`` of seeded random hearts (w(1) = mapping(z) − 0.7 k)."""
+        return sample_start_latents(self.generator, self.trajectories, n, seed, psi)
+
+    def apply_sliders(self, ws: torch.Tensor, sliders: Optional[dict] = None) -> torch.Tensor:
+        """w + Σ c_name · k_name; c outside [−2, 3] is refused (the seed's range)."""
+        out = ws.clone()
+        for name, c in (sliders or {}).items():
+            if name not in self.trajectories.phenotype_directions:
+                raise CardioGenInputError("unknown phenotype slider", expected=self.sliders, got=name)
+            c = float(c)
+            if not SLIDER_RANGE[0] <= c <= SLIDER_RANGE[1]:
+                raise CardioGenInputError(f"slider '{name}' out of range", expected=SLIDER_RANGE, got=c)
+            out = out + c * torch.from_numpy(self.trajectories.phenotype_directions[name]).to(out)
+        return out
+
+    def frames(self, ws: torch.Tensor) -> np.ndarray:
+        """Noise-free frames ``(N, R, R)`` in [-1, 1]."""
+        return generate_frames(self.generator, ws)[:, 0].numpy()
+
+    def video(self, w1: torch.Tensor, method: str = "f2f", frames: int = 50,
+              smoothing: Optional[str] = None) -> np.ndarray:
+        """Videos ``(B, T, R, R)`` in [-1, 1] from ED start latents ``(B, num_ws, w_dim)``."""
+        lat = video_latents(w1, self.trajectories, method=method, frames=frames, smoothing=smoothing)
+        b, t = lat.shape[:2]
+        return self.frames(lat.reshape(b * t, *lat.shape[2:])).reshape(b, t, self.resolution, self.resolution)
+
+    def measure(self, frames: Any) -> dict:
+        if self.features is None:
+            raise CardioGenInputError("no feature network loaded for phenotype measurement")
+        return measure_frames(frames, self.features)
+
+    def project(self, frames: Any, *, video: bool = True, mode: str = "w", steps: int = 200,
+                steps_next: int = 60, progress: Optional[Callable] = None, **kwargs: Any) -> Projection:
+        """Project an ImageSeries / frames ``(..., H, W)`` (every frame resized to the generator's size)."""
+        x = frames_for_generator(frames, self.resolution)
+        common = dict(mode=mode, perceptual_net=self.features, progress=progress, **kwargs)
+        if video and x.shape[0] > 1:
+            return project_video(self.generator, x, steps_first=steps, steps_next=steps_next, **common)
+        return project(self.generator, x, steps=steps, **common)
+
+    def super_resolve(self, ws: torch.Tensor, factor: int = 2, smoothing: str = "none") -> np.ndarray:
+        """Frames ``(factor·(M−1)+1, R, R)`` between the projected frames of one video ``(M, num_ws, w_dim)``."""
+        if int(factor) < 1:
+            raise CardioGenInputError("super-resolution factor must be >= 1", got=factor)
+        m = ws.shape[0]
+        pos = np.linspace(0, m - 1, int(factor) * (m - 1) + 1)
+        return self.frames(super_resolve_latents(ws, pos, smoothing=smoothing))
+
+
+def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_seed: int = 0, frames: int = 50,
+                   steps_first: int = 150, steps_next: int = 40, pca_components: int = 32, smoothing: str = "seed",
+                   phenotype_samples: int = 400, out: Optional[str] = None, register: Optional[str] = None,
+                   device: str = "cpu", progress: Optional[Callable] = None, command: Optional[str] = None) -> dict:
+    """Project ``videos`` phantom four-chamber training videos, fit the trajectories and phenotype directions, save
+    them as ``<generator id>-directions.safetensors`` in ``out`` and register them (pipeline ``latent_directions``)."""
+    from safetensors.torch import save_file
+
+    from ..metrics.features import load_feature_network
+    from ..models.gancmri import lax_video_pool
+    from ..weights import add_weights
+
+    start = time.time()
+    g, entry = load_generator(weights, device)
+    net = load_feature_network(FEATURES_LAX, device)
+    data = entry.config.get("data", {})
+    seeds = tuple(range(int(first_seed), int(first_seed) + int(videos)))
+    pool = lax_video_pool(seeds, int(g.cfg.resolution), int(frames), data.get("pixel_mm"))
+    lat, mses = [], []
+    for i in range(len(seeds)):
+        x = torch.from_numpy(pool["video"][i])[:, None]
+        proj = project_video(g, x, steps_first=steps_first, steps_next=steps_next, perceptual_net=net,
+                             seed=i, progress=sub_progress(progress, 0.8 * i / len(seeds), 0.8 * (i + 1) / len(seeds)))
+        lat.append(proj.ws.numpy())
+        mses.append(float(proj.pixel_mse.mean()))
+    traj = fit_trajectories(np.stack(lat), pool["es_frame"], pca_components=pca_components, smoothing=smoothing)
+    dirs, stats = fit_phenotype_directions(g, traj, net, samples=phenotype_samples,
+                                           progress=sub_progress(progress, 0.8, 0.98))
+    traj.phenotype_directions = dirs
+    traj.info.update({"seeds": [seeds[0], seeds[-1]], "projection": {"mode": "w", "steps_first": steps_first,
+                                                                     "steps_next": steps_next,
+                                                                     "pixel_mse_mean": round(float(np.mean(mses)), 5)},
+                      "phenotype_split": stats, "seconds": round(time.time() - start, 1)})
+    out_dir = Path(out or ".")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_id = f"{entry.id}-directions"
+    path = out_dir / f"{model_id}.safetensors"
+    save_file({k: v.contiguous() for k, v in traj.tensors().items()}, str(path),
+              metadata={"trajectories": json.dumps(traj.metadata()), "generator": entry.id})
+    reg = add_weights(path, model_id=model_id, pipeline=DIRECTIONS_PIPELINE, license="BSD-3-Clause",
+                      trained_on=f"projections of phantom four-chamber cine seeds {seeds[0]}-{seeds[-1]} "
+                                 f"({frames} frames) into {entry.id}; phenotype split on {phenotype_samples} "
+                                 "generated ED frames",
+                      folder=Path(register) if register else out_dir, training_command=command or "",
+                      config={"generator": entry.id, "generator_sha256": entry.sha256, "videos": videos,
+                              "frames": frames, "pca_components": pca_components, "smoothing": smoothing,
+                              "phenotype_samples": phenotype_samples},
+                      metrics=traj.info, timing={"fit_seconds": round(time.time() - start, 1)})
+    report(progress, 1.0, f"directions saved: {path}")
+    return {"id": model_id, "path": str(reg.path), "info": traj.info}
+
+
+__all__ = ["LatentModel", "fit_directions", "load_generator", "load_directions", "Trajectories", "Projection",
+           "LATENT_PHENOTYPES", "SLIDER_RANGE", "fit_trajectories", "video_latents", "start_latent",
+           "super_resolve_latents", "project", "project_video", "frames_for_generator", "measure_frames",
+           "video_ef_area", "fit_phenotype_directions"]

@@ -1,0 +1,120 @@
+"""Phenotypes measured on (generated) four-chamber frames, and the phenotype directions ("sliders") of seed 002 Sec. 3.4.
+
+Measurement uses the segmentation of the four-chamber cardiac feature network (``cardiac-features-lax-64``) as soft
+class probabilities, so the values change continuously with the image:
+
+* ``lv_area``: LV blood-pool area, percent of the frame (× field of view² / 100 gives mm² when it is known);
+* ``sphericity``: LV cavity width / length = √(λmin/λmax) of the probability-weighted second moments of the blood
+  pool (the long-axis analogue of the phantom's SAX diameter / LAX length);
+* ``myo_thickness``: LV myocardium area / endocardial border length (pixels of the network grid), the mean wall
+  thickness; the border length is the total variation of the blood-pool probability;
+* per video ``ef_area``: fractional area change of the LV blood pool, 100 · (max − min) / max (%).
+
+Direction (slider) for a phenotype: sample latents, take the ED start latent w(1) of each, measure the phenotype on
+its frame, split at the mean into low and high, k = mean(high latents) − mean(low latents); a slider value c moves a
+latent to w + c·k (c ∈ [−2, 3] in the seed).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import CardioGenInputError
+from ..progress import report
+
+LATENT_PHENOTYPES = ("lv_area", "sphericity", "myo_thickness")
+SLIDER_RANGE = (-2.0, 3.0)
+
+
+def soft_segmentation(frames: Any, net: Any, batch_size: int = 128) -> torch.Tensor:
+    """Class probabilities ``(N, 5, S, S)`` of frames (any input of :func:`cardiogen.metrics.features.prepare_frames`)."""
+    from ..metrics.features import prepare_frames
+
+    size = int(getattr(getattr(net, "config", None), "size", 64))
+    x = prepare_frames(frames, size)
+    device = next(net.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in range(0, x.shape[0], batch_size):
+            out.append(F.softmax(net(x[i:i + batch_size].to(device))["seg"], 1).cpu())
+    return torch.cat(out)
+
+
+def measure_frames(frames: Any, net: Any) -> dict[str, np.ndarray]:
+    """``{lv_area, sphericity, myo_thickness}`` → ``(N,)`` float64 per frame (see the module docstring)."""
+    p = soft_segmentation(frames, net).double()
+    blood, myo = p[:, 1], p[:, 2]
+    n, h, w = blood.shape
+    area = blood.sum((1, 2))
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
+                            indexing="ij")
+    mass = area.clamp(min=1e-6).view(-1, 1, 1)
+    my, mx = (blood * yy).sum((1, 2)) / mass[:, 0, 0], (blood * xx).sum((1, 2)) / mass[:, 0, 0]
+    dy, dx = yy - my.view(-1, 1, 1), xx - mx.view(-1, 1, 1)
+    cyy = (blood * dy * dy).sum((1, 2)) / mass[:, 0, 0] + 1.0 / 12
+    cxx = (blood * dx * dx).sum((1, 2)) / mass[:, 0, 0] + 1.0 / 12
+    cxy = (blood * dx * dy).sum((1, 2)) / mass[:, 0, 0]
+    tr, det = cyy + cxx, cyy * cxx - cxy * cxy
+    disc = (tr * tr / 4 - det).clamp(min=0).sqrt()
+    lmax, lmin = tr / 2 + disc, (tr / 2 - disc).clamp(min=0)
+    sph = torch.where(area > 5, (lmin / lmax).sqrt(), torch.zeros_like(area))
+    border = (blood[:, 1:, :] - blood[:, :-1, :]).abs().sum((1, 2)) + (blood[:, :, 1:] - blood[:, :, :-1]).abs().sum((1, 2))
+    thick = myo.sum((1, 2)) / border.clamp(min=1.0)
+    return {"lv_area": (100.0 * area / (h * w)).numpy(), "sphericity": sph.numpy(), "myo_thickness": thick.numpy()}
+
+
+def video_ef_area(lv_area: np.ndarray) -> float:
+    """Fractional area change (%) of one video's LV blood-pool areas ``(T,)``."""
+    a = np.asarray(lv_area, dtype=np.float64)
+    return float(100.0 * (a.max() - a.min()) / a.max()) if a.size and a.max() > 0 else float("nan")
+
+
+def generate_frames(generator: Any, ws: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Noise-free frames ``(N, 1, R, R)`` in [-1, 1] of W+ latents ``(N, num_ws, w_dim)``."""
+    device = next(generator.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in range(0, ws.shape[0], batch_size):
+            out.append(generator.synthesis(ws[i:i + batch_size].to(device), noise_mode="none").cpu())
+    return torch.cat(out) if out else torch.zeros(0, 1, generator.cfg.resolution, generator.cfg.resolution)
+
+
+def sample_start_latents(generator: Any, traj: Any, n: int, seed: int = 0, psi: float = 1.0) -> torch.Tensor:
+    """ED start latents w(1) = mapping(z) − 0.7·k of ``n`` seeded random z ``(n, num_ws, w_dim)``."""
+    from .trajectory import start_latent
+
+    gen = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(int(n), generator.cfg.z_dim, generator=gen)
+    device = next(generator.parameters()).device
+    with torch.no_grad():
+        w = generator.truncate(generator.mapping(z.to(device)), psi).cpu()
+    return start_latent(w, traj)
+
+
+def fit_phenotype_directions(generator: Any, traj: Any, net: Any, *, samples: int = 400, seed: int = 0,
+                             names: Sequence[str] = LATENT_PHENOTYPES,
+                             progress: Optional[Callable] = None) -> tuple[dict, dict]:
+    """``({name: (num_ws, w_dim)}, stats)`` by the high-minus-low split of ``samples`` generated ED frames."""
+    unknown = [n for n in names if n not in LATENT_PHENOTYPES]
+    if unknown:
+        raise CardioGenInputError("unknown phenotype", expected=LATENT_PHENOTYPES, got=unknown)
+    if samples < 4:
+        raise CardioGenInputError("need at least 4 samples to split into low and high groups", got=samples)
+    ws = sample_start_latents(generator, traj, samples, seed)
+    report(progress, 0.3, f"measuring {samples} generated ED frames")
+    values = measure_frames(generate_frames(generator, ws), net)
+    dirs, stats = {}, {}
+    flat = ws.numpy().astype(np.float64)
+    for name in names:
+        v = values[name]
+        high = v > v.mean()
+        if high.all() or not high.any():
+            raise CardioGenInputError(f"generated frames do not vary in {name}; cannot fit its direction")
+        dirs[name] = (flat[high].mean(0) - flat[~high].mean(0)).astype(np.float32)
+        stats[name] = {"mean": float(v.mean()), "std": float(v.std()), "low": int((~high).sum()),
+                       "high": int(high.sum())}
+    report(progress, 1.0, "phenotype directions fitted")
+    return dirs, stats
