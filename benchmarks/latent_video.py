@@ -158,6 +158,14 @@ def main() -> None:
     k = min(8, len(real))
     real_area = m.measure(real[:k].reshape(-1, m.resolution, m.resolution))["lv_area"].reshape(k, -1)
     video_metrics["ef_area_real_pct"] = round(float(np.mean([video_ef_area(a) for a in real_area])), 2)
+    from dense_to_cine import pretrained_metrics  # Inception-FID / I3D-FVD when installed (same definitions)
+
+    chosen = f"f2f_{m.trajectories.smoothing}"
+    pre = pretrained_metrics(sixteen(gen[chosen]).astype(np.float32), sixteen(real).astype(np.float32))
+    frames_metrics.update({f"{k}_{chosen}_vs_heldout": round(v, 2) for k, v in pre.items()})
+    if pre:
+        floor = pretrained_metrics(sixteen(real[:half]).astype(np.float32), sixteen(real[half:]).astype(np.float32))
+        frames_metrics.update({f"{k}_heldout_half_vs_half": round(v, 2) for k, v in floor.items()})
     print(frames_metrics, video_metrics, flush=True)
     print("temporal super-resolution …", flush=True)
     tsr = tsr_benchmark(m, held, args.tsr_videos, args.tsr_steps)
@@ -181,6 +189,11 @@ def main() -> None:
     rows += ["", "| quality | value | reference in the same run |", "|---|---|---|",
              f"| cFID frames, generated vs held-out | {frames_metrics['cfid_generated_vs_heldout']:.2f} | held-out half vs "
              f"half {frames_metrics['cfid_heldout_half_vs_half']:.2f} |"]
+    for key in ("inception_fid", "i3d_fvd"):
+        k = f"{key}_f2f_{m.trajectories.smoothing}_vs_heldout"
+        if k in frames_metrics:
+            rows.append(f"| {'Inception-FID frames' if key == 'inception_fid' else 'I3D-FVD videos'}, f2f vs held-out | "
+                        f"{frames_metrics[k]:.1f} | held-out half vs half {frames_metrics[f'{key}_heldout_half_vs_half']:.1f} |")
     for name in gen:
         rows.append(f"| cFVD {name} vs real | {video_metrics[f'cfvd_{name}_vs_real']:.2f} | real half vs half "
                     f"{video_metrics['cfvd_real_half_vs_half']:.2f} |")
@@ -193,9 +206,9 @@ def main() -> None:
     cpu = timing["cpu"]
     rows.append(f"| time per 50-frame video, CPU (f2f / ed_es) | {cpu['f2f']['mean_s']:.3f} ± {cpu['f2f']['sd_s']:.3f} s"
                 f" / {cpu['ed_es']['mean_s']:.3f} s | 002: 0.73 s on an RTX 2080 Ti at 256×256 |")
-    rows.append(f"| time per 50-frame video, GPU | "
-                + (f"{timing['gpu']['f2f']['mean_s']:.3f} s ({timing['gpu']['device']})" if isinstance(timing["gpu"], dict)
-                   else timing["gpu"]) + " | |")
+    gpu = timing["gpu"]
+    gpu_text = f"{gpu['f2f']['mean_s']:.3f} s ({gpu['device']})" if isinstance(gpu, dict) else gpu
+    rows.append(f"| time per 50-frame video, GPU | {gpu_text} | |")
     write_result("latent_video", command=command, metrics=metrics, table_md="\n".join(rows),
                  notes=NOTES.format(res=m.resolution, lat=args.latents))
 

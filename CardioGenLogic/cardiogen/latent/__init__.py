@@ -147,10 +147,14 @@ class LatentModel:
             raise CardioGenInputError("no feature network loaded for phenotype measurement")
         return measure_frames(frames, self.features)
 
-    def project(self, frames: Any, *, video: bool = True, mode: str = "w", steps: int = 200,
-                steps_next: int = 60, progress: Optional[Callable] = None, **kwargs: Any) -> Projection:
-        """Project an ImageSeries / frames ``(..., H, W)`` (every frame resized to the generator's size)."""
+    def project(self, frames: Any, *, video: bool = True, first_only: bool = False, mode: str = "w",
+                steps: int = 200, steps_next: int = 60, progress: Optional[Callable] = None,
+                **kwargs: Any) -> Projection:
+        """Project an ImageSeries / frames ``(..., H, W)`` (every frame resized to the generator's size, intensities
+        scaled over the whole video as in training); ``first_only`` projects only the first (ED) frame."""
         x = frames_for_generator(frames, self.resolution)
+        if first_only:
+            x, video = x[:1], False
         common = dict(mode=mode, perceptual_net=self.features, progress=progress, **kwargs)
         if video and x.shape[0] > 1:
             return project_video(self.generator, x, steps_first=steps, steps_next=steps_next, **common)

@@ -99,7 +99,7 @@ class LatentVideoPipeline(Pipeline):
             source = {"source_slice": z, "source": cine.description}
             geometry = self._crop_geometry(cine, z)
             if start == "project_ed":
-                proj = m.project(arr[:1], video=False, steps=int(options["projection_steps"]), seed=int(options["seed"]),
+                proj = m.project(arr, first_only=True, steps=int(options["projection_steps"]), seed=int(options["seed"]),
                                  progress=sub_progress(progress, 0.0, 0.8))
                 w1 = m.apply_sliders(proj.ws, sliders).expand(n, -1, -1)
                 videos = m.video(w1, options["method"], frames)
