@@ -128,7 +128,7 @@ def add_latent_parser(sub) -> None:
     p.add_argument("--values", type=_floats, default=[-2.0, -1.0, 0.0, 1.0, 2.0, 3.0])
     p.add_argument("--videos", type=int, default=16)
     p.add_argument("--pca-components", type=int, default=32)
-    p.add_argument("--smoothing", choices=("seed", "lowrank", "none"), default="seed")
+    p.add_argument("--smoothing", choices=("auto", "seed", "lowrank", "none"), default="auto")
     p.add_argument("--phenotype-samples", type=int, default=400)
     p.add_argument("--register", type=Path, default=None)
     p.add_argument("--quiet", action="store_true")
