@@ -26,7 +26,8 @@ from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
-SLIDER_LABELS = {"lv_area": "LV area", "sphericity": "Sphericity", "myo_thickness": "Myocardial thickness"}
+SLIDER_LABELS = {"lv_area": "LV area", "sphericity": "Sphericity", "myo_thickness": "Myocardial thickness",
+                 "ef_area": "EF (area change)"}
 
 
 class CardioGenLatent(ScriptedLoadableModule):

@@ -30,7 +30,7 @@ import torch
 from ..errors import CardioGenInputError, CardioGenWeightsError
 from ..progress import report, sub_progress
 from .phenotypes import (LATENT_PHENOTYPES, SLIDER_RANGE, fit_phenotype_directions, generate_frames, measure_frames,
-                         sample_start_latents, video_ef_area)
+                         measure_video_phenotypes, sample_start_latents, video_ef_area)
 from .projector import Projection, frames_for_generator, project, project_video
 from .trajectory import Trajectories, fit_trajectories, start_latent, super_resolve_latents, video_latents
 
@@ -143,9 +143,16 @@ class LatentModel:
         return self.frames(lat.reshape(b * t, *lat.shape[2:])).reshape(b, t, self.resolution, self.resolution)
 
     def measure(self, frames: Any) -> dict:
+        """Frame phenotypes (lv_area, sphericity, myo_thickness) per frame."""
         if self.features is None:
             raise CardioGenInputError("no feature network loaded for phenotype measurement")
         return measure_frames(frames, self.features)
+
+    def measure_videos(self, w1: torch.Tensor) -> dict:
+        """Video phenotypes (``ef_area``: LV fractional area change, %) of frame-to-frame videos from ``w1``."""
+        if self.features is None:
+            raise CardioGenInputError("no feature network loaded for phenotype measurement")
+        return measure_video_phenotypes(self.generator, self.trajectories, self.features, w1)
 
     def project(self, frames: Any, *, video: bool = True, first_only: bool = False, mode: str = "w",
                 steps: int = 200, steps_next: int = 60, progress: Optional[Callable] = None,
@@ -249,4 +256,4 @@ def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_see
 __all__ = ["LatentModel", "fit_directions", "load_generator", "load_directions", "Trajectories", "Projection",
            "LATENT_PHENOTYPES", "SLIDER_RANGE", "fit_trajectories", "video_latents", "start_latent",
            "super_resolve_latents", "project", "project_video", "frames_for_generator", "measure_frames",
-           "video_ef_area", "fit_phenotype_directions"]
+           "video_ef_area", "fit_phenotype_directions", "measure_video_phenotypes"]

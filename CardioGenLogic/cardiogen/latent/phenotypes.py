@@ -8,7 +8,8 @@ class probabilities, so the values change continuously with the image:
   pool (the long-axis analogue of the phantom's SAX diameter / LAX length);
 * ``myo_thickness``: LV myocardium area / endocardial border length (pixels of the network grid), the mean wall
   thickness; the border length is the total variation of the blood-pool probability;
-* per video ``ef_area``: fractional area change of the LV blood pool, 100 · (max − min) / max (%).
+* per video ``ef_area``: fractional area change of the LV blood pool, 100 · (max − min) / max (%), the 2D
+  analogue of the ejection fraction, measured on a 16-frame frame-to-frame video from the latent.
 
 Direction (slider) for a phenotype: sample latents, take the ED start latent w(1) of each, measure the phenotype on
 its frame, split at the mean into low and high, k = mean(high latents) − mean(low latents); a slider value c moves a
@@ -25,7 +26,10 @@ import torch.nn.functional as F
 from ..errors import CardioGenInputError
 from ..progress import report
 
-LATENT_PHENOTYPES = ("lv_area", "sphericity", "myo_thickness")
+FRAME_PHENOTYPES = ("lv_area", "sphericity", "myo_thickness")
+VIDEO_PHENOTYPES = ("ef_area",)
+LATENT_PHENOTYPES = FRAME_PHENOTYPES + VIDEO_PHENOTYPES
+EF_FRAMES = 16  #: frames of the (frame-to-frame) videos on which the fractional area change is measured
 SLIDER_RANGE = (-2.0, 3.0)
 
 
@@ -94,6 +98,17 @@ def sample_start_latents(generator: Any, traj: Any, n: int, seed: int = 0, psi: 
     return start_latent(w, traj)
 
 
+def measure_video_phenotypes(generator: Any, traj: Any, net: Any, ws: torch.Tensor,
+                             frames: int = EF_FRAMES) -> dict[str, np.ndarray]:
+    """``{"ef_area": (N,)}`` of frame-to-frame videos started at the latents ``ws`` ``(N, num_ws, w_dim)``."""
+    from .trajectory import video_latents
+
+    lat = video_latents(ws, traj, method="f2f", frames=frames)
+    imgs = generate_frames(generator, lat.reshape(-1, *lat.shape[2:]))
+    area = measure_frames(imgs, net)["lv_area"].reshape(ws.shape[0], frames)
+    return {"ef_area": np.array([video_ef_area(a) for a in area])}
+
+
 def fit_phenotype_directions(generator: Any, traj: Any, net: Any, *, samples: int = 400, seed: int = 0,
                              names: Sequence[str] = LATENT_PHENOTYPES,
                              progress: Optional[Callable] = None) -> tuple[dict, dict]:
@@ -106,6 +121,9 @@ def fit_phenotype_directions(generator: Any, traj: Any, net: Any, *, samples: in
     ws = sample_start_latents(generator, traj, samples, seed)
     report(progress, 0.3, f"measuring {samples} generated ED frames")
     values = measure_frames(generate_frames(generator, ws), net)
+    if any(n in VIDEO_PHENOTYPES for n in names):
+        report(progress, 0.6, f"measuring {samples} generated videos")
+        values.update(measure_video_phenotypes(generator, traj, net, ws))
     dirs, stats = {}, {}
     flat = ws.numpy().astype(np.float64)
     for name in names:

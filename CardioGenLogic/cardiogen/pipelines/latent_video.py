@@ -29,7 +29,7 @@ from ..data import Geometry, ImageSeries
 from ..errors import CardioGenInputError
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 
-SLIDER_OPTIONS = ("lv_area", "sphericity", "myo_thickness")
+SLIDER_OPTIONS = ("lv_area", "sphericity", "myo_thickness", "ef_area")
 
 
 @functools.lru_cache(maxsize=2)
@@ -65,6 +65,7 @@ class LatentVideoPipeline(Pipeline):
                Option("lv_area", 0.0, minimum=-2.0, maximum=3.0, help="slider c (LV blood-pool area)"),
                Option("sphericity", 0.0, minimum=-2.0, maximum=3.0, help="slider c (LV sphericity)"),
                Option("myo_thickness", 0.0, minimum=-2.0, maximum=3.0, help="slider c (myocardial thickness)"),
+               Option("ef_area", 0.0, minimum=-2.0, maximum=3.0, help="slider c (LV fractional area change, EF)"),
                Option("tsr_factor", 1, minimum=1, maximum=8, help="temporal super-resolution factor"),
                Option("projection_steps", 150, minimum=1, maximum=2000),
                Option("slice", -1, minimum=-1, help="slice of the cine to project (-1: middle)"),
