@@ -102,7 +102,8 @@ def _fit(args: argparse.Namespace, bar) -> dict:
     command = "cardiogen latent " + " ".join(sys.argv[2:])
     return fit_directions(args.weights, videos=args.videos, frames=args.frames, steps_first=args.steps,
                           steps_next=max(1, args.steps // 4), pca_components=args.pca_components,
-                          smoothing=args.smoothing, phenotype_samples=args.phenotype_samples, out=str(args.out),
+                          smoothing=args.smoothing, phenotype_samples=args.phenotype_samples,
+                          projected_ed=args.projected_ed, out=str(args.out),
                           register=str(args.register) if args.register else None, device=args.device,
                           progress=bar, command=command)
 
@@ -129,7 +130,8 @@ def add_latent_parser(sub) -> None:
     p.add_argument("--videos", type=int, default=16)
     p.add_argument("--pca-components", type=int, default=32)
     p.add_argument("--smoothing", choices=("auto", "seed", "lowrank", "none"), default="auto")
-    p.add_argument("--phenotype-samples", type=int, default=400)
+    p.add_argument("--phenotype-samples", type=int, default=4000)
+    p.add_argument("--projected-ed", type=int, default=160, help="training ED frames projected for the sliders")
     p.add_argument("--register", type=Path, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_checked)

@@ -165,7 +165,7 @@ def tiny_registry(tmp_path_factory):
     mp.setenv("CARDIOGEN_USER_MODELS", str(root / "user"))
     train("stylegan2", load_config("stylegan2_tiny.yaml"), root / "run", register_dir=root / "user", command="pytest")
     fit_directions("stylegan2-tiny-test", videos=2, frames=6, steps_first=8, steps_next=4, pca_components=3,
-                   phenotype_samples=16, out=str(root / "dirs"), register=str(root / "user"))
+                   projected_ed=4, phenotype_samples=16, out=str(root / "dirs"), register=str(root / "user"))
     yield root
     mp.undo()
 

@@ -30,7 +30,8 @@ import torch
 from ..errors import CardioGenInputError, CardioGenWeightsError
 from ..progress import report, sub_progress
 from .phenotypes import (LATENT_PHENOTYPES, SLIDER_RANGE, fit_phenotype_directions, generate_frames, measure_frames,
-                         measure_video_phenotypes, sample_start_latents, video_ef_area)
+                         measure_video_phenotypes, sample_start_latents, slider_linearity, split_directions,
+                         video_ef_area)
 from .projector import Projection, frames_for_generator, project, project_video
 from .trajectory import Trajectories, fit_trajectories, start_latent, super_resolve_latents, video_latents
 
@@ -195,14 +196,20 @@ def _choose_smoothing(g: Any, traj: Trajectories, net: Any, real_videos: np.ndar
 
 def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_seed: int = 0, frames: int = 50,
                    steps_first: int = 150, steps_next: int = 40, pca_components: int = 32, smoothing: str = "auto",
-                   phenotype_samples: int = 400, out: Optional[str] = None, register: Optional[str] = None,
+                   phenotype_samples: int = 4000, projected_ed: int = 160, out: Optional[str] = None,
+                   register: Optional[str] = None,
                    device: str = "cpu", progress: Optional[Callable] = None, command: Optional[str] = None) -> dict:
     """Project ``videos`` phantom four-chamber training videos, fit the trajectories and phenotype directions, save
     them as ``<generator id>-directions.safetensors`` in ``out`` and register them (pipeline ``latent_directions``).
 
     ``smoothing`` of the frame-to-frame directions: "seed" (k − PCA⁻¹(PCA(k)), seed 002), "lowrank", "none", or
     "auto": the one whose videos' LV fractional area change is closest to the training videos' (all three stay
-    available at generation time; the benchmark reports each)."""
+    available at generation time; the benchmark reports each).
+
+    Phenotype directions (high-minus-low group means) come from two sources: ``phenotype_samples`` generated ED
+    frames (measured), and — with ``projected_ed`` > 0 — the projections of that many training ED frames split by
+    the phenotype measured on the real frames (seed 002's way). Per phenotype the direction whose slider is more
+    linear (Pearson R of c vs measurement on validation hearts, z seeds 9000+) is kept; both scores are recorded."""
     from safetensors.torch import save_file
 
     from ..metrics.features import load_feature_network
@@ -228,12 +235,32 @@ def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_see
         traj.smoothing, selection = _choose_smoothing(g, traj, net, pool["video"])
         traj.info["smoothing_selection"] = selection
     dirs, stats = fit_phenotype_directions(g, traj, net, samples=phenotype_samples,
-                                           progress=sub_progress(progress, 0.8, 0.98))
+                                           progress=sub_progress(progress, 0.8, 0.9))
+    if projected_ed > 0:  # seed 002's own source: projected real ED frames split by their measured phenotype
+        report(progress, 0.9, f"projecting {projected_ed} training ED frames")
+        ed_pool = lax_video_pool(tuple(range(int(first_seed), int(first_seed) + int(projected_ed))),
+                                 int(g.cfg.resolution), int(frames), data.get("pixel_mm"))
+        proj = project(g, torch.from_numpy(ed_pool["video"][:, 0])[:, None], steps=steps_first // 3 * 2 or 1,
+                       perceptual_net=net, batch_size=80)
+        real_vals = measure_frames(ed_pool["video"][:, 0], net)
+        area = measure_frames(ed_pool["video"].reshape(-1, *ed_pool["video"].shape[-2:]), net)["lv_area"]
+        real_vals["ef_area"] = np.array([video_ef_area(a) for a in area.reshape(len(ed_pool["video"]), -1)])
+        p_dirs, p_stats = split_directions(proj.ws, real_vals, list(dirs))
+        choice = {}
+        for name in dirs:  # keep, per phenotype, the direction whose sliders are more linear on validation hearts
+            r_gen = slider_linearity(g, traj, net, name, dirs[name])
+            r_proj = slider_linearity(g, traj, net, name, p_dirs[name])
+            choice[name] = {"generated_r": round(r_gen, 4), "projected_r": round(r_proj, 4),
+                            "chosen": "projected" if r_proj > r_gen else "generated"}
+            if r_proj > r_gen:
+                dirs[name] = p_dirs[name]
+        stats = {"generated": stats, "projected": p_stats, "choice": choice,
+                 "projected_ed_frames": int(projected_ed)}
     traj.phenotype_directions = dirs
     traj.info.update({"seeds": [seeds[0], seeds[-1]], "projection": {"mode": "w", "steps_first": steps_first,
                                                                      "steps_next": steps_next,
                                                                      "pixel_mse_mean": round(float(np.mean(mses)), 5)},
-                      "phenotype_split": stats, "seconds": round(time.time() - start, 1)})
+                      "phenotype_directions": stats, "seconds": round(time.time() - start, 1)})
     out_dir = Path(out or ".")
     out_dir.mkdir(parents=True, exist_ok=True)
     model_id = f"{entry.id}-directions"
@@ -243,11 +270,11 @@ def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_see
     reg = add_weights(path, model_id=model_id, pipeline=DIRECTIONS_PIPELINE, license="BSD-3-Clause",
                       trained_on=f"projections of phantom four-chamber cine seeds {seeds[0]}-{seeds[-1]} "
                                  f"({frames} frames) into {entry.id}; phenotype split on {phenotype_samples} "
-                                 "generated ED frames",
+                                 f"generated ED frames and {projected_ed} projected training ED frames",
                       folder=Path(register) if register else out_dir, training_command=command or "",
                       config={"generator": entry.id, "generator_sha256": entry.sha256, "videos": videos,
                               "frames": frames, "pca_components": pca_components, "smoothing": smoothing,
-                              "phenotype_samples": phenotype_samples},
+                              "phenotype_samples": phenotype_samples, "projected_ed": projected_ed},
                       metrics=traj.info, timing={"fit_seconds": round(time.time() - start, 1)})
     report(progress, 1.0, f"directions saved: {path}")
     return {"id": model_id, "path": str(reg.path), "info": traj.info}
