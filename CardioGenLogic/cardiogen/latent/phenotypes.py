@@ -30,6 +30,7 @@ FRAME_PHENOTYPES = ("lv_area", "sphericity", "myo_thickness")
 VIDEO_PHENOTYPES = ("ef_area",)
 LATENT_PHENOTYPES = FRAME_PHENOTYPES + VIDEO_PHENOTYPES
 EF_FRAMES = 16  #: frames of the (frame-to-frame) videos on which the fractional area change is measured
+VIDEO_SAMPLES = 1000  #: generated videos (at most) for the video phenotypes' directions
 SLIDER_RANGE = (-2.0, 3.0)
 
 
@@ -47,25 +48,38 @@ def soft_segmentation(frames: Any, net: Any, batch_size: int = 128) -> torch.Ten
     return torch.cat(out)
 
 
-def measure_frames(frames: Any, net: Any) -> dict[str, np.ndarray]:
-    """``{lv_area, sphericity, myo_thickness}`` → ``(N,)`` float64 per frame (see the module docstring)."""
-    p = soft_segmentation(frames, net).double()
+def measure_frames(frames: Any, net: Any, batch_size: int = 256) -> dict[str, np.ndarray]:
+    """``{lv_area, sphericity, myo_thickness}`` → ``(N,)`` float64 per frame (see the module docstring); frames are
+    measured in batches, so memory stays bounded for any N."""
+    from ..metrics.features import _frames_tensor
+
+    x = _frames_tensor(frames)
+    parts: dict[str, list] = {k: [] for k in FRAME_PHENOTYPES}
+    for i in range(0, x.shape[0], int(batch_size)):
+        for k, v in _measure_batch(soft_segmentation(x[i:i + int(batch_size)], net, batch_size)).items():
+            parts[k].append(v)
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _measure_batch(p: torch.Tensor) -> dict[str, np.ndarray]:
+    p = p.double()
     blood, myo = p[:, 1], p[:, 2]
     n, h, w = blood.shape
     area = blood.sum((1, 2))
     yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
                             indexing="ij")
-    mass = area.clamp(min=1e-6).view(-1, 1, 1)
-    my, mx = (blood * yy).sum((1, 2)) / mass[:, 0, 0], (blood * xx).sum((1, 2)) / mass[:, 0, 0]
+    mass = area.clamp(min=1e-6)
+    my, mx = (blood * yy).sum((1, 2)) / mass, (blood * xx).sum((1, 2)) / mass
     dy, dx = yy - my.view(-1, 1, 1), xx - mx.view(-1, 1, 1)
-    cyy = (blood * dy * dy).sum((1, 2)) / mass[:, 0, 0] + 1.0 / 12
-    cxx = (blood * dx * dx).sum((1, 2)) / mass[:, 0, 0] + 1.0 / 12
-    cxy = (blood * dx * dy).sum((1, 2)) / mass[:, 0, 0]
+    cyy = (blood * dy * dy).sum((1, 2)) / mass + 1.0 / 12
+    cxx = (blood * dx * dx).sum((1, 2)) / mass + 1.0 / 12
+    cxy = (blood * dx * dy).sum((1, 2)) / mass
     tr, det = cyy + cxx, cyy * cxx - cxy * cxy
     disc = (tr * tr / 4 - det).clamp(min=0).sqrt()
     lmax, lmin = tr / 2 + disc, (tr / 2 - disc).clamp(min=0)
     sph = torch.where(area > 5, (lmin / lmax).sqrt(), torch.zeros_like(area))
-    border = (blood[:, 1:, :] - blood[:, :-1, :]).abs().sum((1, 2)) + (blood[:, :, 1:] - blood[:, :, :-1]).abs().sum((1, 2))
+    border = ((blood[:, 1:, :] - blood[:, :-1, :]).abs().sum((1, 2))
+              + (blood[:, :, 1:] - blood[:, :, :-1]).abs().sum((1, 2)))
     thick = myo.sum((1, 2)) / border.clamp(min=1.0)
     return {"lv_area": (100.0 * area / (h * w)).numpy(), "sphericity": sph.numpy(), "myo_thickness": thick.numpy()}
 
@@ -98,15 +112,19 @@ def sample_start_latents(generator: Any, traj: Any, n: int, seed: int = 0, psi: 
     return start_latent(w, traj)
 
 
-def measure_video_phenotypes(generator: Any, traj: Any, net: Any, ws: torch.Tensor,
-                             frames: int = EF_FRAMES) -> dict[str, np.ndarray]:
-    """``{"ef_area": (N,)}`` of frame-to-frame videos started at the latents ``ws`` ``(N, num_ws, w_dim)``."""
+def measure_video_phenotypes(generator: Any, traj: Any, net: Any, ws: torch.Tensor, frames: int = EF_FRAMES,
+                             chunk: int = 32) -> dict[str, np.ndarray]:
+    """``{"ef_area": (N,)}`` of frame-to-frame videos started at the latents ``ws`` ``(N, num_ws, w_dim)``
+    (``chunk`` videos at a time)."""
     from .trajectory import video_latents
 
-    lat = video_latents(ws, traj, method="f2f", frames=frames)
-    imgs = generate_frames(generator, lat.reshape(-1, *lat.shape[2:]))
-    area = measure_frames(imgs, net)["lv_area"].reshape(ws.shape[0], frames)
-    return {"ef_area": np.array([video_ef_area(a) for a in area])}
+    out = []
+    for i in range(0, ws.shape[0], int(chunk)):
+        lat = video_latents(ws[i:i + int(chunk)], traj, method="f2f", frames=frames)
+        imgs = generate_frames(generator, lat.reshape(-1, *lat.shape[2:]))
+        area = measure_frames(imgs, net)["lv_area"].reshape(lat.shape[0], frames)
+        out.extend(video_ef_area(a) for a in area)
+    return {"ef_area": np.array(out)}
 
 
 def split_directions(ws: torch.Tensor | np.ndarray, values: dict, names: Sequence[str]) -> tuple[dict, dict]:
@@ -157,9 +175,14 @@ def fit_phenotype_directions(generator: Any, traj: Any, net: Any, *, samples: in
     ws = sample_start_latents(generator, traj, samples, seed)
     report(progress, 0.3, f"measuring {samples} generated ED frames")
     values = measure_frames(generate_frames(generator, ws), net)
-    if any(n in VIDEO_PHENOTYPES for n in names):
-        report(progress, 0.6, f"measuring {samples} generated videos")
-        values.update(measure_video_phenotypes(generator, traj, net, ws))
-    dirs, stats = split_directions(ws, values, names)
+    dirs, stats = split_directions(ws, values, [n for n in names if n in FRAME_PHENOTYPES])
+    video_names = [n for n in names if n in VIDEO_PHENOTYPES]
+    if video_names:
+        n_video = min(samples, VIDEO_SAMPLES)
+        report(progress, 0.6, f"measuring {n_video} generated videos")
+        v_dirs, v_stats = split_directions(ws[:n_video], measure_video_phenotypes(generator, traj, net, ws[:n_video]),
+                                          video_names)
+        dirs.update(v_dirs)
+        stats.update(v_stats)
     report(progress, 1.0, "phenotype directions fitted")
     return dirs, stats
