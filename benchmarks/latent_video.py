@@ -4,10 +4,12 @@
 
 All in one run, with the registry's ``latent_video`` generator and its fitted directions:
 
-* **Sliders** (seed 002 Sec. 4.3): ``--latents`` random hearts (z seeds 5000..) × 6 slider values c ∈ {−2, −1, 0, 1,
-  2, 3} per phenotype; phenotype measured on the generated ED frame with the four-chamber feature network
+* **Sliders** (seed 002 Sec. 4.3): ``--latents`` random hearts (z seeds 5000.., disjoint from the fit's samples and
+  its validation hearts 9000..) × 6 slider values c ∈ {−2, −1, 0, 1, 2, 3} per phenotype; phenotype measured on the
+  generated ED frame (EF: on a 16-frame frame-to-frame video) with the four-chamber feature network
   (``cardiac-features-lax-64``); Pearson R between c and the measurement over all samples (target ≥ 0.98 for LV area
-  and sphericity; 002: 0.98 sphericity, 0.89 LV area), plus the share of hearts whose measurement rises monotonically.
+  and sphericity; 002: 0.98 sphericity, 0.89 LV area), the R after removing each heart's mean, and the share of
+  hearts whose measurement rises monotonically with c.
 * **Frames**: cFID (our backbone) of generated frames vs held-out phantom four-chamber frames (seeds 1000..), with
   the held-out-vs-held-out value as the floor.
 * **Videos**: cFVD-style distance (16 equally spaced frames, as 002) of frame-to-frame videos (each PCA smoothing)
