@@ -235,17 +235,16 @@ def install_gui_standins():
                 node = scene.AddNode(node)
             return node
 
-    class ScriptedLoadableModuleTest:
+    import unittest
+
+    class ScriptedLoadableModuleTest(unittest.TestCase):
+        """Like Slicer's: a unittest.TestCase (all assert* methods) with delayDisplay; runTest is the module's."""
+
+        def __init__(self, methodName="runTest"):
+            super().__init__(methodName)
+
         def delayDisplay(self, message, msec=0):
             pass
-
-        def assertEqual(self, a, b, msg=None):
-            if a != b:
-                raise AssertionError(msg or f"{a!r} != {b!r}")
-
-        def assertTrue(self, a, msg=None):
-            if not a:
-                raise AssertionError(msg or f"{a!r} is not true")
 
     for cls in (ScriptedLoadableModule, ScriptedLoadableModuleWidget, ScriptedLoadableModuleLogic,
                 ScriptedLoadableModuleTest):

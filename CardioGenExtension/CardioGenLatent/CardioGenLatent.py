@@ -28,6 +28,7 @@ from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
 SLIDER_LABELS = {"lv_area": "LV area", "sphericity": "Sphericity", "myo_thickness": "Myocardial thickness",
                  "ef_area": "EF (area change)"}
+UNITS = {"lv_area": " % of frame", "sphericity": "", "myo_thickness": " px", "ef_area": " %"}
 
 
 class CardioGenLatent(ScriptedLoadableModule):
@@ -83,7 +84,8 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         except Exception as exc:  # no weights / dependencies: say so in the panel
             self.ui.statusLabel.setText(f"Error: {exc}")
             names = []
-        for name in names:
+        order = list(SLIDER_LABELS)
+        for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
             self._addSlider(name)
 
     # ---- widgets ---------------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         except Exception as exc:
             self.ui.statusLabel.setText(f"Error: {exc}")
             return
-        text = ", ".join(f"{SLIDER_LABELS.get(k, k)} {v:.3g}" for k, v in self.lastMeasured.items())
+        text = ", ".join(f"{SLIDER_LABELS.get(k, k)} {v:.3g}{UNITS.get(k, '')}" for k, v in self.lastMeasured.items())
         self.ui.measuredLabel.setText(f"Measured on the ED frame: {text} "
                                       f"(preview {1000 * self.logic.last_preview_seconds:.0f} ms)")
 
