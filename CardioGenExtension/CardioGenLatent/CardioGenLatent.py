@@ -22,7 +22,7 @@ import slicer  # noqa: E402
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,  # noqa: E402
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 
-from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
+from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_cpu  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
@@ -192,21 +192,11 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         return names
 
     def onExport(self) -> None:
-        path = prop(self.ui.exportPathLineEdit, "currentPath")
-        if not path or not self.results or not self.results[-1].series:
-            self.ui.statusLabel.setText("Error: generate a video and choose a file or folder first.")
-            return
-        node = next(iter(self.results[-1].series.values())).volume
-        try:
-            written = self.logic.export(node, path)
-        except Exception as exc:
-            self.ui.statusLabel.setText(f"Error: {exc}")
-            return
-        self.ui.statusLabel.setText(f"Exported {node.GetName()} to {written}")
+        export_last_result(self.ui, self.logic, self.results, prop, "generate a video")
 
     def offerCpu(self) -> None:
-        self.ui.deviceComboBox.setCurrentIndex(self.ui.deviceComboBox.findText("cpu"))
-        self.ui.statusLabel.setText(prop(self.ui.statusLabel, "text") + " — device switched to CPU: generate again.")
+        """After a GPU out-of-memory error: switch the device to CPU; the user starts again."""
+        switch_to_cpu(self.ui, prop, "generate again.")
 
     def cleanup(self) -> None:
         if self.panel is not None:

@@ -100,3 +100,25 @@ class JobPanel:
         for button in self.run_buttons:
             button.setEnabled(not self.running and bool(extra_ok))
         self.cancel_button.setEnabled(self.running)
+
+
+def export_last_result(ui: Any, logic: Any, results: list, prop: Callable, what: str = "run a pipeline") -> None:
+    """The panels' *Export*: the first series of the newest result to the path in ``ui.exportPathLineEdit`` (GIF,
+    MP4 or a synthetic DICOM folder, see ``SynthesisLogic.export``); the outcome goes to ``ui.statusLabel``."""
+    path = prop(ui.exportPathLineEdit, "currentPath")
+    if not path or not results or not results[-1].series:
+        ui.statusLabel.setText(f"Error: {what} and choose a file or folder first.")
+        return
+    node = next(iter(results[-1].series.values())).volume
+    try:
+        written = logic.export(node, path)
+    except Exception as exc:  # the library's clear error, shown in the panel
+        ui.statusLabel.setText(f"Error: {exc}")
+        return
+    ui.statusLabel.setText(f"Exported {node.GetName()} to {written}")
+
+
+def switch_to_cpu(ui: Any, prop: Callable, advice: str) -> None:
+    """After a GPU out-of-memory error: select "cpu" in ``ui.deviceComboBox`` and say so in ``ui.statusLabel``."""
+    ui.deviceComboBox.setCurrentIndex(ui.deviceComboBox.findText("cpu"))
+    ui.statusLabel.setText(prop(ui.statusLabel, "text") + f" — device switched to CPU: {advice}")

@@ -2,20 +2,7 @@
 to +3 grows the bright LV blood pool in the rendered view, and the preview node is marked synthetic."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
-
-@pytest.fixture()
-def app():
-    from slicer_standin import make_scene
-    from trame_slicer.views import DirectViewFactory
-
-    app = make_scene(fresh=True)
-    if not getattr(app, "_cardiogen_direct_factory", None):
-        app._cardiogen_direct_factory = DirectViewFactory(do_render_offscreen=True)
-        app.view_manager.register_factory(app._cardiogen_direct_factory)
-    return app
 
 
 def test_latent_preview_in_a_slice_view_follows_the_lv_area_slider(app, tmp_path, artifacts_dir):

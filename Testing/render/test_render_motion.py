@@ -3,20 +3,6 @@ curves chart and the bull's-eye image."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
-
-@pytest.fixture()
-def app(tmp_path):
-    pytest.importorskip("cardiogen.phantom")
-    from slicer_standin import make_scene
-    from trame_slicer.views import DirectViewFactory
-
-    app = make_scene(fresh=True)
-    if not getattr(app, "_cardiogen_direct_factory", None):
-        app._cardiogen_direct_factory = DirectViewFactory(do_render_offscreen=True)
-        app.view_manager.register_factory(app._cardiogen_direct_factory)
-    return app
 
 
 def test_motion_results_render_overlay_curves_and_bullseye(app, tmp_path, artifacts_dir):

@@ -12,18 +12,6 @@ def case():
     return phantom.make_case(phantom.PhantomConfig(seed=2, size=64, frames=12, slices=8, modalities=("cine", "ecg")))
 
 
-@pytest.fixture()
-def app():
-    from slicer_standin import make_scene
-    from trame_slicer.views import DirectViewFactory
-
-    app = make_scene(fresh=True)
-    if not getattr(app, "_cardiogen_direct_factory", None):
-        app._cardiogen_direct_factory = DirectViewFactory(do_render_offscreen=True)
-        app.view_manager.register_factory(app._cardiogen_direct_factory)
-    return app
-
-
 def _grab(view, path) -> np.ndarray:
     from render_helpers import grab_window
 
