@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 NOTES = """Read with the models' training budget in the registry (`cardiogen weights list`): the shipped models were
-trained here on CPU only, for minutes (MFD-V2V and VDM 1000 steps, ControlNet 600 steps on the frozen VDM, the
-frame-wise CycleGAN 1500 steps). At that budget the 2D frame-wise translator, which only re-maps the DENSE
+trained here on CPU only, for minutes (MFD-V2V 4000 steps, 43 min; VDM 1000 steps; ControlNet 600 steps on the
+frozen VDM; the frame-wise CycleGAN 1500 steps). At that budget the 2D frame-wise translator, which only re-maps the DENSE
 magnitude's contrast frame by frame, is far ahead on appearance (cFID, SSIM, Dice) while the video diffusion models
 are undertrained; motion guidance shows where the seed says it matters (MFD-V2V has the lowest motion error of the
 diffusion models). Seed 000's ordering (ours < VDM < ControlNet < CycleGAN in FID) and the fast-sampler target (FID

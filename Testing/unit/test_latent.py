@@ -78,7 +78,7 @@ def test_regularisers_are_positive_and_differentiable():
     real = torch.randn(4, 1, 32, 32)
     r1 = r1_penalty(d, real)
     r1.backward()
-    assert float(r1) > 0 and d.from_rgb.weight.grad is not None
+    assert float(r1.detach()) > 0 and d.from_rgb.weight.grad is not None
     pl = PathLengthRegularizer()
     ws = g.broadcast(g.mapping(torch.randn(2, 16)))
     penalty = pl(g.synthesis, ws)
