@@ -81,12 +81,9 @@ class LatentLogic(SynthesisLogic):
         return {k: float(v[0]) for k, v in self.model().measure(frame[None, None]).items()}
 
     def _show_preview(self, frame: np.ndarray) -> None:
-        from cardiogen.data import Geometry, ImageSeries
+        from cardiogen.data import ImageSeries
 
-        m = self.model()
-        px = m.pixel_mm
-        series = ImageSeries(((frame + 1.0) * 0.5)[None, None].astype(np.float32),
-                             Geometry(spacing=(px, px, 8.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3)),
+        series = ImageSeries(((frame + 1.0) * 0.5)[None, None].astype(np.float32), self.model().geometry(),
                              modality="cine", description="Latent ED preview").mark_synthetic("latent_video")
         scn = mb._scene(self.scene)
         if self.preview_node is not None and scn.GetNodeByID(self.preview_node.GetID()) is not None:

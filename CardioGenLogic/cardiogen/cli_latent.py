@@ -50,22 +50,25 @@ def _project(args: argparse.Namespace, bar) -> dict:
     from safetensors.torch import save_file
 
     from . import io
+    from .data import ImageSeries
     from .io.atomic import atomic_dir
     from .pipelines.latent_video import _pipeline, _slice_frames
 
     series = io.load(args.file)
-    pipe = _pipeline(args.weights, args.device)
+    model = _pipeline(args.weights, args.device).model
     arr, z = _slice_frames(series, args.slice)
-    proj = pipe.model.project(arr, video=True, mode=args.mode, steps=args.steps, steps_next=max(1, args.steps // 3),
-                              progress=bar)
-    recon = pipe.run({"cine": series}, {"start": "project_video", "slice": z, "projection_steps": 1})["cine"]
-    frames = pipe.model.frames(proj.ws)
-    recon.array[:] = ((frames + 1.0) * 0.5)[:, None]
+    proj = model.project(arr, video=True, mode=args.mode, steps=args.steps, steps_next=max(1, args.steps // 3),
+                         progress=bar)
+    recon = ImageSeries(((model.frames(proj.ws) + 1.0) * 0.5)[:, None].astype(np.float32), model.geometry(series, z),
+                        frame_times=series.frame_times, modality="cine",
+                        description="Latent reconstruction (GANcMRI projection)").mark_synthetic(
+        "latent_video", weights=model.generator_entry.id, weights_sha256=model.generator_entry.sha256,
+        source=str(args.file), source_slice=z, mode=proj.mode)
     with atomic_dir(Path(args.out)) as tmp:
         save_file({"ws": proj.ws.contiguous(), "pixel_mse": __import__("torch").from_numpy(proj.pixel_mse)},
                   str(tmp / "latents.safetensors"),
                   metadata={"source": str(args.file), "slice": str(z), "mode": proj.mode,
-                            "weights": pipe.model.generator_entry.id})
+                            "weights": model.generator_entry.id})
         io.save(recon, tmp / "reconstruction.seq.nrrd")
     return {"latents": str(Path(args.out) / "latents.safetensors"), "frames": int(proj.ws.shape[0]),
             "pixel_mse_mean": float(np.mean(proj.pixel_mse)),

@@ -112,6 +112,24 @@ class LatentModel:
     def resolution(self) -> int:
         return int(self.generator.cfg.resolution)
 
+    def geometry(self, cine: Any = None, z: int = 0) -> Any:
+        """Geometry of generated frames: the generator's own grid (``pixel_mm`` pixels, 8 mm slab, identity
+        orientation), or — for frames projected from slice ``z`` of ``cine`` — that slice's field of view
+        resampled to the generator's size."""
+        from ..data import Geometry
+
+        if cine is None:
+            px = self.pixel_mm
+            return Geometry(spacing=(px, px, 8.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
+        g = cine.geometry
+        ny, nx = cine.array.shape[-2:]
+        r = self.resolution
+        sx, sy = g.spacing[0] * nx / r, g.spacing[1] * ny / r
+        d = np.asarray(g.direction)
+        origin = np.asarray(g.origin) + d @ np.array([0.5 * (sx - g.spacing[0]), 0.5 * (sy - g.spacing[1]),
+                                                      z * g.spacing[2]])
+        return Geometry(spacing=(sx, sy, g.spacing[2]), origin=origin, direction=d)
+
     @property
     def sliders(self) -> tuple[str, ...]:
         return tuple(self.trajectories.phenotype_directions)
@@ -183,12 +201,8 @@ def _choose_smoothing(g: Any, traj: Trajectories, net: Any, real_videos: np.ndar
     real = measure_frames(real_videos[:n].reshape(-1, *real_videos.shape[-2:]), net)["lv_area"]
     real_fac = float(np.mean([video_ef_area(a) for a in real.reshape(min(n, len(real_videos)), -1)]))
     w1 = sample_start_latents(g, traj, n, seed=777)
-    facs = {}
-    for name in ("seed", "lowrank", "none"):
-        lat = video_latents(w1, traj, method="f2f", smoothing=name)
-        frames = generate_frames(g, lat.reshape(-1, *lat.shape[2:]))
-        area = measure_frames(frames, net)["lv_area"].reshape(n, -1)
-        facs[name] = float(np.mean([video_ef_area(a) for a in area]))
+    facs = {name: float(measure_video_phenotypes(g, traj, net, w1, frames=None, smoothing=name)["ef_area"].mean())
+            for name in ("seed", "lowrank", "none")}
     best = min(facs, key=lambda k: abs(facs[k] - real_fac))
     return best, {"real_fac_pct": round(real_fac, 2), **{f"{k}_fac_pct": round(v, 2) for k, v in facs.items()},
                   "chosen": best}
@@ -221,7 +235,9 @@ def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_see
     net = load_feature_network(FEATURES_LAX, device)
     data = entry.config.get("data", {})
     seeds = tuple(range(int(first_seed), int(first_seed) + int(videos)))
-    pool = lax_video_pool(seeds, int(g.cfg.resolution), int(frames), data.get("pixel_mm"))
+    # one rendering of the training videos: the first ``videos`` for the trajectories, ``projected_ed`` for sliders
+    pool = lax_video_pool(tuple(range(int(first_seed), int(first_seed) + max(int(videos), int(projected_ed)))),
+                          int(g.cfg.resolution), int(frames), data.get("pixel_mm"))
     lat, mses = [], []
     for i in range(len(seeds)):
         x = torch.from_numpy(pool["video"][i])[:, None]
@@ -229,22 +245,22 @@ def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_see
                              seed=i, progress=sub_progress(progress, 0.8 * i / len(seeds), 0.8 * (i + 1) / len(seeds)))
         lat.append(proj.ws.numpy())
         mses.append(float(proj.pixel_mse.mean()))
-    traj = fit_trajectories(np.stack(lat), pool["es_frame"], pca_components=pca_components,
+    traj = fit_trajectories(np.stack(lat), pool["es_frame"][:len(seeds)], pca_components=pca_components,
                             smoothing="seed" if smoothing == "auto" else smoothing)
     if smoothing == "auto":
-        traj.smoothing, selection = _choose_smoothing(g, traj, net, pool["video"])
+        traj.smoothing, selection = _choose_smoothing(g, traj, net, pool["video"][:len(seeds)])
         traj.info["smoothing_selection"] = selection
     dirs, stats = fit_phenotype_directions(g, traj, net, samples=phenotype_samples,
                                            progress=sub_progress(progress, 0.8, 0.9))
     if projected_ed > 0:  # seed 002's own source: projected real ED frames split by their measured phenotype
         report(progress, 0.9, f"projecting {projected_ed} training ED frames")
-        ed_pool = lax_video_pool(tuple(range(int(first_seed), int(first_seed) + int(projected_ed))),
-                                 int(g.cfg.resolution), int(frames), data.get("pixel_mm"))
-        proj = project(g, torch.from_numpy(ed_pool["video"][:, 0])[:, None], steps=steps_first // 3 * 2 or 1,
+        real = pool["video"][:int(projected_ed)]  # (N, T, R, R)
+        proj = project(g, torch.from_numpy(real[:, 0])[:, None], steps=steps_first // 3 * 2 or 1,
                        perceptual_net=net, batch_size=80)
-        real_vals = measure_frames(ed_pool["video"][:, 0], net)
-        area = measure_frames(ed_pool["video"].reshape(-1, *ed_pool["video"].shape[-2:]), net)["lv_area"]
-        real_vals["ef_area"] = np.array([video_ef_area(a) for a in area.reshape(len(ed_pool["video"]), -1)])
+        measured = {k: v.reshape(real.shape[:2]) for k, v in measure_frames(real.reshape(-1, *real.shape[-2:]),
+                                                                             net).items()}
+        real_vals = {k: v[:, 0] for k, v in measured.items()}  # ED frames
+        real_vals["ef_area"] = np.array([video_ef_area(a) for a in measured["lv_area"]])
         p_dirs, p_stats = split_directions(proj.ws, real_vals, list(dirs))
         choice = {}
         for name in dirs:  # keep, per phenotype, the direction whose sliders are more linear on validation hearts

@@ -112,17 +112,19 @@ def sample_start_latents(generator: Any, traj: Any, n: int, seed: int = 0, psi: 
     return start_latent(w, traj)
 
 
-def measure_video_phenotypes(generator: Any, traj: Any, net: Any, ws: torch.Tensor, frames: int = EF_FRAMES,
+def measure_video_phenotypes(generator: Any, traj: Any, net: Any, ws: torch.Tensor,
+                             frames: Optional[int] = EF_FRAMES, smoothing: Optional[str] = None,
                              chunk: int = 32) -> dict[str, np.ndarray]:
     """``{"ef_area": (N,)}`` of frame-to-frame videos started at the latents ``ws`` ``(N, num_ws, w_dim)``
-    (``chunk`` videos at a time)."""
+    (``frames`` per video, None: the fitted length; ``smoothing`` None: the fitted default; ``chunk`` videos at a
+    time)."""
     from .trajectory import video_latents
 
     out = []
     for i in range(0, ws.shape[0], int(chunk)):
-        lat = video_latents(ws[i:i + int(chunk)], traj, method="f2f", frames=frames)
+        lat = video_latents(ws[i:i + int(chunk)], traj, method="f2f", frames=frames, smoothing=smoothing)
         imgs = generate_frames(generator, lat.reshape(-1, *lat.shape[2:]))
-        area = measure_frames(imgs, net)["lv_area"].reshape(lat.shape[0], frames)
+        area = measure_frames(imgs, net)["lv_area"].reshape(lat.shape[0], lat.shape[1])
         out.extend(video_ef_area(a) for a in area)
     return {"ef_area": np.array(out)}
 

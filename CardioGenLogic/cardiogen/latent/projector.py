@@ -78,6 +78,7 @@ def frames_for_generator(frames: Any, resolution: int) -> torch.Tensor:
     to the generator's resolution; intensities scaled per *video* (all frames together) by the 1st/99th
     percentiles, as the training data."""
     from ..data import ImageSeries
+    from ..models.video_data import normalise_minus1_1
 
     if isinstance(frames, ImageSeries):
         arr = frames.array.reshape(-1, *frames.array.shape[-2:])
@@ -91,8 +92,7 @@ def frames_for_generator(frames: Any, resolution: int) -> torch.Tensor:
         arr = arr.reshape(-1, *arr.shape[-2:])
     if arr.size == 0 or not np.all(np.isfinite(arr)):
         raise CardioGenInputError("frames are empty or contain NaN/Inf")
-    lo, hi = np.percentile(arr, [1, 99])
-    x = torch.from_numpy(np.clip(2.0 * (arr - lo) / max(hi - lo, 1e-6) - 1.0, -1.5, 1.5).astype(np.float32))[:, None]
+    x = torch.from_numpy(normalise_minus1_1(arr))[:, None]  # the training data's scaling
     if x.shape[-2:] != (resolution, resolution):
         x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False,
                           antialias=max(x.shape[-2:]) > resolution)

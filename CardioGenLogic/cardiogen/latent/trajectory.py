@@ -125,6 +125,18 @@ def start_latent(w: np.ndarray | torch.Tensor, traj: Trajectories) -> torch.Tens
     return w - traj.start_offset * k.to(w.device)
 
 
+def path_offsets(steps: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Offsets from the start of the path w(0) → w(0) + Σ steps at fractional ``positions`` (0 … n, in steps)
+    for ``steps`` ``(n, L, D)``: w_h − w_0 = Σ_{i<⌊h⌋} stepᵢ + (h − ⌊h⌋)·step_⌊h⌋. Returns float32 ``(len, L, D)``."""
+    st = np.asarray(steps, dtype=np.float64)
+    n = st.shape[0]
+    cum = np.concatenate([np.zeros_like(st[:1]), np.cumsum(st, 0)])  # (n + 1, L, D)
+    pos = np.asarray(positions, dtype=np.float64)
+    i0 = np.clip(np.floor(pos).astype(int), 0, n - 1)
+    frac = (pos - i0)[:, None, None]
+    return (cum[i0] + frac * (cum[i0 + 1] - cum[i0])).astype(np.float32)
+
+
 def video_latents(w1: torch.Tensor, traj: Trajectories, *, method: str = "f2f", frames: Optional[int] = None,
                   smoothing: Optional[str] = None) -> torch.Tensor:
     """Latent videos ``(B, T, num_ws, w_dim)`` from start latents ``w1`` ``(B, num_ws, w_dim)`` (the ED frame).
@@ -133,18 +145,10 @@ def video_latents(w1: torch.Tensor, traj: Trajectories, *, method: str = "f2f", 
     """
     t_total = int(frames or traj.frames)
     if method == "f2f":
-        k = torch.from_numpy(traj.f2f(smoothing)).to(w1)  # (T_fit - 1, L, D)
-        steps = k.shape[0]
-        # resample the per-frame steps when a different frame count is asked for (keeps the cycle's total path)
-        if t_total - 1 != steps:
-            pos = np.linspace(0, steps, t_total)
-            cum = torch.cat([torch.zeros_like(k[:1]), torch.cumsum(k, 0)])  # (steps + 1, L, D)
-            i0 = np.clip(np.floor(pos).astype(int), 0, steps - 1)
-            frac = torch.from_numpy((pos - i0).astype(np.float32)).to(w1).view(-1, 1, 1)
-            offsets = cum[i0] + frac * (cum[i0 + 1] - cum[i0])
-        else:
-            offsets = torch.cat([torch.zeros_like(k[:1]), torch.cumsum(k, 0)])
-        return w1[:, None] + offsets[None]
+        k = traj.f2f(smoothing)  # (T_fit - 1, L, D)
+        # a different frame count samples the same cycle's path more or less densely
+        offsets = path_offsets(k, np.linspace(0, k.shape[0], t_total))
+        return w1[:, None] + torch.from_numpy(offsets).to(w1)[None]
     if method == "ed_es":
         k = torch.from_numpy(traj.k_ed_es).to(w1)
         es = traj.es_frame * (t_total - 1) / max(traj.frames - 1, 1)
@@ -172,8 +176,4 @@ def super_resolve_latents(ws: np.ndarray | torch.Tensor, positions: np.ndarray, 
                                   got=(float(pos.min()), float(pos.max())))
     t = np.diff(w.numpy().astype(np.float64), axis=0)  # (M-1, L, D)
     t = smooth_directions(t, max(m - drop, 0), smoothing) if smoothing != "none" else t.astype(np.float32)
-    cum = np.concatenate([np.zeros_like(t[:1]), np.cumsum(t, 0)])  # (M, L, D)
-    i0 = np.clip(np.floor(pos).astype(int), 0, m - 2)
-    frac = (pos - i0)[:, None, None]
-    out = w.numpy()[0][None] + cum[i0] + frac * (cum[i0 + 1] - cum[i0])
-    return torch.from_numpy(out.astype(np.float32))
+    return torch.from_numpy(w.numpy()[0][None] + path_offsets(t, pos))

@@ -25,7 +25,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..data import Geometry, ImageSeries
+from ..data import ImageSeries
 from ..errors import CardioGenInputError
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 
@@ -89,7 +89,7 @@ class LatentVideoPipeline(Pipeline):
             frames = factor * (frames - 1) + 1
         cine = inputs.get("cine")
         t0 = time.time()
-        geometry, times, source = self._default_geometry(frames), None, {}
+        geometry, times, source = m.geometry(), None, {}
         if start == "seed":
             w1 = m.start_latents(int(options["seed"]), n, float(options["psi"]))
             videos = m.video(m.apply_sliders(w1, sliders), options["method"], frames)
@@ -98,7 +98,7 @@ class LatentVideoPipeline(Pipeline):
                 raise CardioGenInputError(f"start '{start}' needs an input cine to project")
             arr, z = _slice_frames(cine, int(options["slice"]))
             source = {"source_slice": z, "source": cine.description}
-            geometry = self._crop_geometry(cine, z)
+            geometry = m.geometry(cine, z)
             if start == "project_ed":
                 proj = m.project(arr, first_only=True, steps=int(options["projection_steps"]), seed=int(options["seed"]),
                                  progress=sub_progress(progress, 0.0, 0.8))
@@ -132,20 +132,6 @@ class LatentVideoPipeline(Pipeline):
         report(progress, 1.0, "done")
         return results
 
-    def _default_geometry(self, frames: int) -> Geometry:
-        px = self.model.pixel_mm
-        return Geometry(spacing=(px, px, 8.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
-
-    def _crop_geometry(self, cine: ImageSeries, z: int) -> Geometry:
-        g = cine.geometry
-        ny, nx = cine.array.shape[-2:]
-        r = self.model.resolution
-        sx, sy = g.spacing[0] * nx / r, g.spacing[1] * ny / r
-        d = np.asarray(g.direction)
-        origin = np.asarray(g.origin) + d @ np.array([0.5 * (sx - g.spacing[0]), 0.5 * (sy - g.spacing[1]),
-                                                      z * g.spacing[2]])
-        return Geometry(spacing=(sx, sy, g.spacing[2]), origin=origin, direction=d)
-
 
 # ---- console API -----------------------------------------------------------------------------------------------
 
@@ -178,9 +164,7 @@ def sweep_series(name: str, values: Sequence[float], seed: int = 0, weights: Opt
     sweep = slider_sweep(name, values, seed, weights, device)
     m = _pipeline(weights, device).model
     frames = np.stack([(f + 1.0) * 0.5 for f, _ in sweep.values()])[:, None].astype(np.float32)
-    px = m.pixel_mm
-    series = ImageSeries(frames, Geometry(spacing=(px, px, 8.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3)),
-                         frame_times=np.arange(len(frames), dtype=float), modality="cine",
+    series = ImageSeries(frames, m.geometry(), frame_times=np.arange(len(frames), dtype=float), modality="cine",
                          description=f"Latent slider sweep {name}")
     series = series.mark_synthetic("latent_video", weights=m.generator_entry.id, slider=name, values=list(sweep),
                                    seed=int(seed))

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from . import register_spec
+from .gan import DiscriminatorOptimiser
 
 
 @register_spec("stylegan2")
-class StyleGAN2Spec:
+class StyleGAN2Spec(DiscriminatorOptimiser):
     name = "stylegan2"
     pipeline = "latent_video"
 
@@ -53,24 +54,9 @@ class StyleGAN2Spec:
     def parameters(self, model: Any):
         return model.generator_parameters()
 
-    def _d_opt(self, model: Any, config: dict) -> Any:
-        import torch
-
-        opt = getattr(model, "_cardiogen_d_opt", None)
-        if opt is None:
-            t = config["train"]
-            betas = tuple(float(b) for b in t.get("betas", (0.0, 0.99)))
-            opt = torch.optim.Adam(model.discriminator_parameters(), lr=float(t.get("d_lr", t["lr"])), betas=betas)
-            model._cardiogen_d_opt = opt
-        return opt
-
-    def extra_state(self, model: Any) -> dict:
-        opt = getattr(model, "_cardiogen_d_opt", None)
-        return {"d_optimizer": opt.state_dict()} if opt is not None else {}
-
-    def load_extra_state(self, model: Any, state: dict, config: dict) -> None:
-        if "d_optimizer" in state:
-            self._d_opt(model, config).load_state_dict(state["d_optimizer"])
+    def d_betas_for(self, config: dict) -> tuple:
+        """StyleGAN2's Adam betas (0, 0.99) unless ``train.betas`` says otherwise (both networks use them)."""
+        return tuple(float(b) for b in config["train"].get("betas", (0.0, 0.99)))
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
@@ -101,7 +87,7 @@ class StyleGAN2Spec:
         gen = torch.Generator().manual_seed(int(batch["seed"]))
         inner.update_ema(0.5 ** (real.shape[0] / max(reg["ema_half_life_images"], 1.0)))
         # discriminator step
-        opt = self._d_opt(inner, config)
+        opt = self.d_optimiser(inner, config)
         d_loss = inner.discriminator_loss(real, z, mix, generator=gen)
         d_total = d_loss
         logs = {"d_loss": float(d_loss.detach())}

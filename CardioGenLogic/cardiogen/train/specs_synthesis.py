@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import register_spec
+from .gan import DiscriminatorOptimiser
 
 
 class _VideoDiffusionSpec:
@@ -165,7 +166,7 @@ class ControlNetSpec(_VideoDiffusionSpec):
 
 
 @register_spec("cyclegan")
-class CycleGanSpec(_VideoDiffusionSpec):
+class CycleGanSpec(DiscriminatorOptimiser, _VideoDiffusionSpec):
     """CycleGAN-style unpaired DENSE-magnitude <-> cine translator (frame-wise), the last row of seed 000's Table 1."""
 
     name = "cyclegan"
@@ -199,13 +200,7 @@ class CycleGanSpec(_VideoDiffusionSpec):
         return {"dense": dense, "cine": cine}
 
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
-        import torch
-
-        opt = getattr(model, "_cardiogen_d_opt", None)
-        if opt is None:  # the discriminators get their own optimiser (alternating GAN updates)
-            opt = torch.optim.Adam(model.discriminator_parameters(), lr=float(config["train"]["lr"]),
-                                   betas=(0.5, 0.999))
-            model._cardiogen_d_opt = opt
+        opt = self.d_optimiser(model, config)  # the discriminators' own optimiser (alternating GAN updates)
         d_loss = model.discriminator_loss(batch["dense"], batch["cine"])
         opt.zero_grad(set_to_none=True)
         d_loss.backward()
