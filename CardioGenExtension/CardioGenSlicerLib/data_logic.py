@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_ecg as me
 from .process import BackgroundJob, JobLogic, JobResult
 
 #: Modalities the phantom can render (the panel's check boxes).
@@ -133,7 +134,7 @@ class DataLogic(JobLogic):
                             self.scene)
                 elif role == "ecg":
                     ecg = io.load(path)
-                    made = mb.ecg_to_nodes(ecg, f"{name} ECG", self.scene)
+                    made = me.ecg_to_nodes(ecg, f"{name} ECG", self.scene)
                     for key, node in made.items():
                         if isinstance(node, list):
                             for i, n in enumerate(node):
@@ -179,7 +180,7 @@ class DataLogic(JobLogic):
         browser = next((loaded.nodes[f"{r}_browser"] for r in ("cine", "image", "dense_magnitude", "ct")
                         if f"{r}_browser" in loaded.nodes), None)
         if browser is not None and "ecg_marker_table" in loaded.nodes:
-            loaded.ecg_sync = mb.EcgBrowserSync(browser, loaded.nodes["ecg_marker_table"])
+            loaded.ecg_sync = me.EcgBrowserSync(browser, loaded.nodes["ecg_marker_table"])
         # Application-level conveniences that exist only inside the Slicer application (not in slicer-core):
         app = getattr(slicer, "app", None)
         if app is None:

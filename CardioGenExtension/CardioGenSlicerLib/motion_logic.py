@@ -20,6 +20,7 @@ from cardiogen.data import Geometry, ImageSeries
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_strain as ms
 from .process import BackgroundJob, JobLogic, JobResult
 
 METHODS = {"LTMA (learned)": "ltma", "Demons (classical)": "demons", "B-spline (classical)": "bspline",
@@ -121,7 +122,7 @@ class MotionLogic(JobLogic):
                     series = io.load(out / rel)
                     values = series.array.copy()
                     if mask is not None:
-                        values[:, ~mask] = mb.OUTSIDE_MASK
+                        values[:, ~mask] = ms.OUTSIDE_MASK
                     motion.strain_nodes[comp] = _strain_series_nodes(series.with_array(values), f"{name} {comp}",
                                                                      self.scene)
             if component in motion.strain_nodes:
@@ -142,7 +143,7 @@ class MotionLogic(JobLogic):
                                       got=component)
         overlay = motion.strain_nodes[component].volume
         mb.show_in_slice_views(reference_node, overlay, 0.6, scene=self.scene)
-        motion.nodes["legend"] = mb.add_strain_legend(overlay, f"{component} strain")
+        motion.nodes["legend"] = ms.add_strain_legend(overlay, f"{component} strain")
 
     def _curves(self, csv_path: Path, name: str) -> dict:
         """Global + AHA segment curves as a table node and a chart (one series per column)."""
@@ -178,7 +179,7 @@ class MotionLogic(JobLogic):
 
     def _bullseye(self, npy_path: Path, name: str) -> Any:
         image = np.load(npy_path)
-        values = np.where(np.isfinite(image), image, mb.OUTSIDE_MASK).astype(np.float32)
+        values = np.where(np.isfinite(image), image, ms.OUTSIDE_MASK).astype(np.float32)
         series = ImageSeries(values[None, None], Geometry(spacing=(1.0, 1.0, 1.0)), modality="strain")
         nodes = _strain_series_nodes(series, f"{name} bull's-eye (peak circumferential)", self.scene)
         return nodes.volume
@@ -196,7 +197,7 @@ class MotionLogic(JobLogic):
 
 def _strain_series_nodes(series: ImageSeries, name: str, scene: Any) -> mb.SeriesNodes:
     nodes = mb.image_series_to_nodes(series, name, scene)
-    mb.style_strain_display(nodes.volume, scene)
+    ms.style_strain_display(nodes.volume, scene)
     return nodes
 
 

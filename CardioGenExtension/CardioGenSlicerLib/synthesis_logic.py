@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_ecg as me
 from .process import BackgroundJob, JobLogic, JobResult
 
 #: MRML node classes that can feed each input kind.
@@ -83,7 +84,7 @@ class SynthesisLogic(JobLogic):
                 seg = mb.node_to_segmentation(node, reference.geometry, reference.spatial_shape)
                 files[spec["name"]] = str(io.save(seg, folder / f"{spec['name']}.seg.nrrd"))
             elif kind == "Ecg":
-                files[spec["name"]] = str(io.save(mb.nodes_to_ecg(node), folder / f"{spec['name']}.csv"))
+                files[spec["name"]] = str(io.save(me.nodes_to_ecg(node), folder / f"{spec['name']}.csv"))
             elif kind == "DisplacementSeries":
                 files[spec["name"]] = str(io.save(mb.nodes_to_displacement(node), folder / f"{spec['name']}.seq.nrrd"))
             else:

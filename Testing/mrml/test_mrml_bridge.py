@@ -106,20 +106,21 @@ def test_segmentation_node_has_named_colored_segments_and_round_trips(scene):
 
 def test_ecg_table_plot_and_marker_follow_browser(scene):
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_ecg as me
 
     fs = 250.0
     t = np.arange(1000) / fs
     sig = np.stack([np.sin(2 * np.pi * t * (i + 1)) for i in range(12)])
     ecg = Ecg(sig, fs, ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"))
-    nodes = mb.ecg_to_nodes(ecg, "ECG")
+    nodes = me.ecg_to_nodes(ecg, "ECG")
     assert nodes["table"].GetNumberOfColumns() == 13
     assert nodes["chart"].GetNumberOfPlotSeriesNodes() == 13  # 12 leads + marker
-    back = mb.nodes_to_ecg(nodes["table"])
+    back = me.nodes_to_ecg(nodes["table"])
     assert back.lead_names == ecg.lead_names and back.sampling_rate == pytest.approx(fs)
     assert np.allclose(back.signals, ecg.signals)
     series = ImageSeries(np.zeros((4, 1, 2, 2)), frame_times=[0, 100, 200, 300], modality="cine")
     cine = mb.image_series_to_nodes(series, "cine")
-    sync = mb.EcgBrowserSync(cine.browser, nodes["marker_table"])
+    sync = me.EcgBrowserSync(cine.browser, nodes["marker_table"])
     cine.browser.SetSelectedItemNumber(2)
     import slicer
 
@@ -128,14 +129,14 @@ def test_ecg_table_plot_and_marker_follow_browser(scene):
 
 
 def test_strain_overlay_uses_diverging_table_and_hides_outside_mask(scene):
-    from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_strain as ms
 
     comp = np.zeros((2, 1, 8, 8), np.float32)
     comp[1] = -0.2
     mask = np.zeros((1, 8, 8), bool)
     mask[0, 2:6, 2:6] = True
     strain = StrainSeries({"circumferential": comp}, mask=mask, frame_times=[0, 100])
-    nodes = mb.strain_to_nodes(strain, "circumferential", "phantom")
+    nodes = ms.strain_to_nodes(strain, "circumferential", "phantom")
     display = nodes.volume.GetDisplayNode()
     colors = display.GetColorNode()
     assert colors.GetName().startswith("CardioGen strain") and colors.GetNumberOfColors() == 256
@@ -143,22 +144,22 @@ def test_strain_overlay_uses_diverging_table_and_hides_outside_mask(scene):
     colors.GetColor(0, low)
     colors.GetColor(255, high)
     assert low[2] > low[0] and high[0] > high[2]  # blue for shortening, red for stretch
-    assert display.GetApplyThreshold() and display.GetLowerThreshold() > mb.OUTSIDE_MASK
+    assert display.GetApplyThreshold() and display.GetLowerThreshold() > ms.OUTSIDE_MASK
     import slicer
 
     nodes.browser.SetSelectedItemNumber(1)
     arr = slicer.util.arrayFromVolume(nodes.volume)
-    assert arr[0, 3, 3] == pytest.approx(-0.2) and arr[0, 0, 0] == mb.OUTSIDE_MASK
+    assert arr[0, 3, 3] == pytest.approx(-0.2) and arr[0, 0, 0] == ms.OUTSIDE_MASK
     with pytest.raises(Exception, match="not present"):
-        mb.strain_to_nodes(strain, "radial", "phantom")
+        ms.strain_to_nodes(strain, "radial", "phantom")
 
 
 def test_strain_legend_is_added_to_the_overlay(scene):
-    from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_strain as ms
 
     comp = np.full((2, 1, 4, 4), -0.1, np.float32)
     strain = StrainSeries({"radial": comp}, frame_times=[0, 100])
-    nodes = mb.strain_to_nodes(strain, "radial", "legend test")
-    legend = mb.add_strain_legend(nodes.volume, "radial strain")
+    nodes = ms.strain_to_nodes(strain, "radial", "legend test")
+    legend = ms.add_strain_legend(nodes.volume, "radial strain")
     assert legend is not None and legend.IsA("vtkMRMLColorLegendDisplayNode")
     assert legend.GetTitleText() == "radial strain" and legend.GetVisibility()

@@ -8,6 +8,7 @@ import numpy as np
 def test_motion_results_render_overlay_curves_and_bullseye(app, tmp_path, artifacts_dir):
     import slicer
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_strain as ms
     from CardioGenSlicerLib.data_logic import DataLogic, PhantomRequest
     from CardioGenSlicerLib.motion_logic import MotionLogic
     from render_helpers import grab_window, render_chart
@@ -40,7 +41,7 @@ def test_motion_results_render_overlay_curves_and_bullseye(app, tmp_path, artifa
     assert 0.002 < (chart.sum(axis=-1) < 400).mean() < 0.6
     assert ((chart[..., 2] > 150) & (chart[..., 0] < 80)).sum() > 30, "global circumferential curve (blue) missing"
     bull = mb.nodes_to_image_series(motion.nodes["bullseye"]).array[0, 0]
-    inside = bull > mb.OUTSIDE_MASK / 2
+    inside = bull > ms.OUTSIDE_MASK / 2
     assert inside.mean() > 0.4 and bull[inside].mean() < -0.03  # peak circumferential shortening in the segments
     view2 = app.view_manager.create_view(ViewLayoutDefinition.axial_view(label="Yellow"))
     view2.render_window().SetSize(300, 300)

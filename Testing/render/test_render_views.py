@@ -30,9 +30,10 @@ def _slice_view(app, name):
 def test_slice_view_shows_cine_with_colored_strain_overlay(app, case, artifacts_dir):
     import slicer
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_strain as ms
 
     cine = mb.image_series_to_nodes(case.cine, "Phantom cine")
-    strain = mb.strain_to_nodes(case.truth.strain, "circumferential", "Phantom")
+    strain = ms.strain_to_nodes(case.truth.strain, "circumferential", "Phantom")
     view = _slice_view(app, "Red")
     es = int(case.truth.es_frame) if hasattr(case.truth, "es_frame") else case.cine.n_frames // 3
     cine.browser.SetSelectedItemNumber(es)
@@ -77,9 +78,9 @@ def test_threed_view_shows_segmentation_surfaces(app, case, artifacts_dir):
 
 def test_ecg_chart_renders_twelve_leads(app, case, artifacts_dir):
     """The ECG table/plot nodes drawn with VTK's chart (the engine under Slicer's plot view)."""
-    from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_ecg as me
 
-    nodes = mb.ecg_to_nodes(case.ecg, "Phantom ECG")
+    nodes = me.ecg_to_nodes(case.ecg, "Phantom ECG")
     chart_node = nodes["chart"]
     from render_helpers import render_chart
 
