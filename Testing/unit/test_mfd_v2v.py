@@ -59,3 +59,44 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     assert "cine_2" in out and not torch.equal(torch.from_numpy(out["cine"].array), torch.from_numpy(out["cine_2"].array))
     again = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 1, "seed": 1})["cine"]
     assert abs(again.array - cine.array).max() < 1e-3  # same seed, same first sample, whatever the batch size
+
+
+def test_myocardial_motion_keeps_the_grown_myocardium_like_dense():
+    """Training motion masked as DENSE measures it: unchanged on the ED myocardium grown by one pixel, zero beyond."""
+    import numpy as np
+    from scipy.ndimage import binary_dilation
+
+    from cardiogen.models.video_data import myocardial_motion
+
+    rng = np.random.default_rng(0)
+    motion = rng.normal(size=(2, 2, 5, 12, 12)).astype(np.float32)
+    yy, xx = np.mgrid[:12, :12]
+    r = np.hypot(yy - 6, xx - 6)
+    myo = np.stack([(r > 2.5) & (r < 4.0), (r > 1.5) & (r < 3.0)])
+    out = myocardial_motion(motion, myo)
+    for b in range(2):
+        grown = binary_dilation(myo[b])
+        assert np.array_equal(out[b][:, :, grown], motion[b][:, :, grown])
+        assert not out[b][:, :, ~grown].any()
+    assert np.array_equal(myocardial_motion(motion, myo, dilate=0)[0][:, :, myo[0]], motion[0][:, :, myo[0]])
+
+
+def test_spec_batches_mask_the_motion_when_configured():
+    import numpy as np
+
+    from cardiogen.errors import CardioGenInputError
+    from cardiogen.train import load_config
+    from cardiogen.train.specs_synthesis import MfdV2vSpec
+
+    cfg = load_config("mfd_v2v_tiny.yaml")
+    spec = MfdV2vSpec()
+    full = spec.batch(cfg, 0, 0, 1)["motion"]
+    cfg["data"]["motion_mask"] = "myocardium"
+    masked = spec.batch(cfg, 0, 0, 1)["motion"]
+    kept = masked.abs().sum(dim=(1, 2)) > 0
+    assert 0 < int(kept.sum()) < kept.numel() // 2  # a ring, not the whole crop
+    assert torch.equal(masked, full * kept[:, None, None])  # the same motion where kept, zero elsewhere
+    cfg["data"]["motion_mask"] = "everything"
+    with pytest.raises(CardioGenInputError, match="motion_mask"):
+        spec.batch(cfg, 0, 0, 1)
+    assert np.isfinite(masked.numpy()).all()

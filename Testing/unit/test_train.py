@@ -81,3 +81,51 @@ def test_torchrun_two_processes_ddp_on_cpu(tmp_path):
     registry = Registry([tmp_path / "run"])
     assert registry.verify() == [("ltma-tiny-test", True, "ok")]
     assert proc.stdout.count('"id": "ltma-tiny-test"') == 1  # only rank 0 exports
+
+
+def test_weight_average_follows_the_documented_update():
+    """avg ← avg + (1 − d)(w − avg), d = min(decay, (1 + n)/(10 + n)); starts from the first weights seen."""
+    from cardiogen.errors import CardioGenInputError
+    from cardiogen.train import WeightAverage
+
+    model = torch.nn.Linear(3, 2)
+    ema = WeightAverage(0.5)
+    history = []
+    for n in range(4):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        history.append(model.weight.detach().clone())
+        ema.update(model)
+    expected = history[0].clone()
+    for n, w in enumerate(history):
+        d = min(0.5, (1 + n) / (10 + n))
+        expected = expected + (1 - d) * (w - expected)
+    assert torch.allclose(ema.state_dict()["weights"]["weight"], expected)
+    assert ema.state_dict()["updates"] == 4
+    target = torch.nn.Linear(3, 2)
+    ema.copy_to(target)
+    assert torch.allclose(target.weight, expected) and torch.allclose(target.bias, model.bias)
+    off = WeightAverage(0.0)
+    off.update(model)
+    assert off.state_dict() is None
+    with pytest.raises(CardioGenInputError, match="ema_decay"):
+        WeightAverage(1.0)
+
+
+def test_ema_training_exports_the_average_and_resumes_to_the_same_weights(tmp_path):
+    """With train.ema_decay the exported weights are the checkpointed average (not the last raw weights), and an
+    interrupted run resumes to exactly the weights of an uninterrupted one."""
+    cfg = _cfg(steps=4)
+    cfg["train"]["ema_decay"] = 0.9
+    straight = train("ltma", cfg, tmp_path / "a", command="a")
+    state = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    exported = Registry([straight.registry_dir]).load_state_dict("ltma-tiny-test")
+    assert state["ema"]["updates"] == 4
+    averaged = [k for k in state["ema"]["weights"] if not torch.equal(state["ema"]["weights"][k], state["model"][k])]
+    assert averaged, "the average should differ from the last raw weights"
+    assert all(torch.equal(exported[k], state["ema"]["weights"][k]) for k in state["ema"]["weights"])
+    train("ltma", cfg, tmp_path / "b", max_steps=2, command="b")
+    resumed = train("ltma", cfg, tmp_path / "b", command="b")
+    assert resumed.resumed_from == 2
+    again = Registry([resumed.registry_dir]).load_state_dict("ltma-tiny-test")
+    assert all(torch.equal(exported[k], again[k]) for k in exported)

@@ -46,6 +46,22 @@ def normalise_minus1_1(video: np.ndarray) -> np.ndarray:
     return np.clip(2.0 * (video - lo) / max(hi - lo, 1e-6) - 1.0, -1.5, 1.5).astype(np.float32)
 
 
+def myocardial_motion(motion: np.ndarray, myo: np.ndarray, dilate: int = 1) -> np.ndarray:
+    """Motion ``(..., 2, T, H, W)`` kept only on the ED myocardium ``(..., H, W)`` grown by ``dilate`` pixels, zero
+    elsewhere: what DENSE measures (its Lagrangian displacement lives on the union of the frame-wise myocardial masks,
+    about one pixel wider than the ED myocardium on the phantom), so that a model trained on LTMA motion sees at
+    training the same kind of condition that DENSE gives it at inference."""
+    from scipy.ndimage import binary_dilation
+
+    myo = np.asarray(myo, dtype=bool)
+    if dilate > 0:
+        structure = np.zeros((3,) * myo.ndim, dtype=bool)
+        structure[(1,) * (myo.ndim - 2)] = [[False, True, False], [True, True, True], [False, True, False]]
+        myo = binary_dilation(myo, structure=structure, iterations=dilate)
+    keep = myo[..., None, None, :, :]
+    return (np.asarray(motion) * keep).astype(np.float32)
+
+
 def inplane_voxels(disp: DisplacementSeries, series: ImageSeries, z: int) -> np.ndarray:
     """In-plane displacement of slice ``z`` in voxel units ``(2, T, H, W)`` (x, y) from LPS mm."""
     d = series.geometry.direction

@@ -6,6 +6,9 @@
   evaluation) registered in :data:`SPECS`.
 * Batches are a pure function of (seed, step, rank), so a resumed run sees exactly the batches it would have seen,
   and results do not depend on when it was interrupted.
+* ``train.ema_decay`` > 0 keeps an exponential moving average of the weights (DDPM, Ho et al. 2020, App. B: 0.9999),
+  with the warm-up ``min(decay, (1 + n) / (10 + n))`` after n updates; evaluation and export use the averaged
+  weights, and the average is checkpointed with the run. Off (0) by default; the GANs keep their own G_ema.
 * Checkpoints (``DIR/checkpoint.pt``: model + optimiser state + step + RNG) are written every
   ``train.checkpoint_every`` steps and at the end; a run finds its checkpoint and resumes. They hold only tensors
   and numbers and are read back with ``torch.load(weights_only=True)`` (no code is unpickled).
@@ -149,6 +152,7 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
                                   betas=betas)
     start_step = 0
     ckpt = _checkpoint_path(out)
+    ema = WeightAverage(float(tcfg.get("ema_decay", 0.0)))
     if ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
@@ -157,6 +161,7 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         torch.set_rng_state(state["rng"].cpu())
         if "extra" in state and hasattr(spec, "load_extra_state"):  # e.g. a GAN's discriminator optimiser
             spec.load_extra_state(model, state["extra"], cfg)
+        ema.load_state_dict(state.get("ema"))
     net = model
     if distributed:
         from torch.nn.parallel import DistributedDataParallel
@@ -177,12 +182,13 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
             torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
                                            float(tcfg["grad_clip"]))
         optimizer.step()
+        ema.update(model)
         done = step + 1
         if rank == 0:
             report(progress, done / steps, f"step {done}/{steps} loss {float(loss.detach()):.5f}")
             if done % int(tcfg["checkpoint_every"]) == 0 or done == stop:
                 extra = spec.extra_state(model) if hasattr(spec, "extra_state") else None
-                _save_checkpoint(ckpt, model, optimizer, done, extra)
+                _save_checkpoint(ckpt, model, optimizer, done, extra, ema.state_dict())
     train_seconds = time.time() - t0
     if distributed:
         import torch.distributed as dist
@@ -192,6 +198,7 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
         return TrainResult(model_name, Path(), Path(), stop, {}, train_seconds, start_step)
     result = None
     if rank == 0:
+        ema.copy_to(model)  # evaluate and export the averaged weights (no-op when ema_decay is 0)
         model.eval()
         metrics = spec.evaluate(model, cfg)
         metrics["final_train_logs"] = logs
@@ -216,7 +223,54 @@ def _to_device(batch: Any, device: Any) -> Any:
     return batch
 
 
-def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, extra: Optional[dict] = None) -> None:
+class WeightAverage:
+    """Exponential moving average of a model's floating-point weights and buffers.
+
+    ``update(model)`` after every optimiser step: ``avg ← avg + (1 − d)(w − avg)`` with
+    ``d = min(decay, (1 + n) / (10 + n))`` after n earlier updates (the usual warm-up, so early averages are not
+    dominated by the random initialisation). Starts from the weights it first sees. ``decay == 0``: disabled.
+    """
+
+    def __init__(self, decay: float) -> None:
+        if not 0.0 <= decay < 1.0:
+            raise CardioGenInputError("train.ema_decay must be in [0, 1)", got=decay)
+        self.decay = decay
+        self.updates = 0
+        self.average: Optional[dict] = None
+
+    def update(self, model: Any) -> None:
+        if self.decay == 0.0:
+            return
+        import torch
+
+        with torch.no_grad():
+            state = model.state_dict()
+            if self.average is None:
+                self.average = {k: v.detach().clone() for k, v in state.items() if v.is_floating_point()}
+            d = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+            for key, avg in self.average.items():
+                avg.lerp_(state[key].detach(), 1.0 - d)
+        self.updates += 1
+
+    def state_dict(self) -> Optional[dict]:
+        if self.decay == 0.0 or self.average is None:
+            return None
+        return {"weights": self.average, "updates": self.updates}
+
+    def load_state_dict(self, state: Optional[dict]) -> None:
+        """Resume an average; a checkpoint without one (written with EMA off) starts it at the resumed weights."""
+        if self.decay == 0.0 or not state:
+            return
+        self.average = {k: v.clone() for k, v in state["weights"].items()}
+        self.updates = int(state["updates"])
+
+    def copy_to(self, model: Any) -> None:
+        if self.decay != 0.0 and self.average is not None:
+            model.load_state_dict({**model.state_dict(), **self.average})
+
+
+def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, extra: Optional[dict] = None,
+                     ema: Optional[dict] = None) -> None:
     import torch
 
     from ..io.atomic import atomic_path
@@ -225,6 +279,8 @@ def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, extra: O
              "rng": torch.get_rng_state()}
     if extra is not None:
         state["extra"] = extra
+    if ema is not None:
+        state["ema"] = ema
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 

@@ -3,6 +3,9 @@
 Both are trained on LV-centred phantom cine crops (:mod:`cardiogen.models.video_data`) with the diffusion loss of
 seed 000 (ε-prediction, sigmoid schedule, 1000 steps); ``mfd_v2v`` conditions on the LTMA motion of the same
 video through STME + cross-attention and drops the condition for 10 % of batches (classifier-free guidance).
+
+``data.motion_mask: myocardium`` keeps the LTMA motion only on the (slightly grown) ED myocardium, as DENSE measures
+it (:func:`cardiogen.models.video_data.myocardial_motion`); ``none`` (the default) conditions on the whole field.
 """
 from __future__ import annotations
 
@@ -26,7 +29,19 @@ class _VideoDiffusionSpec:
         return {"seeds": tuple(range(first, first + int(d.get("cases", 8)))), "size": int(d.get("size", 32)),
                 "frames": int(d.get("frames", 16)), "image_size": int(d.get("image_size", 64)),
                 "slices": int(d.get("slices", 10)), "slices_per_case": int(d.get("slices_per_case", 3)),
-                "batch_size": int(d.get("batch_size", 4))}
+                "batch_size": int(d.get("batch_size", 4)), "motion_mask": str(d.get("motion_mask", "none"))}
+
+    def _motion(self, pool: dict, idx: Any, d: dict) -> np.ndarray:
+        """The motion condition of pool videos ``idx`` ``(B, 2, T, H, W)``, masked as ``data.motion_mask`` says."""
+        from ..models.video_data import myocardial_motion
+
+        if d["motion_mask"] == "none":
+            return pool["motion"][idx]
+        if d["motion_mask"] == "myocardium":
+            return myocardial_motion(pool["motion"][idx], pool["myo"][idx])
+        from ..errors import CardioGenInputError
+
+        raise CardioGenInputError("unknown data.motion_mask", expected=["none", "myocardium"], got=d["motion_mask"])
 
     def build(self, config: dict) -> Any:
         from ..models.mfd_v2v import build_model
@@ -49,7 +64,7 @@ class _VideoDiffusionSpec:
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         idx = rng.integers(0, len(pool["cine"]), size=d["batch_size"])
         cine = torch.from_numpy(pool["cine"][idx])
-        motion = torch.from_numpy(pool["motion"][idx])
+        motion = torch.from_numpy(self._motion(pool, idx, d))
         if rng.random() < 0.5:  # left-right flip: mirror the image and negate the x displacement
             cine = cine.flip(-1)
             motion = motion.flip(-1) * torch.tensor([-1.0, 1.0]).view(1, 2, 1, 1, 1)
@@ -80,7 +95,8 @@ class _VideoDiffusionSpec:
         first = int(ev.get("first_seed", 2000))
         pool = phantom_video_pool(tuple(range(first, first + int(ev.get("cases", 2)))), d["size"], d["frames"],
                                   d["image_size"], d["slices"], 1)
-        cine, motion = torch.from_numpy(pool["cine"]), torch.from_numpy(pool["motion"])
+        cine = torch.from_numpy(pool["cine"])
+        motion = torch.from_numpy(self._motion(pool, np.arange(len(pool["cine"])), d))
         schedule = _schedule(model)
         out = {}
         with torch.no_grad():
