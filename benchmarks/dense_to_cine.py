@@ -58,8 +58,10 @@ def held_out_cases(n: int, frames: int, first_seed: int = 3000):
     return out
 
 
-def generate(name: str, entry, cases: list, sampler: str, steps: int) -> tuple[np.ndarray, float]:
-    """Videos ``(N, T, 32, 32)`` in [-1, 1] for every case, and seconds per video."""
+def generate(name: str, entry, cases: list, sampler: str, steps: int,
+             guidance: float = 1.0) -> tuple[np.ndarray, float]:
+    """Videos ``(N, T, 32, 32)`` in [-1, 1] for every case, and seconds per video; ``guidance`` is the
+    classifier-free guidance scale of MFD-V2V's motion condition (1: none; the other models have no guidance)."""
     import torch
 
     from cardiogen.models.baselines import CycleGANTranslator
@@ -90,9 +92,11 @@ def generate(name: str, entry, cases: list, sampler: str, steps: int) -> tuple[n
             model.eval()
             t = motion.shape[2]
             cond = {"motion": motion} if entry.pipeline != "dense_to_cine_vdm" else None
+            extra = ({"uncond": {}, "guidance_scale": guidance}
+                     if entry.pipeline == "dense_to_cine" and guidance != 1.0 else {})
             video = get_sampler(sampler)(model, (len(cases), 1, t, 32, 32), model.schedule(),
                                          generator=list(range(len(cases))), steps=steps, cond=cond, max_batch=4,
-                                         clip_denoised=1.5)
+                                         clip_denoised=1.5, **extra)
     seconds = (time.perf_counter() - start) / len(cases)
     return video[:, 0].numpy(), seconds
 
@@ -174,7 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ddpm-cases", type=int, default=4)
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="MFD-V2V's classifier-free guidance (default: the pipeline's, chosen on validation cases)")
     args = parser.parse_args(argv)
+    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE
+
+    guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
     import torch
 
     from cardiogen.metrics import cardiac_fid, dice, segment_frames
@@ -188,20 +197,25 @@ def main(argv: list[str] | None = None) -> int:
         if not entries:
             missing.append(label)
             continue
-        videos, seconds = generate(label, entries[0], cases, "ddim", args.steps)
-        rows[label] = {**evaluate(videos, cases), "s_per_video": seconds, "weights": entries[0].id}
-        print(label, rows[label], flush=True)
+        runs = [(label, guidance)]
+        if pipeline == "dense_to_cine" and guidance != 1.0:  # also without guidance, for a like-for-like row
+            runs = [(f"{label}, guidance {guidance:g}", guidance), (f"{label}, no guidance", 1.0)]
+        for row, g in runs:
+            videos, seconds = generate(label, entries[0], cases, "ddim", args.steps, g)
+            rows[row] = {**evaluate(videos, cases), "s_per_video": seconds, "weights": entries[0].id,
+                         "guidance": g if pipeline == "dense_to_cine" else None}
+            print(row, rows[row], flush=True)
     dense_seg = segment_frames(to_network_fov(np.stack([c["dense_mag"][0] for c in cases])))
     dense_dice = _dice_on_grid(dense_seg, cases, dice)
     sampler_timing = {}
-    if "MFD-V2V (ours)" in rows and args.ddpm_cases > 0:
+    if any(r.startswith("MFD-V2V (ours)") for r in rows) and args.ddpm_cases > 0:
         sub = cases[: args.ddpm_cases]
         entry = registry.list("dense_to_cine")[0]
-        fast, t_fast = generate("mfd", entry, sub, "ddim", args.steps)
-        slow, t_slow = generate("mfd", entry, sub, "ddpm", 1000)
+        fast, t_fast = generate("mfd", entry, sub, "ddim", args.steps, guidance)
+        slow, t_slow = generate("mfd", entry, sub, "ddpm", 1000, guidance)
         true = np.stack([c["cine"] for c in sub])
         sampler_timing = {"ddim_steps": args.steps, "ddim_s": t_fast, "ddpm1000_s": t_slow,
-                          "speedup": t_slow / t_fast,
+                          "speedup": t_slow / t_fast, "guidance": guidance,
                           "cfid_ddim": cardiac_fid(to_network_fov(fast), to_network_fov(true)),
                           "cfid_ddpm1000": cardiac_fid(to_network_fov(slow), to_network_fov(true))}
     fmt = lambda r, k: f"{r[k]:.1f}" if k in r else "not installed"  # noqa: E731
@@ -217,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         table += "\nNot trained yet (no registered weights): " + ", ".join(missing) + ".\n"
     if sampler_timing:
         st = sampler_timing
-        table += (f"\nSampler (MFD-V2V, {args.ddpm_cases} cases): DDPM-1000 {st['ddpm1000_s']:.1f} s vs DDIM-{st['ddim_steps']} "
+        table += (f"\nSampler (MFD-V2V, guidance {guidance:g}, {args.ddpm_cases} cases): DDPM-1000 {st['ddpm1000_s']:.1f} s vs DDIM-{st['ddim_steps']} "
                   f"{st['ddim_s']:.1f} s per video (**{st['speedup']:.1f}×**); cFID {st['cfid_ddpm1000']:.2f} vs "
                   f"{st['cfid_ddim']:.2f}.\n")
     metrics = {"rows": rows, "dense_magnitude_dice": dense_dice, "missing": missing, "sampler": sampler_timing,

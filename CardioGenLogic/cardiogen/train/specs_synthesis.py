@@ -114,7 +114,9 @@ class _VideoDiffusionSpec:
         d = self._data(config)
         return (f"CardioGen phantom cine, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['slices_per_case']} mid-ventricular "
                 f"slices each, LV-centred {d['size']}x{d['size']} crops, {d['frames']} frames; motion condition = "
-                "LTMA displacement of the same cine (ltma-phantom-64)")
+                "LTMA displacement of the same cine (ltma-phantom-64)"
+                + (" on the ED myocardium grown by one pixel (as DENSE measures it)"
+                   if d["motion_mask"] == "myocardium" else ""))
 
 
 def _schedule(model: Any):
@@ -243,5 +245,4 @@ class CycleGanSpec(DiscriminatorOptimiser, _VideoDiffusionSpec):
         return {"heldout_l1_vs_true_cine": err}
 
     def describe_data(self, config: dict) -> str:
-        return super().describe_data(config).replace("; motion condition = LTMA displacement of the same cine "
-                                                     "(ltma-phantom-64)", "; unpaired DENSE magnitude and cine frames")
+        return super().describe_data(config).split("; motion condition")[0] + "; unpaired DENSE magnitude and cine frames"
