@@ -163,7 +163,8 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
     z = cine.provenance["source_slice"]
     synthetic = preview.write_gif(cine, prev / "dense_to_cine.gif")
     mag = case.dense.magnitude
-    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-50, "
+    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-50, guidance "
+                                     f"{cine.provenance['guidance']:g}, "
                                      f"{cine.provenance['seconds']:.1f} s on {cine.provenance['device']})"))]
     for name, series in (("dense_input", mag), ("true_cine", case.cine)):
         path = preview.write_gif(series, prev / f"{name}.gif", slice_index=z)

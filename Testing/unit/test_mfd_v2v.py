@@ -56,6 +56,9 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     assert cine.synthetic and "SYNTHETIC" in cine.description and cine.modality == "cine"
     assert cine.provenance["weights_sha256"] == result.metrics.get("sha", cine.provenance["weights_sha256"])
     assert cine.n_frames == case.dense.n_frames and cine.shape[2:] == (16, 16)
+    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE
+
+    assert cine.provenance["guidance"] == DEFAULT_GUIDANCE and cine.provenance["sampler"] == "ddim"
     assert "cine_2" in out and not torch.equal(torch.from_numpy(out["cine"].array), torch.from_numpy(out["cine_2"].array))
     again = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 1, "seed": 1})["cine"]
     assert abs(again.array - cine.array).max() < 1e-3  # same seed, same first sample, whatever the batch size

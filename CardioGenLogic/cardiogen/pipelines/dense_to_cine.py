@@ -151,7 +151,8 @@ class DenseToCinePipeline(Pipeline):
                                description=f"DENSE to cine (MFD-V2V) slice {prep['slice']} sample {k + 1}")
             results["cine" if k == 0 else f"cine_{k + 1}"] = cine.mark_synthetic(
                 self.name, weights=self.entry.id, weights_sha256=self.entry.sha256, seed=int(options["seed"]),
-                sample=k, sampler=options["sampler"], steps=steps, device=str(self.torch_device),
+                sample=k, sampler=options["sampler"], steps=steps, guidance=float(options["guidance"]),
+                device=str(self.torch_device),
                 seconds=round(seconds, 2), source_slice=prep["slice"])
         report(progress, 1.0, "done")
         return results
