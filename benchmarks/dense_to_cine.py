@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     dense_seg = segment_frames(to_network_fov(np.stack([c["dense_mag"][0] for c in cases])))
     dense_dice = _dice_on_grid(dense_seg, cases, dice)
     sampler_timing = {}
-    if any(r.startswith("MFD-V2V (ours)") for r in rows) and args.ddpm_cases > 0:
+    if "MFD-V2V (ours)" not in missing and args.ddpm_cases > 0:
         sub = cases[: args.ddpm_cases]
         entry = registry.list("dense_to_cine")[0]
         fast, t_fast = generate("mfd", entry, sub, "ddim", args.steps, guidance)

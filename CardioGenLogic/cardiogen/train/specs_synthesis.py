@@ -14,8 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CardioGenInputError
 from . import register_spec
 from .gan import DiscriminatorOptimiser
+
+MOTION_MASKS = ("none", "myocardium")  #: values of ``data.motion_mask``
 
 
 class _VideoDiffusionSpec:
@@ -26,6 +29,8 @@ class _VideoDiffusionSpec:
     def _data(self, config: dict) -> dict:
         d = config["data"]
         first = int(d.get("first_seed", 0))
+        if d.get("motion_mask", "none") not in MOTION_MASKS:
+            raise CardioGenInputError("unknown data.motion_mask", expected=list(MOTION_MASKS), got=d["motion_mask"])
         return {"seeds": tuple(range(first, first + int(d.get("cases", 8)))), "size": int(d.get("size", 32)),
                 "frames": int(d.get("frames", 16)), "image_size": int(d.get("image_size", 64)),
                 "slices": int(d.get("slices", 10)), "slices_per_case": int(d.get("slices_per_case", 3)),
@@ -35,13 +40,9 @@ class _VideoDiffusionSpec:
         """The motion condition of pool videos ``idx`` ``(B, 2, T, H, W)``, masked as ``data.motion_mask`` says."""
         from ..models.video_data import myocardial_motion
 
-        if d["motion_mask"] == "none":
-            return pool["motion"][idx]
         if d["motion_mask"] == "myocardium":
             return myocardial_motion(pool["motion"][idx], pool["myo"][idx])
-        from ..errors import CardioGenInputError
-
-        raise CardioGenInputError("unknown data.motion_mask", expected=["none", "myocardium"], got=d["motion_mask"])
+        return pool["motion"][idx]
 
     def build(self, config: dict) -> Any:
         from ..models.mfd_v2v import build_model
