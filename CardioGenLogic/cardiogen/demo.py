@@ -154,7 +154,7 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
         pipe = get_pipeline("dense_to_cine").load(device="auto")
     except CardioGenWeightsError as exc:
         return title + f"<p>Skipped: {html.escape(str(exc))}</p>"
-    result = pipe.run({"dense": case.dense}, {"sampler": "ddim", "steps": 50, "seed": 0}, progress=progress)
+    result = pipe.run({"dense": case.dense}, {"sampler": "ddim", "seed": 0}, progress=progress)
     cine = result["cine"]
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
@@ -163,7 +163,7 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
     z = cine.provenance["source_slice"]
     synthetic = preview.write_gif(cine, prev / "dense_to_cine.gif")
     mag = case.dense.magnitude
-    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-50, guidance "
+    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-{cine.provenance['steps']}, guidance "
                                      f"{cine.provenance['guidance']:g}, "
                                      f"{cine.provenance['seconds']:.1f} s on {cine.provenance['device']})"))]
     for name, series in (("dense_input", mag), ("true_cine", case.cine)):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -346,7 +345,9 @@ def test_conditioning_is_sliced_per_chunk_and_guidance_mixes_branches():
         ddim_sample(model, (3, 4), s, generator=0, steps=2, cond={"scale": torch.ones(2, 1)})
 
 
-def test_sampler_cost_scales_with_the_number_of_network_evaluations():
+def test_sampler_cost_is_one_network_evaluation_per_step():
+    """Sampling cost = network evaluations: DDPM-1000 makes 1000, DDIM-50 50, DPM-Solver++(2M)-20 20 (the wall-time
+    ratio is measured in benchmarks/dense_to_cine.py, not here)."""
     net = VideoUNet(VideoUNetConfig(**TINY)).eval()
     calls = []
 
@@ -355,14 +356,10 @@ def test_sampler_cost_scales_with_the_number_of_network_evaluations():
         return net(x, t)
 
     s = make_schedule("sigmoid")
-    times = {}
-    for name, steps in (("ddim", 50), ("ddpm", 1000)):
+    for name, steps in (("ddim", 50), ("ddpm", 1000), ("dpmpp_2m", 20)):
         calls.clear()
-        t0 = time.process_time()  # CPU time of this process: less sensitive to other jobs than wall time
         SAMPLERS[name](counted, (1, 1, 4, 8, 8), s, generator=0, steps=steps)
-        times[name] = time.process_time() - t0
-        assert len(calls) == steps
-    assert 12 < times["ddpm"] / times["ddim"] < 30  # ≈ 20 = 1000 / 50: the sampler's own overhead is negligible
+        assert len(calls) == steps, name
 
 
 def test_sampler_argument_errors():

@@ -72,6 +72,9 @@ def dense_motion_for_model(dense: DenseSeries, slice_index: int | None, size: in
 #: Chosen on validation phantoms (seeds 2000-2005, neither training nor benchmark cases) for mfd-v2v-phantom-32,
 #: DDIM-50: cFID 6.85 at 1, 5.19 at 2, 4.36 at 3, 3.70 at 4, 3.62 at 6 (saturating; 4 keeps the cost at 2x).
 DEFAULT_GUIDANCE = 4.0
+#: Default DDIM steps, chosen on the same validation phantoms with guidance 4: cFID 3.70 at 50 steps, 3.37 at 25, 3.42
+#: at 20 (no loss from fewer steps; 25 keeps a margin): 40x fewer network evaluations than DDPM-1000.
+DEFAULT_STEPS = 25
 
 
 @register_pipeline
@@ -84,7 +87,7 @@ class DenseToCinePipeline(Pipeline):
               Input("mask", "Segmentation", required=False, help="LV myocardium (else the DENSE contours)"))
     outputs = (Output("cine", "ImageSeries", help="synthetic cine crop around the LV"),)
     options = (Option("sampler", "ddim", choices=("ddpm", "ddim", "dpmpp_2m")),
-               Option("steps", 50, minimum=1, maximum=1000),
+               Option("steps", DEFAULT_STEPS, minimum=1, maximum=1000),
                Option("seed", 0, minimum=0),
                Option("samples", 1, minimum=1, maximum=16),
                Option("slice", -1, minimum=-1, help="short-axis slice (-1: mid-ventricular)"),
