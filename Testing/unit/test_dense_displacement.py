@@ -253,6 +253,22 @@ def test_masks_from_the_nearest_annotated_frame_and_mask_argument():
         dense_frame_masks(dense, mask=np.ones((5, 5), bool))
 
 
+def test_per_frame_mask_with_unoutlined_frames_uses_the_nearest_outlined_one():
+    """A (t, z, y, x) mask drawn on some frames only (like the sample workspace's contours, frames 0-25 of 35) must not
+    turn the measured phase of the other frames into zero motion."""
+    dense, truth, myo, _ = _synthetic_dense(n_t=13, annotated_every=3)
+    partial = np.zeros((13, 1, SIZE, SIZE), bool)
+    partial[:9, 0] = myo[:9]  # frames 9-12 not outlined
+    masks = dense_frame_masks(dense, mask=partial)
+    for t in range(9, 13):
+        assert np.array_equal(masks[t, 0], myo[8])
+    disp = dense_displacement(dense, mask=partial)
+    u = _index_components(disp, np.eye(3))
+    inner = myo[8] & myo[11]
+    assert np.abs(u[11, :2][:, inner] - truth[11][:, inner]).max() < 0.05  # measured, not zero
+    assert np.abs(truth[11][:, inner]).max() > 0.5
+
+
 def test_missing_mask_or_ke_is_a_clear_input_error():
     dense, _, _, _ = _synthetic_dense(n_t=3, with_segmentation=False)
     with pytest.raises(CardioGenInputError, match="DENSE displacement needs a myocardial mask"):

@@ -288,11 +288,26 @@ def _myo_value(seg: Segmentation) -> int:
         return 2
 
 
+def _fill_from_nearest_frame(masks: np.ndarray, annotated: np.ndarray) -> np.ndarray:
+    """``(t, z, y, x)`` masks where every slice takes, on each frame, its mask on the nearest frame of ``annotated``
+    ``(t, z)`` (ties: the earlier frame); slices with no annotated frame stay empty."""
+    out = np.zeros_like(masks, dtype=bool)
+    for k in range(masks.shape[1]):
+        frames = np.flatnonzero(annotated[:, k])
+        if frames.size == 0:
+            continue
+        for t in range(masks.shape[0]):
+            out[t, k] = masks[frames[np.argmin(np.abs(frames - t))], k]
+    return out
+
+
 def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
     """Per-frame myocardial masks ``(t, z, y, x)`` used by :func:`dense_displacement`.
 
     ``mask`` (``(z, y, x)``/``(y, x)`` for all frames, or ``(t, z, y, x)``) wins over ``dense.segmentation``; from
-    the segmentation, slices of frames without a contour take the nearest annotated frame's mask (ties: earlier).
+    the segmentation, slices of frames without a contour take the nearest annotated frame's mask (ties: earlier), and
+    so do the empty slices of a ``(t, z, y, x)`` mask (a contour drawn on some frames only, e.g. DENSEanalysis
+    workspaces loaded as a segmentation): the phase is measured on every frame, only the outline is missing there.
 
     Raises:
         CardioGenInputError: "DENSE displacement needs a myocardial mask" when there is none or it is empty.
@@ -307,7 +322,8 @@ def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
         if m.shape != (n_t, n_z, n_y, n_x):
             raise CardioGenInputError("DENSE mask must be (z, y, x) or (t, z, y, x) on the DENSE grid",
                                       expected=(n_t, n_z, n_y, n_x), got=np.asarray(mask).shape)
-        out = np.array(m, dtype=bool)
+        m = np.array(m, dtype=bool)
+        out = _fill_from_nearest_frame(m, m.reshape(n_t, n_z, -1).any(axis=2))
     elif dense.segmentation is not None:
         seg = dense.segmentation
         if seg.labels.shape != (n_t, n_z, n_y, n_x):
@@ -315,13 +331,7 @@ def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
                                       expected=(n_t, n_z, n_y, n_x), got=seg.labels.shape)
         myo = seg.labels == _myo_value(seg)
         annotated = np.asarray(seg.annotated, dtype=bool) & myo.reshape(n_t, n_z, -1).any(axis=2)
-        out = np.zeros_like(myo)
-        for k in range(n_z):
-            frames = np.flatnonzero(annotated[:, k])
-            if frames.size == 0:
-                continue
-            for t in range(n_t):
-                out[t, k] = myo[frames[np.argmin(np.abs(frames - t))], k]
+        out = _fill_from_nearest_frame(myo, annotated)
     else:
         raise CardioGenInputError("DENSE displacement needs a myocardial mask",
                                   expected="dense.segmentation with LV myocardium contours or mask=")
