@@ -87,7 +87,7 @@ def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
     if not path.is_file():
         return None
     dense = read_dense_workspace(path)
-    prep = dense_motion_for_model(dense, None, 32, frames, 2.7, dense.segmentation.mask("LV myocardium"))
+    prep = dense_motion_for_model(dense, None, 32, frames, 2.7)  # its own contours, as the pipeline uses them
     z, (y0, x0), f = prep["slice"], prep["crop_origin"], prep["zoom"]
     mag = _resample_time(dense.magnitude.array[:, z], dense.frame_times, prep["model_times"], axis=0)
     mag = normalise_minus1_1(crop(_zoom2d(mag, f, 1), y0, x0, 32))
@@ -430,18 +430,20 @@ lookup, so a frame-wise translator recovers the cine. On I3D-FVD it sits between
 was last: 1560 vs 1476). Checked and ruled out as a bias: the pixel size of the crops (true cine on the phantom's own
 2.8-3.0 mm grid, as the models were trained, against the 2.7 mm reference: cFID 0.09, the floor).
 
-Real DENSE (the swine scan of the sample data; all models were trained on phantoms only): here the seed's picture
-appears. The translator, which reads the DENSE magnitude, fails: its output is as far from cine as the untranslated
-magnitude (cKID 0.57 vs 0.61, LV Dice 0) and its motion error is 3.10 mm. The motion-guided diffusion models read only
-the DENSE displacement: motion EPE 2.50 mm for MFD-V2V (best; 5.20 mm when the DENSE magnitude itself is registered)
-and LV Dice against the workspace's contours 0.23 (0 on the DENSE magnitude; seed 000: 0.31 -> 0.81). The samples are
-bimodal (hence SD ≈ mean): in a side run of the same 8 MFD-V2V samples, 4 were recognisable cine (per-sample cFID
-0.08-1.4, Dice 0.41-0.52) and 4 washed out (cFID 12-26, Dice 0) - the pig's systolic-only DENSE is outside the
-phantom training data; draw several samples (the pipeline's `samples` option). The unconditioned VDM is the most
-cine-like on average because it ignores its input.
+Real DENSE (the swine scan of the sample data, its own contours; all models were trained on phantoms only): here the
+seed's picture appears. The translator, which reads the DENSE magnitude, fails: its output is as far from cine as the
+untranslated magnitude (cKID 0.57 vs 0.61, LV Dice 0) and its motion error is the worst of the models (3.91 mm). The
+motion-guided diffusion models read only the DENSE displacement: MFD-V2V has the lowest motion error (3.31 mm; 5.52 mm
+when the DENSE magnitude itself is registered) and all diffusion models find the LV against the workspace's contours
+with Dice 0.21-0.22 (0 on the DENSE magnitude; seed 000: 0.31 -> 0.81). Their samples are bimodal (hence SD ≈ mean):
+in a side run of the same 8 MFD-V2V samples, 3 were clean cine (per-sample cFID 0.06-0.24, Dice 0.41-0.46), 2 fair
+(cFID 3.7-4.2) and 3 washed out (cFID 19-27, Dice 0). This pig's DENSE covers systole only (510 ms, motion still
+growing at the last frame; up to 7.8 px against at most 3 px in the phantoms), outside the full-cycle phantom training
+data; draw several samples (the pipeline's `samples` option). The unconditioned VDM is the most cine-like on average
+because it ignores its input; on this one real slice MFD-V2V is not the best on frame distances.
 
-Sampler: DDIM-25 is 36× faster than DDPM-1000 per video and better in cFID (8.05 vs 15.46; DDIM-50: 19.5×, 8.28):
-for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings cover
+Sampler: DDIM-25 is 40× faster than DDPM-1000 per video (39.6×) and better in cFID (8.05 vs 15.46; DDIM-50: 21.2×,
+8.28): for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings cover
 sampling only, after a warm-up).
 
 cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network padded to its 190 mm field of view. Inception-FID
