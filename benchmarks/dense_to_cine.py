@@ -68,22 +68,15 @@ def held_out_cases(n: int, frames: int, first_seed: int = 3000):
     return out
 
 
-def shared_data_dir() -> Path:
-    """The sample data folder (``CARDIOGEN_SHARED_DATA`` or ``../shared/data`` beside the repository)."""
-    import os
-
-    env = os.environ.get("CARDIOGEN_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
-
-
 def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
     """The real DENSE workspace on the model grid, like a held-out case but with no true cine: motion, magnitude
     (resampled to the model's frames) and the ED contour labels; None when the sample data is absent."""
+    from cardiogen.io import sample_data_dir
     from cardiogen.io.dense_io import read_dense_workspace
     from cardiogen.models.video_data import crop, normalise_minus1_1
     from cardiogen.pipelines.dense_to_cine import _resample_time, _zoom2d, dense_motion_for_model
 
-    path = Path(path) if path is not None else shared_data_dir() / "dense" / "template.dns"
+    path = Path(path) if path is not None else sample_data_dir() / "dense" / "template.dns"
     if not path.is_file():
         return None
     dense = read_dense_workspace(path)

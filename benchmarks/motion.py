@@ -85,10 +85,11 @@ def run(cases: int, weights: list[str], first_seed: int = 1000) -> tuple[dict, l
 
 
 def real_dense() -> dict | None:
-    path = REPO.parent / "shared" / "data" / "dense" / "template.dns"
+    from cardiogen.io import load, sample_data_dir
+
+    path = sample_data_dir() / "dense" / "template.dns"
     if not path.is_file():
         return None
-    from cardiogen.io import load
 
     dense = load(path)
     strain = dense_strain(dense, refine_myocardium_mask(dense, region_labels=(1,)))

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import CardioGenInputError
 from .sniff import FORMATS, detect_format, full_suffix
 
-__all__ = ["load", "save", "describe", "detect_format", "FORMATS", "SAVE_FORMATS"]
+__all__ = ["load", "save", "describe", "detect_format", "FORMATS", "SAVE_FORMATS", "sample_data_dir"]
 
 # name -> submodule that defines it (imported on first use).
 _EXPORTS = {
@@ -51,6 +51,15 @@ SAVE_FORMATS = {
     "DenseSeries": (".dense.json", ".gif", ".mp4", ".png"),
     "Ecg": (".csv",),
 }
+
+
+def sample_data_dir() -> Path:
+    """The openly licensed sample data (``$CARDIOGEN_SHARED_DATA``, else ``../shared/data`` beside the repository);
+    it may be absent: callers check the files they need."""
+    env = os.environ.get("CARDIOGEN_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 def __getattr__(name: str) -> Any:

@@ -25,24 +25,17 @@ Loss = cross-entropy (partial for real frames) + soft Dice (phantom items, label
 from __future__ import annotations
 
 import functools
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..io import sample_data_dir
 from . import register_spec
 
 CLASSES = 5
 PHEN_SCALE = (5.0, 5.0, 0.3)
-
-
-def _shared_data_dir() -> Path:
-    env = os.environ.get("CARDIOGEN_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 @functools.lru_cache(maxsize=4)
@@ -193,7 +186,7 @@ class CardiacFeaturesSpec:
     def _real(self, d: dict, heldout: bool) -> dict:
         if not d["real"]:
             return sunnybrook_pool("/nonexistent", d["size"], d["real_fov_mm"])
-        pool = sunnybrook_pool(str(_shared_data_dir()), d["size"], d["real_fov_mm"])
+        pool = sunnybrook_pool(str(sample_data_dir()), d["size"], d["real_fov_mm"])
         keep = np.isin(pool["slices"], d["real_heldout_slices"])
         keep = keep if heldout else ~keep
         return {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool.items()}
