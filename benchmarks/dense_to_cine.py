@@ -238,16 +238,16 @@ def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: 
     the deterministic translator; per video cKID / cFID against the phantom ``reference`` cine (16 frames each, so the
     set sizes match across rows), motion EPE and LV Dice; mean and standard deviation over the videos. Also the DENSE
     magnitude itself as a row, and a figure of each model's first video."""
-    ref = np.stack([c["cine"] for c in reference])
+    from cardiogen.metrics import embed_frames, fid_from_features, kid_from_features
+
+    fr = embed_frames(to_network_fov(np.stack([c["cine"] for c in reference])))  # once for every video and row
     shown = {REAL_ROW: case["dense_mag"]}
     out = {}
 
     def summarise(videos: np.ndarray) -> dict:
-        from cardiogen.metrics import cardiac_fid, cardiac_kid
-
-        fr = to_network_fov(ref)
-        per = {"ckid": [cardiac_kid(to_network_fov(v), fr, subset_size=len(v), n_subsets=20)[0] for v in videos],
-               "cfid": [cardiac_fid(to_network_fov(v), fr) for v in videos],
+        fv = [embed_frames(to_network_fov(v)) for v in videos]
+        per = {"ckid": [kid_from_features(f, fr, subset_size=len(f), n_subsets=20)[0] for f in fv],
+               "cfid": [fid_from_features(f, fr) for f in fv],
                "motion_epe_mm": motion_epe_mm(videos, [case] * len(videos)),
                "dice_lv": lv_dice(videos, [case] * len(videos))}
         return {"videos": len(videos), **{f"{k}_mean": float(np.mean(v)) for k, v in per.items()},
