@@ -45,24 +45,30 @@ PIPELINES = {"MFD-V2V (ours)": "dense_to_cine", "VDM": "dense_to_cine_vdm",
              "ControlNet-style": "dense_to_cine_controlnet", "CycleGAN-style": "dense_to_cine_cyclegan"}
 
 
+def on_model_grid(arr: np.ndarray, prep: dict, order: int = 1) -> np.ndarray:
+    """Images ``(..., H, W)`` of the slice ``prep`` chose (from ``dense_motion_for_model``), zoomed to the model's
+    pixel size and cropped like its motion (``order`` 0 for labels)."""
+    from cardiogen.models.video_data import crop
+    from cardiogen.pipelines.dense_to_cine import _zoom2d
+
+    y0, x0 = prep["crop_origin"]
+    return crop(_zoom2d(arr, prep["zoom"], order), y0, x0, prep["motion"].shape[-1])
+
+
 def held_out_cases(n: int, frames: int, first_seed: int = 3000):
     """Per case: the model-ready DENSE motion, the true cine crop and masks on the model grid."""
-    from cardiogen.models.video_data import crop, normalise_minus1_1
+    from cardiogen.models.video_data import normalise_minus1_1
     from cardiogen.phantom import PhantomConfig, make_case
-    from cardiogen.pipelines.dense_to_cine import _zoom2d, dense_motion_for_model
+    from cardiogen.pipelines.dense_to_cine import dense_motion_for_model
 
     out = []
     for seed in range(first_seed, first_seed + n):
         case = make_case(PhantomConfig(seed=seed, size=64, frames=frames, slices=10, modalities=("cine", "dense")))
         prep = dense_motion_for_model(case.dense, None, 32, frames, 2.7)
-        z, (y0, x0), f = prep["slice"], prep["crop_origin"], prep["zoom"]
-
-        def on_grid(arr, order=1):
-            return crop(_zoom2d(arr, f, order), y0, x0, 32)
-
-        cine = normalise_minus1_1(on_grid(case.cine.array[:, z]))
-        mag = normalise_minus1_1(on_grid(case.dense.magnitude.array[:, z]))
-        labels = on_grid(case.truth.masks.labels[:, z].astype(np.float32), order=0).astype(np.uint8)
+        z = prep["slice"]
+        cine = normalise_minus1_1(on_model_grid(case.cine.array[:, z], prep))
+        mag = normalise_minus1_1(on_model_grid(case.dense.magnitude.array[:, z], prep))
+        labels = on_model_grid(case.truth.masks.labels[:, z].astype(np.float32), prep, order=0).astype(np.uint8)
         out.append({"seed": seed, "motion": prep["motion"], "cine": cine, "dense_mag": mag, "labels": labels,
                     "myo": labels[0] == 2})
     return out
@@ -73,18 +79,18 @@ def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
     (resampled to the model's frames) and the ED contour labels; None when the sample data is absent."""
     from cardiogen.io import sample_data_dir
     from cardiogen.io.dense_io import read_dense_workspace
-    from cardiogen.models.video_data import crop, normalise_minus1_1
-    from cardiogen.pipelines.dense_to_cine import _resample_time, _zoom2d, dense_motion_for_model
+    from cardiogen.models.video_data import normalise_minus1_1
+    from cardiogen.pipelines.dense_to_cine import _resample_time, dense_motion_for_model
 
     path = Path(path) if path is not None else sample_data_dir() / "dense" / "template.dns"
     if not path.is_file():
         return None
     dense = read_dense_workspace(path)
     prep = dense_motion_for_model(dense, None, 32, frames, 2.7)  # its own contours, as the pipeline uses them
-    z, (y0, x0), f = prep["slice"], prep["crop_origin"], prep["zoom"]
+    z = prep["slice"]
     mag = _resample_time(dense.magnitude.array[:, z], dense.frame_times, prep["model_times"], axis=0)
-    mag = normalise_minus1_1(crop(_zoom2d(mag, f, 1), y0, x0, 32))
-    labels = crop(_zoom2d(dense.segmentation.labels[:1, z].astype(np.float32), f, 0), y0, x0, 32).astype(np.uint8)
+    mag = normalise_minus1_1(on_model_grid(mag, prep))
+    labels = on_model_grid(dense.segmentation.labels[:1, z].astype(np.float32), prep, order=0).astype(np.uint8)
     return {"seed": str(path.name), "motion": prep["motion"], "dense_mag": mag, "labels": labels,
             "myo": labels[0] == 2, "source": str(path)}
 
