@@ -62,6 +62,47 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     assert "cine_2" in out and not torch.equal(torch.from_numpy(out["cine"].array), torch.from_numpy(out["cine_2"].array))
     again = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 1, "seed": 1})["cine"]
     assert abs(again.array - cine.array).max() < 1e-3  # same seed, same first sample, whatever the batch size
+    assert cine.provenance["myocardium"].startswith("segmentation") and not cine.provenance["warnings"]
+    from cardiogen.motion.dense_mask import LOW_COHERENCE
+
+    assert cine.provenance["mask_phase_coherence"] > LOW_COHERENCE
+
+
+def test_dense_to_cine_finds_the_wall_without_contours_and_warns_about_a_mask_off_the_wall(tmp_path, monkeypatch):
+    """DENSE without contours (as from DICOM) runs on the wall found on the images; a mask that lies around the
+    heart instead of on it is reported in the progress and in the output's provenance."""
+    import dataclasses
+
+    import numpy as np
+    from scipy import ndimage
+
+    from cardiogen.data import Segmentation
+    from cardiogen.phantom import PhantomConfig, make_case
+    from cardiogen.pipelines import get_pipeline
+    from cardiogen.train import load_config, train
+
+    cfg = load_config("mfd_v2v_tiny.yaml")
+    cfg["train"]["steps"] = 2
+    train("mfd_v2v", cfg, tmp_path / "run", command="pytest")
+    monkeypatch.setenv("CARDIOGEN_USER_MODELS", str(tmp_path / "run"))
+    case = make_case(PhantomConfig(seed=7, size=48, frames=8, slices=4, modalities=("dense",)))
+    pipe = get_pipeline("dense_to_cine").load(weights="mfd-v2v-tiny-test", device="cpu")
+    bare = dataclasses.replace(case.dense, segmentation=None)
+    messages = []
+    out = pipe.run({"dense": bare}, {"steps": 2}, progress=lambda f, m: messages.append(m))["cine"]
+    assert out.provenance["myocardium"].startswith("automatic") and not out.provenance["warnings"]
+    assert any("found on the images" in m for m in messages)
+    labels = case.truth.masks.labels
+    ring = np.stack([[ndimage.binary_dilation(labels[t, k] == 2, iterations=4)
+                      & ~ndimage.binary_dilation(labels[t, k] > 0) for k in range(4)] for t in range(8)])
+    seg = Segmentation(np.where(ring, 2, 0).astype(np.uint8), geometry=case.dense.geometry,
+                       frame_times=case.dense.frame_times)
+    messages.clear()
+    off = pipe.run({"dense": case.dense, "mask": seg}, {"steps": 2}, progress=lambda f, m: messages.append(m))
+    assert off["cine"].provenance["warnings"] and "incoherent" in off["cine"].provenance["warnings"][0]
+    assert any(m.startswith("warning:") for m in messages)
+    fixed = pipe.run({"dense": case.dense, "mask": seg}, {"steps": 2, "myocardium": "automatic"})["cine"]
+    assert fixed.provenance["myocardium"].startswith("automatic") and not fixed.provenance["warnings"]
 
 
 def test_myocardial_motion_keeps_the_grown_myocardium_like_dense():

@@ -29,7 +29,11 @@ DENSE encodes the displacement since the encoding time (end-diastole) in the pha
 **Masks.** From ``dense.segmentation`` (label "LV myocardium", value 2 in the standard table), per frame and slice;
 frames whose slice carries no contour take the mask of the **nearest annotated frame** (ties: the earlier one). This
 is a simplification: the myocardium moves, so on those frames the mask is only approximately where the wall is.
-A ``mask`` argument (``(z, y, x)`` for all frames or ``(t, z, y, x)``) replaces the segmentation.
+A ``mask`` argument (``(z, y, x)`` for all frames or ``(t, z, y, x)``) replaces the segmentation; ``mask="auto"``
+finds the LV myocardium on the DENSE images themselves (:func:`~cardiogen.motion.dense_mask.detect_myocardium`: a
+ring of phase-coherent tissue around the dark, phase-incoherent blood pool). The provenance records the mask's mean
+phase coherence (``mask_phase_coherence``): under :data:`~cardiogen.motion.dense_mask.LOW_COHERENCE` the mask lies
+largely on blood, lung or air, i.e. the contours do not sit on this series' myocardium.
 
 **Sampling.** DENSE measures, at pixel ``x`` of frame ``t``, the displacement of the material point **now at x**:
 an Eulerian sampling of a Lagrangian quantity. :func:`dense_displacement` returns it as it is (``provenance
@@ -47,6 +51,7 @@ from scipy import ndimage
 
 from ..data import DenseSeries, DisplacementSeries, Segmentation, StrainSeries
 from ..errors import CardioGenInputError
+from .dense_mask import mask_phase_coherence, phase_coherence
 
 __all__ = ["dense_displacement", "dense_to_lagrangian", "dense_strain", "dense_frame_masks", "unwrap_spatial",
            "unwrap_temporal", "estimate_phase_offset", "MIN_STATIC_PIXELS"]
@@ -216,11 +221,6 @@ def unwrap_temporal(phase: Any, masks: Any, *, reference_frame: int = 0, per_pix
 # ----------------------------------------------------------------------------------------------------------------
 # Phase offsets
 # ----------------------------------------------------------------------------------------------------------------
-def _coherence(phase: np.ndarray) -> np.ndarray:
-    z = np.exp(1j * phase)
-    return np.abs(ndimage.uniform_filter(z.real, 3) + 1j * ndimage.uniform_filter(z.imag, 3))
-
-
 def estimate_phase_offset(phase: Any, weights: Any, static: Any, mode: str = "planar") -> np.ndarray | None:
     """Background phase of one 2D frame from static pixels.
 
@@ -272,9 +272,7 @@ def _static_mask(dense: DenseSeries, t: int, k: int, heart: np.ndarray, myo: np.
         far = ~heart
     ref = np.median(mag[myo]) if myo.any() else np.median(mag[mag > 0]) if np.any(mag > 0) else 0.0
     tissue = mag > 0.25 * ref if ref > 0 else np.zeros_like(heart)
-    coherent = np.ones_like(heart)
-    for e in range(dense.phase.shape[0]):
-        coherent &= _coherence(dense.phase[e, t, k]) > 0.9
+    coherent = phase_coherence(dense.phase[:, t, k]) > 0.9
     return far & tissue & coherent
 
 
@@ -304,7 +302,8 @@ def _fill_from_nearest_frame(masks: np.ndarray, annotated: np.ndarray) -> np.nda
 def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
     """Per-frame myocardial masks ``(t, z, y, x)`` used by :func:`dense_displacement`.
 
-    ``mask`` (``(z, y, x)``/``(y, x)`` for all frames, or ``(t, z, y, x)``) wins over ``dense.segmentation``; from
+    ``mask`` (``(z, y, x)``/``(y, x)`` for all frames, or ``(t, z, y, x)``) wins over ``dense.segmentation``;
+    ``mask="auto"`` detects the myocardium on the images (:func:`~cardiogen.motion.dense_mask.detect_myocardium`); from
     the segmentation, slices of frames without a contour take the nearest annotated frame's mask (ties: earlier), and
     so do the empty slices of a ``(t, z, y, x)`` mask (a contour drawn on some frames only, e.g. DENSEanalysis
     workspaces loaded as a segmentation): the phase is measured on every frame, only the outline is missing there.
@@ -313,6 +312,12 @@ def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
         CardioGenInputError: "DENSE displacement needs a myocardial mask" when there is none or it is empty.
     """
     n_t, n_z, n_y, n_x = dense.magnitude.shape
+    if isinstance(mask, str):
+        if mask != "auto":
+            raise CardioGenInputError("DENSE mask must be an array or 'auto'", got=mask)
+        from .dense_mask import detect_myocardium
+
+        mask = detect_myocardium(dense)
     if mask is not None:
         m = np.asarray(mask)
         if m.ndim == 2:
@@ -376,7 +381,8 @@ def dense_displacement(dense: DenseSeries, mask: Any = None, *, temporal_unwrap:
 
     Args:
         dense: :class:`DenseSeries`.
-        mask: myocardial mask overriding ``dense.segmentation`` (``(z, y, x)`` or ``(t, z, y, x)``).
+        mask: myocardial mask overriding ``dense.segmentation`` (``(z, y, x)`` or ``(t, z, y, x)``), or ``"auto"``
+            to find the myocardium on the images (:func:`~cardiogen.motion.dense_mask.detect_myocardium`).
         temporal_unwrap: fix 2πk frame to frame from the reference frame.
         offset_correction: ``True``/``"planar"``, ``"constant"`` or ``False``.
         reference_frame: frame of ≈ zero displacement (the encoding time).
@@ -461,7 +467,9 @@ def dense_displacement(dense: DenseSeries, mask: Any = None, *, temporal_unwrap:
         "ke_cycles_per_mm": ke, "encodings": list(dense.encodings), "reference_frame": reference_frame,
         "offset_correction": mode or "off", "spatial_unwrap": bool(spatial_unwrap),
         "temporal_unwrap": bool(temporal_unwrap), "per_pixel_temporal": bool(per_pixel_temporal),
-        "mask_source": "mask argument" if mask is not None else "segmentation (nearest annotated frame)",
+        "mask_source": ("automatic (cardiogen.motion.dense_mask.detect_myocardium)" if isinstance(mask, str) else
+                        "mask argument" if mask is not None else "segmentation (nearest annotated frame)"),
+        "mask_phase_coherence": round(mask_phase_coherence(dense, masks), 3),
         "offset_mean_in_mask_rad": offsets_rad,
         "offset_uncorrected_frames": sorted({t for t, _ in uncorrected}),
         "unencoded_axes_zero": [a for a in "xyz" if a not in dense.encodings],
@@ -600,6 +608,7 @@ def refine_myocardium_mask(dense: DenseSeries, region: Any = None, *, magnitude_
     DENSE suppresses blood and its phase is smooth only in tissue, so the myocardium is the bright, phase-coherent
     tissue inside the LV outline. Used when contours are imprecise: on the real swine sample in
     ``shared/data/dense`` the stored ROI runs about 1.5x too large (its endocardial line follows the epicardium).
+    Without any outline, :func:`~cardiogen.motion.dense_mask.detect_myocardium` finds the wall on the images alone.
 
     Args:
         region: bool ``(t, z, y, x)`` or ``(z, y, x)`` outline to search in; default: the union of ``region_labels`` of
@@ -639,7 +648,7 @@ def refine_myocardium_mask(dense: DenseSeries, region: Any = None, *, magnitude_
             reg = region[f, z]
             if not reg.any():
                 continue
-            coh = np.min([_coherence(dense.phase[e, f, z]) for e in range(dense.phase.shape[0])], axis=0)
+            coh = phase_coherence(dense.phase[:, f, z])
             m = reg & (mag[f, z] > magnitude_fraction * np.median(mag[f, z][reg])) & (coh > coherence_min)
             m = ndimage.binary_opening(m)
             lab, n = ndimage.label(m)

@@ -1,6 +1,8 @@
 """``dense_to_cine``: DENSE in, synthetic cine out, guided by the DENSE motion (MFD-V2V, seed 000).
 
-Steps: DENSE phase -> Lagrangian displacement (:mod:`cardiogen.motion.dense`) -> one short-axis slice, in-plane,
+Steps: DENSE phase -> Lagrangian displacement (:mod:`cardiogen.motion.dense`) on the myocardium (the mask input, the
+DENSE's contours, or the wall found on the images by :mod:`cardiogen.motion.dense_mask`; a mask whose phase is
+incoherent is reported as a warning) -> one short-axis slice, in-plane,
 resampled to the model's pixel size and frame count, cropped around the LV (contour centroid) -> STME features ->
 video diffusion sampling (DDPM-1000 as in the seed, or a fast sampler) -> cine crop resampled back to the DENSE
 frame times, marked synthetic (description "SYNTHETIC ...", provenance with weights sha256, seed, sampler, steps).
@@ -14,6 +16,7 @@ import numpy as np
 
 from ..data import DenseSeries, Geometry, ImageSeries
 from ..errors import CardioGenError, CardioGenInputError
+from ..motion.dense_mask import LOW_COHERENCE
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 
 
@@ -37,7 +40,9 @@ def _zoom2d(arr: np.ndarray, factor: float, order: int = 1) -> np.ndarray:
 
 def dense_motion_for_model(dense: DenseSeries, slice_index: int | None, size: int, frames: int, pixel_mm: float,
                            mask: Any = None) -> dict:
-    """DENSE -> motion ``(2, frames, size, size)`` in model voxels around the LV, plus the crop geometry."""
+    """DENSE -> motion ``(2, frames, size, size)`` in model voxels around the LV, plus the crop geometry, the
+    mask's source and its mean phase coherence (``mask``: as :func:`~cardiogen.motion.dense.dense_displacement`,
+    ``"auto"`` included)."""
     from ..models.video_data import crop, lv_crop_origin
     from ..motion.dense import dense_displacement, dense_to_lagrangian
 
@@ -65,7 +70,9 @@ def dense_motion_for_model(dense: DenseSeries, slice_index: int | None, size: in
     times = dense.frame_times
     new_times = np.linspace(times[0], times[-1], frames)
     motion = _resample_time(motion, times, new_times, axis=1).astype(np.float32)
-    return {"motion": motion, "slice": slice_index, "crop_origin": (y0, x0), "zoom": factor, "model_times": new_times}
+    return {"motion": motion, "slice": slice_index, "crop_origin": (y0, x0), "zoom": factor, "model_times": new_times,
+            "mask_source": eul.provenance["mask_source"],
+            "mask_phase_coherence": eul.provenance["mask_phase_coherence"]}
 
 
 #: Classifier-free guidance of the motion condition (Ho & Salimans 2022; MFD-V2V trains with 10 % condition drop).
@@ -91,6 +98,9 @@ class DenseToCinePipeline(Pipeline):
                Option("seed", 0, minimum=0),
                Option("samples", 1, minimum=1, maximum=16),
                Option("slice", -1, minimum=-1, help="short-axis slice (-1: mid-ventricular)"),
+               Option("myocardium", "contours", choices=("contours", "automatic"),
+                      help="where DENSE motion is read: the mask input or the DENSE's contours (found on the images "
+                           "when there are none), or always found on the images"),
                Option("guidance", DEFAULT_GUIDANCE, minimum=0.0, maximum=10.0,
                       help="classifier-free guidance scale (1: none; the default was chosen on validation phantoms)"),
                Option("max_batch", 4, minimum=1, maximum=64, help="samples per network batch (memory budget)"))
@@ -121,9 +131,19 @@ class DenseToCinePipeline(Pipeline):
         dense: DenseSeries = inputs["dense"]
         cfg = self.model.config
         mask = inputs["mask"].mask("LV myocardium") if "mask" in inputs else None
-        report(progress, 0.02, "DENSE phase -> displacement")
+        automatic = options["myocardium"] == "automatic" or (mask is None and dense.segmentation is None)
+        if automatic:
+            mask = "auto"
+        report(progress, 0.02, "DENSE phase -> displacement" + (" (myocardium found on the images)" if automatic else ""))
         prep = dense_motion_for_model(dense, None if options["slice"] < 0 else int(options["slice"]), cfg.size,
                                       cfg.frames, cfg.pixel_mm, mask)
+        warnings = []
+        if prep["mask_phase_coherence"] < LOW_COHERENCE:
+            warnings.append(f"the myocardial mask's DENSE phase is incoherent (mean coherence "
+                            f"{prep['mask_phase_coherence']:.2f} < {LOW_COHERENCE}): it lies largely on blood, lung "
+                            "or air, so the motion read there is mostly noise; check the contours or run with "
+                            "myocardium=automatic")
+            report(progress, 0.05, "warning: " + warnings[-1])
         n = int(options["samples"])
         motion = torch.from_numpy(prep["motion"])[None].repeat(n, 1, 1, 1, 1).to(self.torch_device)
         sampler = get_sampler(options["sampler"])
@@ -156,7 +176,8 @@ class DenseToCinePipeline(Pipeline):
                 self.name, weights=self.entry.id, weights_sha256=self.entry.sha256, seed=int(options["seed"]),
                 sample=k, sampler=options["sampler"], steps=steps, guidance=float(options["guidance"]),
                 device=str(self.torch_device),
-                seconds=round(seconds, 2), source_slice=prep["slice"])
+                seconds=round(seconds, 2), source_slice=prep["slice"], myocardium=prep["mask_source"],
+                mask_phase_coherence=prep["mask_phase_coherence"], warnings=warnings)
         report(progress, 1.0, "done")
         return results
 
