@@ -115,7 +115,8 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     convert DENSE phase to displacement, then strain in the LV myocardium.
 
     inputs: ``cine`` (image file) or ``dense`` (DENSE file), optional ``mask`` (segmentation file with an
-    "LV myocardium" label; for DENSE the contours are used when no mask is given).
+    "LV myocardium" label; for DENSE the contours are used when no mask is given, and the wall is found on the
+    images when there are no contours either).
     options: ``method`` ("ltma", "demons", "bspline", "dense"), ``weights`` (registry id), ``device``,
     ``reference`` (frame), ``refine_mask`` (DENSE: refine the myocardium from the images).
     """
@@ -143,6 +144,9 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
             mask = io.load(inputs["mask"]).mask("LV myocardium")
         if options.get("refine_mask"):
             mask = refine_myocardium_mask(dense, region_labels=tuple(options.get("region_labels", (1, 2))))
+        if mask is None and dense.segmentation is None:  # DICOM DENSE: no contours
+            mask = "auto"
+            report(progress, 0.15, "no contours: finding the LV myocardium on the DENSE images")
         report(progress, 0.2, "DENSE phase -> displacement -> strain")
         # through-plane strain needs a z encoding; in-plane DENSE gives radial and circumferential only
         disp, strain = dense_motion_and_strain(dense, mask, longitudinal="z" in dense.encodings)

@@ -1,6 +1,7 @@
 """The pipeline registry: declared inputs/options are checked; motion pipelines chain register -> strain."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cardiogen.errors import CardioGenInputError
@@ -30,6 +31,22 @@ def test_register_then_strain(case):
 def test_dense_pipeline(case):
     disp = get_pipeline("dense_displacement").run({"dense": case.dense})["displacement"]
     assert disp.array.shape == case.truth.displacement.array.shape
+
+
+def test_dense_pipeline_without_contours_reads_the_wall_found_on_the_images(case):
+    import dataclasses
+
+    bare = dataclasses.replace(case.dense, segmentation=None)  # as DENSE DICOM arrives
+    disp = get_pipeline("dense_displacement").run({"dense": bare})["displacement"]
+    assert disp.provenance["mask_source"].startswith("automatic")
+    from scipy import ndimage
+
+    # on this coarse grid (4 mm pixels, thick slices) the wall found lies on the LV, not on the RV or the chest wall,
+    # but partly on the pool's partial-volume edge (accuracy on a finer grid: test_dense_mask.py)
+    ed = case.truth.masks.labels[disp.reference_frame]
+    wall = np.stack([ndimage.binary_dilation(z) for z in ed == 2])
+    assert np.count_nonzero(disp.mask & ((ed == 1) | (ed == 2))) > 0.95 * np.count_nonzero(disp.mask)
+    assert np.count_nonzero(disp.mask & wall) > 0.5 * np.count_nonzero(disp.mask)
 
 
 def test_bad_inputs_and_options_are_named(case):

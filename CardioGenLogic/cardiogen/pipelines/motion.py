@@ -34,7 +34,8 @@ class DenseDisplacementPipeline(Pipeline):
     title = "DENSE phase to displacement"
     description = "Phase-offset correction, spatial and temporal unwrapping, ke scaling; Lagrangian displacement."
     inputs = (Input("dense", "DenseSeries"),
-              Input("mask", "Segmentation", required=False, help="LV myocardium (else the DENSE contours)"))
+              Input("mask", "Segmentation", required=False,
+                    help="LV myocardium (else the DENSE contours, else found on the images)"))
     outputs = (Output("displacement", "DisplacementSeries"),)
     options = (Option("refine_mask", False, choices=(False, True)),)
 
@@ -45,6 +46,8 @@ class DenseDisplacementPipeline(Pipeline):
         mask = inputs["mask"].mask("LV myocardium") if "mask" in inputs else None
         if options["refine_mask"]:
             mask = refine_myocardium_mask(dense)
+        if mask is None and dense.segmentation is None:  # no contours (DICOM DENSE): the wall found on the images
+            mask = "auto"
         eul, masks = dense_displacement(dense, mask, return_frame_masks=True)
         return {"displacement": dense_to_lagrangian(eul, masks)}
 
