@@ -447,19 +447,27 @@ lookup, so a frame-wise translator recovers the cine. On I3D-FVD it sits between
 was last: 1560 vs 1476). Checked and ruled out as a bias: the pixel size of the crops (true cine on the phantom's own
 2.8-3.0 mm grid, as the models were trained, against the 2.7 mm reference: cFID 0.09, the floor).
 
-Real DENSE (the swine scan of the sample data, its own contours; all models were trained on phantoms only): here the
-seed's picture appears. The translator, which reads the DENSE magnitude, fails: its output is as far from cine as the
-untranslated magnitude (cKID 0.57 vs 0.61, LV Dice 0) and its motion error is the worst of the models (3.91 mm). The
-motion-guided diffusion models read only the DENSE displacement: MFD-V2V has the lowest motion error (3.31 mm; 5.52 mm
-when the DENSE magnitude itself is registered) and all diffusion models find the LV against the workspace's contours
-with Dice 0.21-0.22 (0 on the DENSE magnitude; seed 000: 0.31 -> 0.81). Their samples are bimodal (hence SD ≈ mean):
-in a side run of the same 8 MFD-V2V samples, 3 were clean cine (per-sample cFID 0.06-0.24, Dice 0.41-0.46), 2 fair
-(cFID 3.7-4.2) and 3 washed out (cFID 19-27, Dice 0). This pig's DENSE covers systole only (510 ms, motion still
-growing at the last frame; up to 7.8 px against at most 3 px in the phantoms), outside the full-cycle phantom training
-data; draw several samples (the pipeline's `samples` option). The unconditioned VDM is the most cine-like on average
-because it ignores its input; on this one real slice MFD-V2V is not the best on frame distances.
+Real DENSE (the swine scan of the sample data; all models were trained on phantoms only). The workspace's stored ROI
+lies outside this scan's epicardium, so its phase there is noise (mean phase coherence 0.60); motion and the LV
+reference are read on the wall found on the DENSE images instead (coherence 0.91; `myocardium=automatic`, which the
+pipeline's warning advises). On that wall this 510 ms systolic acquisition moves up to about 2 px, inside the
+phantoms' range. (An earlier run read the stored ROI: its "motion up to 7.8 px" was phase noise, and the diffusion
+models' LV Dice was 0.21-0.22.) Here the seed's picture appears: the guided MFD-V2V is the best diffusion model on
+cKID, cFID and LV Dice (0.535 vs VDM 0.399 and ControlNet 0.393, the seed's order), and the unguided one has the
+lowest motion error (1.75 mm; 5.16 mm when the DENSE magnitude itself is registered). The translator, which reads the
+magnitude, is last on motion error (2.24 mm) and LV Dice (0.075, a blotchy image without a ventricle, see the figure),
+but its frames are the closest to phantom cine in the feature network's statistics (cFID 1.98): one 16-frame video
+against the phantom distribution is weak evidence of realism, and Dice and motion are the columns that show whether
+the heart in the video is this heart. MFD-V2V's samples are bimodal (hence SD ≈ mean): in a side run of the same
+8 samples, 5 were clean cine (cFID 0.13-0.69, LV Dice 0.82-0.89; seed 000 reports 0.81) and 3 washed out (seeds 2, 3
+and 7: cFID 6-22, Dice ≈ 0). The same seeds wash out on phantoms too (held-out phantom 3000: 4 of 12 seeds with
+cFID > 10): the start noise's mean sets the video's brightness (seeds with a positive noise mean give bright videos),
+a deficit of the CPU-trained ε-prediction network at the noisiest steps. Removing the mean of the start noise helps
+partly (validation phantoms 2000-2005, 4 seeds each: cFID 4.03 -> 3.49, washed-out videos 5 -> 4 of 24) and is not
+adopted; starting DDIM below t = T-1 does not help (cFID 4.85 from t = 990). GPU training with v-prediction or offset
+noise is the fix; until then draw several samples (the pipeline's `samples` option).
 
-Sampler: DDIM-25 is 40× faster than DDPM-1000 per video (39.6×) and better in cFID (8.05 vs 15.46; DDIM-50: 21.2×,
+Sampler: DDIM-25 is 40× faster than DDPM-1000 per video (40.2×) and better in cFID (8.05 vs 15.46; DDIM-50: 20.0×,
 8.28): for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings cover
 sampling only, after a warm-up).
 
