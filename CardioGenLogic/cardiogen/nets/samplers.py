@@ -21,14 +21,7 @@ Time steps: T−1 = τ_1 > … > τ_S = 0, evenly spaced, and a final step to "t
 denoised estimate. With an ε-predicting network the first steps, taken from almost zero signal (ᾱ_{T−1} ≈ 1e-7 for
 the cosine and sigmoid schedules), amplify network error by a_{τ_2}/a_{τ_1}; v-prediction or ``clip_denoised``
 avoid that.
-
-``clip_denoised = c`` clamps x̂₀ to [−c, c] (and recomputes ε̂ from it) **where ᾱ_t ≥** :data:`CLIP_MIN_ALPHA_BAR`
-only. Below, x̂₀ = (x − σ ε̂)/a is network error divided by a ≈ 5e-4: clamping it turns that into a saturated ±c
-pattern, which the next step then injects as signal (scale a_{τ_2} ≈ 0.1), and its mean sets the brightness of the
-whole sample. With the shipped DENSE → cine model (sigmoid schedule, DDIM-25, guidance 4) clamping at t = T−1 washed
-out 5 of 24 validation videos (phantoms 2000-2005, 4 seeds each; cFID 4.03); skipping only that step: none, cFID 2.35.
 """
-
 from __future__ import annotations
 
 import math
@@ -38,9 +31,6 @@ import torch
 
 from ..progress import report
 from .schedules import DiffusionSchedule, _randn
-
-#: x̂₀ clipping (``clip_denoised``) applies where ᾱ_t is at least this (see the module docstring).
-CLIP_MIN_ALPHA_BAR = 1e-3
 
 Cond = Mapping[str, Any]
 Denoise = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
@@ -122,8 +112,7 @@ def _noise(generators: Sequence[torch.Generator], shape: Sequence[int], device: 
 
 def _make_denoiser(model: Callable[..., torch.Tensor], schedule: DiffusionSchedule, cond: Cond, uncond: Cond,
                    guidance_scale: float, clip_denoised: float | None) -> Denoise:
-    """``denoise(x_t, t) -> (x̂_0, ε̂)`` with optional guidance and x̂_0 clipping to [−c, c] where ᾱ_t ≥
-    :data:`CLIP_MIN_ALPHA_BAR`."""
+    """``denoise(x_t, t) -> (x̂_0, ε̂)`` with optional guidance and x̂_0 clipping to [−c, c]."""
 
     def denoise(x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
@@ -132,7 +121,7 @@ def _make_denoiser(model: Callable[..., torch.Tensor], schedule: DiffusionSchedu
             out_u = model(x, tt, **uncond)
             out = out_u + guidance_scale * (out - out_u)
         x0, eps = schedule.split(out, x, tt)
-        if clip_denoised is not None and (t < 0 or float(schedule.alphas_cumprod[t]) >= CLIP_MIN_ALPHA_BAR):
+        if clip_denoised is not None:
             a, s = schedule.alpha_sigma(tt, x)
             x0 = x0.clamp(-clip_denoised, clip_denoised)
             eps = (x - a * x0) / s

