@@ -462,10 +462,17 @@ the heart in the video is this heart. MFD-V2V's samples are bimodal (hence SD �
 8 samples, 5 were clean cine (cFID 0.13-0.69, LV Dice 0.82-0.89; seed 000 reports 0.81) and 3 washed out (seeds 2, 3
 and 7: cFID 6-22, Dice ≈ 0). The same seeds wash out on phantoms too (held-out phantom 3000: 4 of 12 seeds with
 cFID > 10): the start noise's mean sets the video's brightness (seeds with a positive noise mean give bright videos),
-a deficit of the CPU-trained ε-prediction network at the noisiest steps. Removing the mean of the start noise helps
-partly (validation phantoms 2000-2005, 4 seeds each: cFID 4.03 -> 3.49, washed-out videos 5 -> 4 of 24) and is not
-adopted; starting DDIM below t = T-1 does not help (cFID 4.85 from t = 990). GPU training with v-prediction or offset
-noise is the fix; until then draw several samples (the pipeline's `samples` option).
+a deficit of the CPU-trained ε-prediction network at the noisiest steps; GPU training (v-prediction or offset
+noise) is the fix, until then draw several samples (the pipeline's `samples` option).
+
+Caution on cFID / cKID / cFVD in this table: on the models' 32-px crops, padded to the feature network's field of
+view, these distances do not see noise. Binary ±1.5 noise crops score cFID 0.41 against the reference cine (floor
+0.09, MFD-V2V 3.52), while on full 64-px frames the same network puts them far away (13.1 against a floor of 0.01;
+tested in Testing/unit/test_metrics_features.py). A sampler change that skipped the x̂₀ clamp at t = T-1 (to cure the
+washed-out samples) gave saturated binary-noise videos that cFID rated better (2.21) while Inception-FID (364 vs 123),
+I3D-FVD, SSIM (0.05 vs 0.22) and motion EPE (2.85 vs 1.49 mm) showed the failure; it was reverted. Read the crop
+distances together with those columns; a crop-level feature network (trained on LV crops at the models' field of
+view, with corrupted crops) is the fix.
 
 Sampler: DDIM-25 is 40× faster than DDPM-1000 per video (40.2×) and better in cFID (8.05 vs 15.46; DDIM-50: 20.0×,
 8.28): for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings cover
