@@ -28,7 +28,9 @@ sit on this one's wall. Two physical facts of DENSE make the wall findable witho
    the pool is within the (interpolated) thickness at its angle.
 
 The result is an estimate, not an expert contour: on phantoms with known walls it reaches Dice ≈ 0.7-0.85 per frame
-(thin walls of 2-3 pixels, partial volume); see Testing/unit/test_dense_mask.py. :func:`mask_phase_coherence`
+(thin walls of 2-3 pixels, partial volume): on the mid-ventricular slice ``dense_to_cine`` picks, 0.72-0.86 (mean 0.81)
+over 12 held-out phantoms (seeds 4000-4011, 2.8 mm pixels), every one found; coarser grids give lower values (4 mm:
+0.4-0.65, the ring partly on the pool's edge; 5.7 mm: not found). See Testing/unit/test_dense_mask.py. :func:`mask_phase_coherence`
 measures any mask's mean phase coherence, which falls towards 0.5 when a mask lies on blood, lung or air.
 """
 from __future__ import annotations
