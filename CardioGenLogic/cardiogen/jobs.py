@@ -135,6 +135,7 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     strain = None
     if method == "dense":
         from .motion.dense import dense_motion_and_strain, refine_myocardium_mask
+        from .motion.dense_mask import mask_or_auto
 
         if not inputs.get("dense"):
             raise CardioGenInputError("the DENSE method needs a DENSE input (inputs.dense)")
@@ -144,8 +145,8 @@ def _job_motion(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
             mask = io.load(inputs["mask"]).mask("LV myocardium")
         if options.get("refine_mask"):
             mask = refine_myocardium_mask(dense, region_labels=tuple(options.get("region_labels", (1, 2))))
-        if mask is None and dense.segmentation is None:  # DICOM DENSE: no contours
-            mask = "auto"
+        mask = mask_or_auto(dense, mask)
+        if isinstance(mask, str):  # DICOM DENSE: no contours
             report(progress, 0.15, "no contours: finding the LV myocardium on the DENSE images")
         report(progress, 0.2, "DENSE phase -> displacement -> strain")
         # through-plane strain needs a z encoding; in-plane DENSE gives radial and circumferential only

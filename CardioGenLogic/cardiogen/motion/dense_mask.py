@@ -24,14 +24,15 @@ sit on this one's wall. Two physical facts of DENSE make the wall findable witho
    ``max_wall_mm`` (distance to the pool). The thickness profile is made robust against tissue that touches the wall
    (RV free wall, chest wall, liver) and closed where a ray found none: a ray thicker than the circular median over
    11 rays takes that median, as does a ray under half of it (the wall is a closed band), every ray is capped at
-   1.5 × the median thickness, and each ray is the median over ±2 detected frames. The mask is every pixel whose distance to
-   the pool is within the (interpolated) thickness at its angle.
+   1.5 × the median thickness, and each ray is the median over ±2 detected frames. The mask is every pixel whose
+   distance to the pool is within the (interpolated) thickness at its angle.
 
 The result is an estimate, not an expert contour: on phantoms with known walls it reaches Dice ≈ 0.7-0.85 per frame
 (thin walls of 2-3 pixels, partial volume): on the mid-ventricular slice ``dense_to_cine`` picks, 0.72-0.86 (mean 0.81)
 over 12 held-out phantoms (seeds 4000-4011, 2.8 mm pixels), every one found; coarser grids give lower values (4 mm:
-0.4-0.65, the ring partly on the pool's edge; 5.7 mm: not found). See Testing/unit/test_dense_mask.py. :func:`mask_phase_coherence`
-measures any mask's mean phase coherence, which falls towards 0.5 when a mask lies on blood, lung or air.
+0.4-0.65, the ring partly on the pool's edge; 5.7 mm: not found). See Testing/unit/test_dense_mask.py.
+:func:`mask_phase_coherence` measures any mask's mean phase coherence, which falls towards 0.5 when a mask lies on
+blood, lung or air.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from scipy import ndimage
 from ..data import DenseSeries
 from ..errors import CardioGenInputError
 
-__all__ = ["detect_myocardium", "phase_coherence", "local_contrast", "mask_phase_coherence",
+__all__ = ["detect_myocardium", "phase_coherence", "local_contrast", "mask_phase_coherence", "mask_or_auto",
            "LOW_COHERENCE"]
 
 #: Mean phase coherence under which a myocardial mask is reported as probably off the myocardium. Calibrated on the
@@ -222,6 +223,13 @@ def detect_myocardium(dense: DenseSeries, *, slices: Any = None, window_mm: floa
             "coherent tissue); give the LV myocardium as a mask or contours",
             source=dense.metadata.get("source_file") if isinstance(dense.metadata, dict) else None)
     return out
+
+
+def mask_or_auto(dense: DenseSeries, mask: Any = None, *, automatic: bool = False) -> Any:
+    """The ``mask`` to give :func:`~cardiogen.motion.dense.dense_displacement`: ``"auto"`` (the wall found on the
+    images) when ``automatic`` or when there is neither a ``mask`` nor contours in ``dense`` (DENSE DICOM), else
+    ``mask`` (None: the DENSE's contours)."""
+    return "auto" if automatic or (mask is None and dense.segmentation is None) else mask
 
 
 def mask_phase_coherence(dense: DenseSeries, masks: Any, frames: Any = None) -> float:

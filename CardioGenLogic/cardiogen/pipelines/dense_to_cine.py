@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data import DenseSeries, Geometry, ImageSeries
 from ..errors import CardioGenError, CardioGenInputError
-from ..motion.dense_mask import LOW_COHERENCE
+from ..motion.dense_mask import LOW_COHERENCE, mask_or_auto
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 
 
@@ -41,8 +41,8 @@ def _zoom2d(arr: np.ndarray, factor: float, order: int = 1) -> np.ndarray:
 def dense_motion_for_model(dense: DenseSeries, slice_index: int | None, size: int, frames: int, pixel_mm: float,
                            mask: Any = None) -> dict:
     """DENSE -> motion ``(2, frames, size, size)`` in model voxels around the LV, plus the crop geometry, the
-    mask's source and its mean phase coherence (``mask``: as :func:`~cardiogen.motion.dense.dense_displacement`,
-    ``"auto"`` included)."""
+    per-frame myocardial masks ``(t, z, y, x)`` on the DENSE grid, the mask's source and its mean phase coherence
+    (``mask``: as :func:`~cardiogen.motion.dense.dense_displacement`, ``"auto"`` included)."""
     from ..models.video_data import crop, lv_crop_origin
     from ..motion.dense import dense_displacement, dense_to_lagrangian
 
@@ -71,7 +71,7 @@ def dense_motion_for_model(dense: DenseSeries, slice_index: int | None, size: in
     new_times = np.linspace(times[0], times[-1], frames)
     motion = _resample_time(motion, times, new_times, axis=1).astype(np.float32)
     return {"motion": motion, "slice": slice_index, "crop_origin": (y0, x0), "zoom": factor, "model_times": new_times,
-            "mask_source": eul.provenance["mask_source"],
+            "frame_masks": masks, "mask_source": eul.provenance["mask_source"],
             "mask_phase_coherence": eul.provenance["mask_phase_coherence"]}
 
 
@@ -131,10 +131,9 @@ class DenseToCinePipeline(Pipeline):
         dense: DenseSeries = inputs["dense"]
         cfg = self.model.config
         mask = inputs["mask"].mask("LV myocardium") if "mask" in inputs else None
-        automatic = options["myocardium"] == "automatic" or (mask is None and dense.segmentation is None)
-        if automatic:
-            mask = "auto"
-        report(progress, 0.02, "DENSE phase -> displacement" + (" (myocardium found on the images)" if automatic else ""))
+        mask = mask_or_auto(dense, mask, automatic=options["myocardium"] == "automatic")
+        found = isinstance(mask, str)
+        report(progress, 0.02, "DENSE phase -> displacement" + (" (myocardium found on the images)" if found else ""))
         prep = dense_motion_for_model(dense, None if options["slice"] < 0 else int(options["slice"]), cfg.size,
                                       cfg.frames, cfg.pixel_mm, mask)
         warnings = []

@@ -41,14 +41,13 @@ class DenseDisplacementPipeline(Pipeline):
 
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         from ..motion.dense import dense_displacement, dense_to_lagrangian, refine_myocardium_mask
+        from ..motion.dense_mask import mask_or_auto
 
         dense = inputs["dense"]
         mask = inputs["mask"].mask("LV myocardium") if "mask" in inputs else None
         if options["refine_mask"]:
             mask = refine_myocardium_mask(dense)
-        if mask is None and dense.segmentation is None:  # no contours (DICOM DENSE): the wall found on the images
-            mask = "auto"
-        eul, masks = dense_displacement(dense, mask, return_frame_masks=True)
+        eul, masks = dense_displacement(dense, mask_or_auto(dense, mask), return_frame_masks=True)
         return {"displacement": dense_to_lagrangian(eul, masks)}
 
 
