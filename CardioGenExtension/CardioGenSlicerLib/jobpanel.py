@@ -29,6 +29,8 @@ class JobPanel:
         self.details = details
         self.on_success = on_success
         self.on_out_of_memory: Optional[Callable[[], None]] = None  #: e.g. offer the CPU after a GPU OOM
+        #: status line after a success, set by ``on_success`` (e.g. to report the result's warnings); "Done." if None
+        self.done_message: Optional[str] = None
         self.job = None
         self.timer = timer
         self.timer.setInterval(200)
@@ -71,13 +73,14 @@ class JobPanel:
     def on_finished(self, result: JobResult) -> None:
         self.timer.stop()
         if result.state is JobState.SUCCEEDED:
+            self.done_message = None
             try:
                 summary = self.on_success(result)
             except Exception as exc:
                 self.show_error(f"Could not show the result: {exc}")
             else:
                 self.progress_bar.setValue(100)
-                self.status_label.setText("Done.")
+                self.status_label.setText(self.done_message or "Done.")
                 if self.details is not None:
                     self.details.setPlainText(summary or "")
         elif result.state is JobState.CANCELLED:

@@ -41,6 +41,7 @@ class SynthesisResult:
     series: dict = field(default_factory=dict)   #: output name -> SeriesNodes
     output_dir: Optional[Path] = None
     summary: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)   #: the outputs' provenance warnings, each once, in order
 
     def all_nodes(self) -> list:
         out = list(self.nodes.values())
@@ -118,6 +119,9 @@ class SynthesisLogic(JobLogic):
                 label = f"{name} {key}"
                 if isinstance(obj, ImageSeries):
                     made.series[key] = mb.image_series_to_nodes(obj, label, self.scene)
+                    for text in (obj.provenance or {}).get("warnings", []) or []:
+                        if text not in made.warnings:
+                            made.warnings.append(text)
                 elif isinstance(obj, DisplacementSeries):
                     made.series[key] = mb.displacement_to_nodes(obj, label, self.scene)
                 elif isinstance(obj, Segmentation):

@@ -6,6 +6,7 @@ input with synchronised playback, marked synthetic, and exports GIF / MP4 or a s
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -162,7 +163,12 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         self.results.append(made)
         self.ui.exportButton.setEnabled(bool(made.series))
         names = ", ".join(s.volume.GetName() for s in made.series.values())
-        self.ui.statusLabel.setText(f"Done: {names}")
+        self.ui.statusLabel.setToolTip("\n".join(made.warnings))
+        if made.warnings:  # e.g. a sample that failed the quality check, or a mask on phase noise
+            for warning in made.warnings:
+                logging.warning("CardioGen Synthesis: %s", warning)
+            self.panel.done_message = (f"Done, {len(made.warnings)} warning{'s' if len(made.warnings) > 1 else ''} "
+                                       f"(all in the tooltip): {made.warnings[0]}")
         return names
 
     def onExport(self) -> None:

@@ -56,6 +56,11 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     assert ui.statusLabel.text().startswith("Done"), ui.statusLabel.text()
     made = widget.results[-1]
     assert set(made.series) == {"cine", "cine_2"}
+    # 3 sampling steps leave noisy videos: the quality check's warnings reach the status line and its tooltip
+    assert made.warnings and "quality check" in made.warnings[0], made.warnings
+    from CardioGenSlicerLib.qtcompat import prop
+
+    assert "warning" in ui.statusLabel.text() and made.warnings[0] in prop(ui.statusLabel, "toolTip")
     cine = made.series["cine"]
     assert "(synthetic)" in cine.volume.GetName() and cine.volume.GetAttribute("CardioGen.Synthetic") == "1"
     browser = dense_nodes.nodes["dense_magnitude_browser"]

@@ -51,7 +51,8 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     monkeypatch.setenv("CARDIOGEN_USER_MODELS", str(tmp_path / "run"))
     case = make_case(PhantomConfig(seed=7, size=32, frames=8, slices=4, modalities=("dense",)))
     pipe = get_pipeline("dense_to_cine").load(weights="mfd-v2v-tiny-test", device="cpu")
-    out = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 2, "seed": 1})
+    # a 3-step model's frames are noise: the quality check (tested with the shipped weights) is off here
+    out = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 2, "seed": 1, "quality_check": False})
     cine = out["cine"]
     assert cine.synthetic and "SYNTHETIC" in cine.description and cine.modality == "cine"
     assert cine.provenance["weights_sha256"] == result.metrics.get("sha", cine.provenance["weights_sha256"])
@@ -60,7 +61,8 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
 
     assert cine.provenance["guidance"] == DEFAULT_GUIDANCE and cine.provenance["sampler"] == "ddim"
     assert "cine_2" in out and not torch.equal(torch.from_numpy(out["cine"].array), torch.from_numpy(out["cine_2"].array))
-    again = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 1, "seed": 1})["cine"]
+    assert cine.provenance["quality"] is None
+    again = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 1, "seed": 1, "quality_check": False})["cine"]
     assert abs(again.array - cine.array).max() < 1e-3  # same seed, same first sample, whatever the batch size
     assert cine.provenance["myocardium"].startswith("segmentation") and not cine.provenance["warnings"]
     from cardiogen.motion.dense_mask import LOW_COHERENCE
@@ -89,7 +91,8 @@ def test_dense_to_cine_finds_the_wall_without_contours_and_warns_about_a_mask_of
     pipe = get_pipeline("dense_to_cine").load(weights="mfd-v2v-tiny-test", device="cpu")
     bare = dataclasses.replace(case.dense, segmentation=None)
     messages = []
-    out = pipe.run({"dense": bare}, {"steps": 2}, progress=lambda f, m: messages.append(m))["cine"]
+    off_qc = {"steps": 2, "quality_check": False}  # a 2-step model's frames are noise
+    out = pipe.run({"dense": bare}, off_qc, progress=lambda f, m: messages.append(m))["cine"]
     assert out.provenance["myocardium"].startswith("automatic") and not out.provenance["warnings"]
     assert any("found on the images" in m for m in messages)
     labels = case.truth.masks.labels
@@ -98,10 +101,10 @@ def test_dense_to_cine_finds_the_wall_without_contours_and_warns_about_a_mask_of
     seg = Segmentation(np.where(ring, 2, 0).astype(np.uint8), geometry=case.dense.geometry,
                        frame_times=case.dense.frame_times)
     messages.clear()
-    off = pipe.run({"dense": case.dense, "mask": seg}, {"steps": 2}, progress=lambda f, m: messages.append(m))
+    off = pipe.run({"dense": case.dense, "mask": seg}, off_qc, progress=lambda f, m: messages.append(m))
     assert off["cine"].provenance["warnings"] and "incoherent" in off["cine"].provenance["warnings"][0]
     assert any(m.startswith("warning:") for m in messages)
-    fixed = pipe.run({"dense": case.dense, "mask": seg}, {"steps": 2, "myocardium": "automatic"})["cine"]
+    fixed = pipe.run({"dense": case.dense, "mask": seg}, {**off_qc, "myocardium": "automatic"})["cine"]
     assert fixed.provenance["myocardium"].startswith("automatic") and not fixed.provenance["warnings"]
 
 
@@ -144,3 +147,28 @@ def test_spec_batches_mask_the_motion_when_configured():
     with pytest.raises(CardioGenInputError, match="motion_mask"):
         spec.batch(cfg, 0, 0, 1)
     assert np.isfinite(masked.numpy()).all()
+
+
+@pytest.mark.slow
+def test_shipped_dense_to_cine_checks_every_sample_and_warns_about_failed_ones():
+    """The shipped MFD-V2V on a held-out phantom (3000), seeds 3-7: seed 3 gives a noisy video and seed 7 a washed-out
+    one without a visible ventricle (checked by eye: docs/benchmarks.md, dense_to_cine); the others are clean cine.
+    The quality check must name both failures and leave the clean samples alone."""
+    from cardiogen.phantom import PhantomConfig, make_case
+    from cardiogen.pipelines import get_pipeline
+
+    case = make_case(PhantomConfig(seed=3000, size=64, frames=16, slices=10, modalities=("dense",)))
+    messages = []
+    out = get_pipeline("dense_to_cine").load(device="cpu").run(
+        {"dense": case.dense}, {"seed": 3, "samples": 5}, progress=lambda f, m: messages.append(m))
+    samples = [out["cine"]] + [out[f"cine_{k}"] for k in range(2, 6)]
+    quality = [s.provenance["quality"] for s in samples]
+    assert all(set(q) == {"clean_frames", "main_problem", "lv_frames"} for q in quality)
+    noisy, washed = quality[0], quality[4]
+    assert noisy["clean_frames"] < 0.5 and noisy["main_problem"] == "noise", noisy
+    assert washed["lv_frames"] < 0.5, washed
+    assert "look clean" in samples[0].provenance["warnings"][-1]
+    assert "LV is found" in samples[4].provenance["warnings"][-1]
+    for s, q in zip(samples[1:4], quality[1:4]):
+        assert q["clean_frames"] >= 0.5 and q["lv_frames"] >= 0.5 and not s.provenance["warnings"], q
+    assert sum(m.startswith("warning: sample") for m in messages) == 2

@@ -6,6 +6,13 @@ incoherent is reported as a warning) -> one short-axis slice, in-plane,
 resampled to the model's pixel size and frame count, cropped around the LV (contour centroid) -> STME features ->
 video diffusion sampling (DDPM-1000 as in the seed, or a fast sampler) -> cine crop resampled back to the DENSE
 frame times, marked synthetic (description "SYNTHETIC ...", provenance with weights sha256, seed, sampler, steps).
+
+Every sample gets a quality check (option ``quality_check``, :func:`cardiogen.metrics.quality_summary`) by the
+crop-level cardiac feature network (``cardiac-features-crop-32``): its quality head calls each model frame clean or
+names its problem (noise, blur, saturated, blotches, washout; :mod:`cardiogen.metrics.corruptions`), and its
+segmentation head looks for the LV. The shares of clean frames and of frames with an LV, and the main problem, are in
+the sample's provenance (``quality``); a sample with less than :data:`QUALITY_MIN_CLEAN` of either is reported as a
+warning (the CPU-trained models fail for some seeds: draw another seed or more samples).
 """
 from __future__ import annotations
 
@@ -18,6 +25,9 @@ from ..data import DenseSeries, Geometry, ImageSeries
 from ..errors import CardioGenError, CardioGenInputError
 from ..motion.dense_mask import LOW_COHERENCE, mask_or_auto
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
+
+QUALITY_NETWORK = "cardiac-features-crop-32"  #: registry id of the network of the per-sample quality check
+QUALITY_MIN_CLEAN = 0.5  #: a sample with a smaller share of clean frames or of frames with an LV gets a warning
 
 
 def _resample_time(arr: np.ndarray, times: np.ndarray, new_times: np.ndarray, axis: int) -> np.ndarray:
@@ -103,7 +113,10 @@ class DenseToCinePipeline(Pipeline):
                            "when there are none), or always found on the images"),
                Option("guidance", DEFAULT_GUIDANCE, minimum=0.0, maximum=10.0,
                       help="classifier-free guidance scale (1: none; the default was chosen on validation phantoms)"),
-               Option("max_batch", 4, minimum=1, maximum=64, help="samples per network batch (memory budget)"))
+               Option("max_batch", 4, minimum=1, maximum=64, help="samples per network batch (memory budget)"),
+               Option("quality_check", True, choices=(True, False),
+                      help="check every sample's frames for noise, blur, saturation, blotches and washout (cardiac "
+                           "feature network's quality head)"))
     synthetic_outputs = True
 
     def _load(self) -> None:
@@ -164,6 +177,18 @@ class DenseToCinePipeline(Pipeline):
                     "(device=cpu) or with fewer samples / a smaller max_batch") from exc
         seconds = time.time() - start
         frames = video[:, 0].cpu().numpy()  # (n, T, H, W) in ~[-1, 1]
+        quality = _quality_check(frames) if options["quality_check"] else [None] * n
+        sample_warnings = [list(warnings) for _ in range(n)]
+        for k, q in enumerate(quality):
+            problems = []
+            if q is not None and q["clean_frames"] < QUALITY_MIN_CLEAN:
+                problems.append(f"only {q['clean_frames']:.0%} of its frames look clean (mostly {q['main_problem']})")
+            if q is not None and q["lv_frames"] < QUALITY_MIN_CLEAN:
+                problems.append(f"the LV is found in only {q['lv_frames']:.0%} of its frames")
+            if problems:
+                sample_warnings[k].append(f"sample {k + 1}: {' and '.join(problems)} (quality check); such failures "
+                                          "depend on the seed: draw another seed or more samples")
+                report(progress, 0.96, "warning: " + sample_warnings[k][-1])
         frames = _resample_time(frames, prep["model_times"], dense.frame_times, axis=1)
         frames = (frames + 1.0) * 0.5  # display range [0, 1] (arbitrary units, like MR)
         geometry = _crop_geometry(dense.geometry, prep["slice"], prep["crop_origin"], cfg.pixel_mm)
@@ -176,9 +201,22 @@ class DenseToCinePipeline(Pipeline):
                 sample=k, sampler=options["sampler"], steps=steps, guidance=float(options["guidance"]),
                 device=str(self.torch_device),
                 seconds=round(seconds, 2), source_slice=prep["slice"], myocardium=prep["mask_source"],
-                mask_phase_coherence=prep["mask_phase_coherence"], warnings=warnings)
+                mask_phase_coherence=prep["mask_phase_coherence"], quality=quality[k], warnings=sample_warnings[k])
         report(progress, 1.0, "done")
         return results
+
+
+def _quality_check(frames: np.ndarray) -> list:
+    """Per video of ``frames`` ``(n, T, H, W)`` (model grid): :func:`cardiogen.metrics.quality_summary` with the
+    crop-level network, or None for every video when that network is not installed."""
+    from ..errors import CardioGenWeightsError
+    from ..metrics import load_feature_network, quality_summary
+
+    try:
+        net = load_feature_network(QUALITY_NETWORK)
+    except CardioGenWeightsError:
+        return [None] * len(frames)
+    return [quality_summary(video, net) for video in frames]
 
 
 def _crop_geometry(geometry: Geometry, z: int, origin_yx: tuple[int, int], pixel_mm: float) -> Geometry:
