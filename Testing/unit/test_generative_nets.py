@@ -362,6 +362,34 @@ def test_sampler_cost_is_one_network_evaluation_per_step():
         assert len(calls) == steps, name
 
 
+def test_mean_start_skips_the_network_at_zero_snr_and_stops_its_error_setting_the_brightness():
+    """At ᾱ = 3e-7 (the sigmoid schedule's last step) an ε-network's x̂0 = (x − σ ε̂)/a is its error times 1/a ≈ 1825.
+    A network whose ε̂ errs by a tenth of each sample's mean (a brightness error, as the shipped video models make
+    at that step) scatters the samples' brightness; with the data mean as x0_prior the first step does not evaluate
+    the network, and the brightness scatters no more than with the exact denoiser."""
+    mu, sd = 0.2, 0.5
+    s = make_schedule("sigmoid")
+    exact = _gaussian_denoiser(s, mu, sd)
+    evaluated = []
+
+    def model(x, t):
+        evaluated.append(int(t[0]))
+        return exact(x, t) + 0.1 * x.mean(-1, keepdim=True)
+
+    kwargs = dict(generator=0, steps=25, clip_denoised=1.5)
+    plain = ddim_sample(model, (40, 500), s, **kwargs)
+    assert evaluated[0] == 999 and len(evaluated) == 25
+    evaluated.clear()
+    started = ddim_sample(model, (40, 500), s, x0_prior=torch.full((500,), mu), **kwargs)
+    assert 999 not in evaluated and len(evaluated) == 24  # only t = 999 has ᾱ < ZERO_SNR_ALPHA_BAR of DDIM-25's steps
+    spread = lambda out: out.mean(1).std().item()  # noqa: E731 - per-sample brightness
+    reference = spread(ddim_sample(exact, (40, 500), s, **kwargs))
+    assert spread(plain) > 2 * reference and spread(started) < 1.2 * reference, (spread(plain), spread(started))
+    assert started.mean().item() == pytest.approx(mu, abs=0.03)
+    with pytest.raises(ValueError, match="x0_prior"):
+        ddim_sample(model, (2, 500), s, x0_prior=torch.zeros(3), **kwargs)
+
+
 def test_sampler_argument_errors():
     s = make_schedule("linear", 10)
     model = _gaussian_denoiser(s, 0.0, 1.0)

@@ -102,3 +102,15 @@ class MFDV2V(nn.Module):
 
 def build_model(config: Mapping[str, Any] | MFDV2VConfig) -> MFDV2V:
     return MFDV2V(config if isinstance(config, MFDV2VConfig) else MFDV2VConfig.from_dict(config))
+
+
+def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor]) -> Optional[torch.Tensor]:
+    """Load a video diffusion weights file's tensors into ``model`` (strict) and return the training-data mean stored
+    beside them (:data:`cardiogen.nets.samplers.X0_PRIOR_KEY`, ``(1, T, H, W)``, the sampler's ``x0_prior``), or
+    None for weights exported before it was stored."""
+    from ..nets.samplers import X0_PRIOR_KEY
+
+    state = dict(state)
+    prior = state.pop(X0_PRIOR_KEY, None)
+    model.load_state_dict(state)
+    return prior

@@ -3,7 +3,7 @@
 Every sampler has the signature ::
 
     sampler(model, shape, schedule, *, generator, steps, cond=None, uncond=None, guidance_scale=1.0,
-            max_batch=None, progress=None, device=None, clip_denoised=None) -> (N, …) tensor
+            max_batch=None, progress=None, device=None, clip_denoised=None, x0_prior=None) -> (N, …) tensor
 
 * ``model(x_t, t, **cond)`` is the denoiser; what it predicts (ε, v, x₀) comes from ``schedule.prediction``. Put it
   in ``eval()`` mode first; the samplers do not change the model.
@@ -21,6 +21,14 @@ Time steps: T−1 = τ_1 > … > τ_S = 0, evenly spaced, and a final step to "t
 denoised estimate. With an ε-predicting network the first steps, taken from almost zero signal (ᾱ_{T−1} ≈ 1e-7 for
 the cosine and sigmoid schedules), amplify network error by a_{τ_2}/a_{τ_1}; v-prediction or ``clip_denoised``
 avoid that.
+
+``x0_prior`` (shape ``shape[1:]`` or broadcastable to it): the x̂₀ used at the steps where ᾱ_t <
+:data:`ZERO_SNR_ALPHA_BAR`. There x_t carries (almost) no information about x₀, so the posterior mean of x₀ is the
+data mean, which an ε-prediction network cannot express: its x̂₀ = (x_t − σ_t ε̂)/a_t is its error times 1/a_t (1825
+at ᾱ = 3e-7), clamped by ``clip_denoised`` into a binary ±c image whose mean then sets the brightness of the whole
+sample. Pass the mean of the training data (the video diffusion models ship it with their weights,
+:data:`X0_PRIOR_KEY`); the sampler then takes the first step from the data mean instead. ε̂ is re-derived from it so
+that the update stays consistent.
 """
 from __future__ import annotations
 
@@ -35,6 +43,11 @@ from .schedules import DiffusionSchedule, _randn
 Cond = Mapping[str, Any]
 Denoise = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
 GeneratorSpec = int | Sequence[int] | Sequence[torch.Generator] | torch.Generator
+
+#: ᾱ_t below which ``x0_prior`` replaces the network's x̂₀ (signal amplitude a_t < 0.032)
+ZERO_SNR_ALPHA_BAR = 1e-3
+#: key of the training-data mean (x0 prior) in a video diffusion model's weights file
+X0_PRIOR_KEY = "sampling.x0_prior"
 
 
 class Sampler(Protocol):
@@ -111,11 +124,17 @@ def _noise(generators: Sequence[torch.Generator], shape: Sequence[int], device: 
 
 
 def _make_denoiser(model: Callable[..., torch.Tensor], schedule: DiffusionSchedule, cond: Cond, uncond: Cond,
-                   guidance_scale: float, clip_denoised: float | None) -> Denoise:
-    """``denoise(x_t, t) -> (x̂_0, ε̂)`` with optional guidance and x̂_0 clipping to [−c, c]."""
+                   guidance_scale: float, clip_denoised: float | None,
+                   x0_prior: torch.Tensor | None = None) -> Denoise:
+    """``denoise(x_t, t) -> (x̂_0, ε̂)`` with optional guidance, x̂_0 clipping to [−c, c], and the data mean as
+    x̂_0 where ᾱ_t < :data:`ZERO_SNR_ALPHA_BAR` (when ``x0_prior`` is given; no network evaluation there)."""
 
     def denoise(x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         tt = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+        if x0_prior is not None and float(schedule.alphas_cumprod[t]) < ZERO_SNR_ALPHA_BAR:
+            a, s = schedule.alpha_sigma(tt, x)
+            x0 = x0_prior.to(device=x.device, dtype=x.dtype).expand_as(x)
+            return x0, (x - a * x0) / s
         out = model(x, tt, **cond)
         if guidance_scale != 1.0:
             out_u = model(x, tt, **uncond)
@@ -138,9 +157,14 @@ def _run(name: str, loop: Loop, model: Callable[..., torch.Tensor], shape: Seque
          schedule: DiffusionSchedule, *, generator: GeneratorSpec, steps: int, cond: Cond | None,
          uncond: Cond | None, guidance_scale: float, max_batch: int | None,
          progress: Callable[[float, str], None] | None, device: torch.device | str | None,
-         clip_denoised: float | None, spacing: str) -> torch.Tensor:
+         clip_denoised: float | None, spacing: str, x0_prior: torch.Tensor | None = None) -> torch.Tensor:
     """Shared driver: per-sample generators, chunking, conditioning slices, no_grad, progress."""
     shape = tuple(int(s) for s in shape)
+    if x0_prior is not None:
+        try:
+            torch.broadcast_shapes(tuple(x0_prior.shape), shape[1:])
+        except RuntimeError as exc:
+            raise ValueError(f"x0_prior {tuple(x0_prior.shape)} does not fit samples of shape {shape[1:]}") from exc
     if len(shape) < 2 or shape[0] < 1:
         raise ValueError(f"shape must be (N, C, …) with N >= 1, got {shape}")
     if max_batch is not None and max_batch < 1:
@@ -161,7 +185,7 @@ def _run(name: str, loop: Loop, model: Callable[..., torch.Tensor], shape: Seque
             start, stop = c * chunk, min((c + 1) * chunk, n)
             denoise = _make_denoiser(model, schedule, _batch_slice(cond or {}, start, stop, n, device),
                                      _batch_slice(uncond or {}, start, stop, n, device, "uncond"),
-                                     guidance_scale, clip_denoised)
+                                     guidance_scale, clip_denoised, x0_prior)
 
             def on_step(i: int, c: int = c) -> None:
                 report(progress, (c * steps + i + 1) / (n_chunks * steps),
@@ -233,38 +257,41 @@ def ddpm_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], schedu
                 generator: GeneratorSpec, steps: int = 1000, cond: Cond | None = None, uncond: Cond | None = None,
                 guidance_scale: float = 1.0, max_batch: int | None = None,
                 progress: Callable[[float, str], None] | None = None, device: torch.device | str | None = None,
-                clip_denoised: float | None = None, spacing: str = "linspace") -> torch.Tensor:
+                clip_denoised: float | None = None, spacing: str = "linspace",
+                x0_prior: torch.Tensor | None = None) -> torch.Tensor:
     """Ancestral DDPM sampling (Ho et al. 2020, Alg. 2 with σ_t² = β̃_t; the seed's sampler), ``steps``
     network evaluations (fewer than T: respaced DDPM). Returns ``(N, *shape[1:])`` on ``device``."""
     return _run("ddpm", _ddim_loop(1.0), model, shape, schedule, generator=generator, steps=steps, cond=cond,
                 uncond=uncond, guidance_scale=guidance_scale, max_batch=max_batch, progress=progress, device=device,
-                clip_denoised=clip_denoised, spacing=spacing)
+                clip_denoised=clip_denoised, spacing=spacing, x0_prior=x0_prior)
 
 
 def ddim_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], schedule: DiffusionSchedule, *,
                 generator: GeneratorSpec, steps: int = 50, eta: float = 0.0, cond: Cond | None = None,
                 uncond: Cond | None = None, guidance_scale: float = 1.0, max_batch: int | None = None,
                 progress: Callable[[float, str], None] | None = None, device: torch.device | str | None = None,
-                clip_denoised: float | None = None, spacing: str = "linspace") -> torch.Tensor:
+                clip_denoised: float | None = None, spacing: str = "linspace",
+                x0_prior: torch.Tensor | None = None) -> torch.Tensor:
     """DDIM sampling (Song et al. 2021); ``eta = 0`` is deterministic given the starting noise, ``eta = 1`` is
     respaced DDPM. Returns ``(N, *shape[1:])``."""
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must be in [0, 1], got {eta}")
     return _run("ddim", _ddim_loop(eta), model, shape, schedule, generator=generator, steps=steps, cond=cond,
                 uncond=uncond, guidance_scale=guidance_scale, max_batch=max_batch, progress=progress, device=device,
-                clip_denoised=clip_denoised, spacing=spacing)
+                clip_denoised=clip_denoised, spacing=spacing, x0_prior=x0_prior)
 
 
 def dpmpp_2m_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], schedule: DiffusionSchedule, *,
                     generator: GeneratorSpec, steps: int = 20, cond: Cond | None = None, uncond: Cond | None = None,
                     guidance_scale: float = 1.0, max_batch: int | None = None,
                     progress: Callable[[float, str], None] | None = None, device: torch.device | str | None = None,
-                    clip_denoised: float | None = None, spacing: str = "logsnr") -> torch.Tensor:
+                    clip_denoised: float | None = None, spacing: str = "logsnr",
+                    x0_prior: torch.Tensor | None = None) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022): deterministic, second order; 15–25 steps match DDIM-50 to 100.
     Returns ``(N, *shape[1:])``."""
     return _run("dpm++2m", _dpmpp_2m_loop, model, shape, schedule, generator=generator, steps=steps, cond=cond,
                 uncond=uncond, guidance_scale=guidance_scale, max_batch=max_batch, progress=progress, device=device,
-                clip_denoised=clip_denoised, spacing=spacing)
+                clip_denoised=clip_denoised, spacing=spacing, x0_prior=x0_prior)
 
 
 SAMPLERS: dict[str, Sampler] = {"ddpm": ddpm_sample, "ddim": ddim_sample, "dpmpp_2m": dpmpp_2m_sample}

@@ -4,8 +4,10 @@ Steps: DENSE phase -> Lagrangian displacement (:mod:`cardiogen.motion.dense`) on
 DENSE's contours, or the wall found on the images by :mod:`cardiogen.motion.dense_mask`; a mask whose phase is
 incoherent is reported as a warning) -> one short-axis slice, in-plane,
 resampled to the model's pixel size and frame count, cropped around the LV (contour centroid) -> STME features ->
-video diffusion sampling (DDPM-1000 as in the seed, or a fast sampler) -> cine crop resampled back to the DENSE
-frame times, marked synthetic (description "SYNTHETIC ...", provenance with weights sha256, seed, sampler, steps).
+video diffusion sampling (DDPM-1000 as in the seed, or a fast sampler; its first step, at zero signal-to-noise,
+from the training-data mean: option ``mean_start``, see :mod:`cardiogen.nets.samplers`) -> cine crop resampled back
+to the DENSE frame times, marked synthetic (description "SYNTHETIC ...", provenance with weights sha256, seed,
+sampler, steps).
 
 Every sample gets a quality check (option ``quality_check``, :func:`cardiogen.metrics.quality_summary`) by the
 crop-level cardiac feature network (``cardiac-features-crop-32``): its quality head calls each model frame clean or
@@ -114,6 +116,9 @@ class DenseToCinePipeline(Pipeline):
                Option("guidance", DEFAULT_GUIDANCE, minimum=0.0, maximum=10.0,
                       help="classifier-free guidance scale (1: none; the default was chosen on validation phantoms)"),
                Option("max_batch", 4, minimum=1, maximum=64, help="samples per network batch (memory budget)"),
+               Option("mean_start", True, choices=(True, False),
+                      help="take the first sampling step (zero signal-to-noise) from the training-data mean that "
+                           "ships with the weights, not from the network's unusable x0 estimate there"),
                Option("quality_check", True, choices=(True, False),
                       help="check every sample's frames for noise, blur, saturation, blotches and washout (cardiac "
                            "feature network's quality head)"))
@@ -121,7 +126,7 @@ class DenseToCinePipeline(Pipeline):
 
     def _load(self) -> None:
         from ..device import resolve_device
-        from ..models.mfd_v2v import MFDV2VConfig, build_model
+        from ..models.mfd_v2v import MFDV2VConfig, build_model, load_weights
         from ..weights import Registry
 
         registry = Registry()
@@ -133,7 +138,7 @@ class DenseToCinePipeline(Pipeline):
         self.entry = entry
         self.torch_device = resolve_device(self.device)
         self.model = build_model(MFDV2VConfig.from_dict(cfg)).to(self.torch_device).eval()
-        self.model.load_state_dict(registry.load_state_dict(entry.id, device=str(self.torch_device)))
+        self.x0_prior = load_weights(self.model, registry.load_state_dict(entry.id, device=str(self.torch_device)))
 
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         import torch
@@ -166,7 +171,8 @@ class DenseToCinePipeline(Pipeline):
             uncond = {} if cond and options["guidance"] != 1.0 else None
             kwargs = dict(generator=int(options["seed"]), steps=steps, cond=cond,
                           progress=sub_progress(progress, 0.1, 0.95), device=self.torch_device,
-                          max_batch=int(options["max_batch"]), clip_denoised=1.5)
+                          max_batch=int(options["max_batch"]), clip_denoised=1.5,
+                          x0_prior=self.x0_prior if options["mean_start"] else None)
             if uncond is not None:
                 kwargs.update(uncond=uncond, guidance_scale=float(options["guidance"]))
             try:
@@ -199,6 +205,7 @@ class DenseToCinePipeline(Pipeline):
             results["cine" if k == 0 else f"cine_{k + 1}"] = cine.mark_synthetic(
                 self.name, weights=self.entry.id, weights_sha256=self.entry.sha256, seed=int(options["seed"]),
                 sample=k, sampler=options["sampler"], steps=steps, guidance=float(options["guidance"]),
+                mean_start=bool(options["mean_start"] and self.x0_prior is not None),
                 device=str(self.torch_device),
                 seconds=round(seconds, 2), source_slice=prep["slice"], myocardium=prep["mask_source"],
                 mask_phase_coherence=prep["mask_phase_coherence"], quality=quality[k], warnings=sample_warnings[k])

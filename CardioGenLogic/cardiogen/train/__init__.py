@@ -295,6 +295,9 @@ def _export(spec: TrainSpec, model_name: str, model: Any, cfg: dict, out: Path, 
     model_id = export.get("id", f"{model_name}-custom")
     weights = out / f"{model_id}.safetensors"
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    extra = getattr(spec, "extra_tensors", None)  # e.g. the video diffusion models' training-data mean
+    if extra is not None:
+        tensors.update({k: v.detach().cpu().contiguous() for k, v in extra(model, cfg).items()})
     save_file(tensors, str(weights), metadata={"model": model_name, "config": json.dumps(cfg["model"])})
     target = Path(register_dir) if register_dir else out
     timing = {"train_seconds": round(seconds, 2), "train_device": str(device),

@@ -72,6 +72,19 @@ class _VideoDiffusionSpec:
         generator_seed = int(rng.integers(0, 2**31 - 1))
         return {"cine": cine, "motion": motion, "seed": generator_seed}
 
+    def extra_tensors(self, model: Any, config: dict) -> dict:
+        """Exported beside the weights: the mean training video ``(1, T, H, W)``, the sampler's ``x0_prior`` at
+        (near) zero SNR (see :mod:`cardiogen.nets.samplers`)."""
+        import torch
+
+        from ..models.video_data import phantom_video_pool
+        from ..nets.samplers import X0_PRIOR_KEY
+
+        d = self._data(config)
+        pool = phantom_video_pool(d["seeds"], d["size"], d["frames"], d["image_size"], d["slices"],
+                                  d["slices_per_case"])
+        return {X0_PRIOR_KEY: torch.from_numpy(pool["cine"].mean(0).astype(np.float32))}
+
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
         import torch
 
@@ -154,7 +167,7 @@ class ControlNetSpec(_VideoDiffusionSpec):
 
     def build(self, config: dict) -> Any:
         from ..models.baselines import ControlNetVideo
-        from ..models.mfd_v2v import MFDV2VConfig, build_model
+        from ..models.mfd_v2v import MFDV2VConfig, build_model, load_weights
         from ..weights import Registry
 
         registry = Registry()
@@ -163,7 +176,7 @@ class ControlNetSpec(_VideoDiffusionSpec):
         base_cfg = dict(entry.config["model"])
         base_cfg["conditioning"] = "none"
         vdm = build_model(MFDV2VConfig.from_dict(base_cfg))
-        vdm.load_state_dict(registry.load_state_dict(entry.id))
+        load_weights(vdm, registry.load_state_dict(entry.id))
         model = ControlNetVideo(vdm.unet)
         model.config = vdm.config
         model.schedule = vdm.schedule
@@ -197,6 +210,9 @@ class CycleGanSpec(DiscriminatorOptimiser, _VideoDiffusionSpec):
         m = config["model"]
         return CycleGANTranslator(int(m.get("channels", 32)), int(m.get("blocks", 4)),
                                   float(m.get("cycle_weight", 10.0)))
+
+    def extra_tensors(self, model: Any, config: dict) -> dict:
+        return {}  # a translator, not a diffusion model: no sampler prior
 
     def parameters(self, model: Any):
         return model.generator_parameters()
