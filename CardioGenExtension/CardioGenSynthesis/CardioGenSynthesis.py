@@ -153,6 +153,7 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         weights = prop(self.ui.weightsComboBox, "currentText")
         device = prop(self.ui.deviceComboBox, "currentText")
         nodes, options = self.inputNodes(), self.options()
+        self.ui.statusLabel.setToolTip("")  # the previous run's warnings
         self.panel.start(lambda progress, finished: self.logic.start(
             decl["name"], nodes, options, weights=None if weights == "(default)" else weights, device=device,
             on_progress=progress, on_finished=finished), f"{decl['title']} running")

@@ -386,8 +386,9 @@ def test_mean_start_skips_the_network_at_zero_snr_and_stops_its_error_setting_th
     reference = spread(ddim_sample(exact, (40, 500), s, **kwargs))
     assert spread(plain) > 2 * reference and spread(started) < 1.2 * reference, (spread(plain), spread(started))
     assert started.mean().item() == pytest.approx(mu, abs=0.03)
-    with pytest.raises(ValueError, match="x0_prior"):
-        ddim_sample(model, (2, 500), s, x0_prior=torch.zeros(3), **kwargs)
+    for wrong in (torch.zeros(3), torch.zeros(4, 500)):  # does not broadcast / broadcasts to more than one sample
+        with pytest.raises(ValueError, match=r"x0_prior must have the shape of one sample, \(500,\)"):
+            ddim_sample(model, (2, 500), s, x0_prior=wrong, **kwargs)
 
 
 def test_sampler_argument_errors():

@@ -81,6 +81,15 @@ def test_crop_spec_batches_are_pure_corrupted_and_tiny_training_reloads(tmp_path
     assert predict_quality(np.random.default_rng(0).random((3, 20, 20)), model).shape == (3, len(CORRUPTIONS))
 
 
+def test_crop_spec_needs_one_quality_class_per_corruption():
+    from cardiogen.train import load_config
+
+    cfg = load_config("cardiac_features_crop_tiny.yaml")
+    cfg["model"]["quality"] = 0
+    with pytest.raises(CardioGenInputError, match="one class per corruption"):
+        specs_metrics.CardiacFeaturesCropSpec().build(cfg)
+
+
 def test_quality_needs_a_network_with_the_head():
     with pytest.raises(CardioGenInputError, match="no quality head"):
         predict_quality(np.zeros((1, 32, 32)), load_feature_network())

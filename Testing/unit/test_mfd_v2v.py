@@ -77,6 +77,18 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     from cardiogen.motion.dense_mask import LOW_COHERENCE
 
     assert cine.provenance["mask_phase_coherence"] > LOW_COHERENCE
+    # with the check on, the 3-step model's noisy frames are reported (fast path of the warning; the shipped model's
+    # failures are tested below)
+    checked = pipe.run({"dense": case.dense}, {"steps": 3, "seed": 1})["cine"]
+    assert checked.provenance["quality"]["clean_frames"] < 0.5 and "quality check" in checked.provenance["warnings"][-1]
+    import cardiogen.pipelines.dense_to_cine as d2c
+
+    monkeypatch.setattr(d2c, "QUALITY_NETWORK", "no-such-network")
+    monkeypatch.setattr(pipe, "x0_prior", None)  # weights exported before the mean was stored
+    old = pipe.run({"dense": case.dense}, {"steps": 3, "seed": 1})["cine"]
+    assert old.provenance["quality"] is None and old.provenance["mean_start"] is False
+    assert any("quality check skipped" in w for w in old.provenance["warnings"])
+    assert any("carry no training-data mean" in w for w in old.provenance["warnings"])
 
 
 def test_dense_to_cine_finds_the_wall_without_contours_and_warns_about_a_mask_off_the_wall(tmp_path, monkeypatch):

@@ -14,8 +14,15 @@ segmentation network's encoder; the values are **not** comparable with Inception
 
 Input frames: a short-axis frame with the heart near the centre and a field of view of about 1.7 heart widths
 (~190 mm, like the phantom), any size from 32 to 256 pixels; non-square frames are padded to square with their
-minimum, every frame is resampled to 64 x 64 (bilinear, anti-aliased when shrinking) and its intensities mapped by
-its own 1st and 99th percentiles to about [0, 1] (so gain and offset, i.e. arbitrary MR units, do not matter).
+minimum, every frame is resampled to the network's size (64 x 64; bilinear, anti-aliased when shrinking) and its
+intensities mapped by its own 1st and 99th percentiles to about [0, 1] (so gain and offset, i.e. arbitrary MR units,
+do not matter).
+
+A second short-axis network, ``cardiac-features-crop-32`` (``cardiogen train cardiac_features_crop``), works on the
+DENSE -> cine models' LV crops instead: 32 x 32 pixels over about 88 mm around the LV. It has a third head, a quality
+classifier trained on corrupted crops (:mod:`.corruptions`; :func:`predict_quality`, :func:`quality_summary`), so its
+embedding, and every distance below computed with it (pass it as ``network``), sees noise, blur, saturation, blotches
+and washout.
 
 Distances (all 0 for a set against itself):
 
@@ -282,8 +289,9 @@ def load_feature_network(weights: Optional[str | Path] = None, device: str = "cp
     """The trained cardiac feature network in eval mode (cached per weights and device).
 
     Args:
-        weights: None for the registry's default "metrics" model (``cardiac-features-64``), a registry model id, or
-            a path to a ``.safetensors`` file written by ``cardiogen train cardiac_features``.
+        weights: None for the registry's default "metrics" model (``cardiac-features-64``), a registry model id (e.g.
+            ``cardiac-features-crop-32``), or a path to a ``.safetensors`` file written by ``cardiogen train
+            cardiac_features`` or ``cardiac_features_crop``.
         device: torch device name.
     """
     return _load_cached(None if weights is None else str(weights), str(device))
@@ -311,7 +319,8 @@ def embed_frames(images: Any, network: Any = None, batch_size: int = 256) -> np.
 
 
 def segment_frames(images: Any, network: Any = None, batch_size: int = 128) -> np.ndarray:
-    """uint8 label maps ``(N, 64, 64)`` on the network's grid (0 background, 1-4 standard labels)."""
+    """uint8 label maps ``(N, S, S)`` on the network's grid (S = ``config.size``: 64, or 32 for the crop network;
+    0 background, 1-4 standard labels)."""
     return _run(network, images, batch_size, "seg").argmax(1).to(dtype=torch.uint8).numpy()
 
 

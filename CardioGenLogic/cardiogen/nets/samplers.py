@@ -27,8 +27,9 @@ avoid that.
 data mean, which an ε-prediction network cannot express: its x̂₀ = (x_t − σ_t ε̂)/a_t is its error times 1/a_t (1825
 at ᾱ = 3e-7), clamped by ``clip_denoised`` into a binary ±c image whose mean then sets the brightness of the whole
 sample. Pass the mean of the training data (the video diffusion models ship it with their weights,
-:data:`X0_PRIOR_KEY`); the sampler then takes the first step from the data mean instead. ε̂ is re-derived from it so
-that the update stays consistent.
+:data:`X0_PRIOR_KEY`); the sampler then takes the steps from that noise level (the first of DDIM-25; the first 4 of
+DDPM-1000 with the sigmoid schedule) from the data mean instead, without evaluating the network there. ε̂ is
+re-derived from it so that the update stays consistent.
 """
 from __future__ import annotations
 
@@ -162,9 +163,12 @@ def _run(name: str, loop: Loop, model: Callable[..., torch.Tensor], shape: Seque
     shape = tuple(int(s) for s in shape)
     if x0_prior is not None:
         try:
-            torch.broadcast_shapes(tuple(x0_prior.shape), shape[1:])
-        except RuntimeError as exc:
-            raise ValueError(f"x0_prior {tuple(x0_prior.shape)} does not fit samples of shape {shape[1:]}") from exc
+            fits = torch.broadcast_shapes(tuple(x0_prior.shape), shape[1:]) == torch.Size(shape[1:])
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"x0_prior must have the shape of one sample, {shape[1:]}, or one that broadcasts to it; "
+                             f"got {tuple(x0_prior.shape)}")
     if len(shape) < 2 or shape[0] < 1:
         raise ValueError(f"shape must be (N, C, …) with N >= 1, got {shape}")
     if max_batch is not None and max_batch < 1:

@@ -165,6 +165,11 @@ class DenseToCinePipeline(Pipeline):
                             "or air, so the motion read there is mostly noise; check the contours or run with "
                             "myocardium=automatic")
             report(progress, 0.05, "warning: " + warnings[-1])
+        if options["mean_start"] and self.x0_prior is None:
+            warnings.append(f"weights {self.entry.id} carry no training-data mean (exported before it was stored): the "
+                            "first sampling step comes from the network, which can wash samples out; re-export the "
+                            "weights with this version's training code to add it")
+            report(progress, 0.06, "warning: " + warnings[-1])
         n = int(options["samples"])
         motion = torch.from_numpy(prep["motion"])[None].repeat(n, 1, 1, 1, 1).to(self.torch_device)
         sampler = get_sampler(options["sampler"])
@@ -187,7 +192,10 @@ class DenseToCinePipeline(Pipeline):
                     "(device=cpu) or with fewer samples / a smaller max_batch") from exc
         seconds = time.time() - start
         frames = video[:, 0].cpu().numpy()  # (n, T, H, W) in ~[-1, 1]
-        quality = _quality_check(frames) if options["quality_check"] else [None] * n
+        quality, skipped = _quality_check(frames) if options["quality_check"] else ([None] * n, None)
+        if skipped:
+            warnings.append(skipped)
+            report(progress, 0.96, "warning: " + skipped)
         sample_warnings = [list(warnings) for _ in range(n)]
         for k, q in enumerate(quality):
             problems = []
@@ -217,17 +225,18 @@ class DenseToCinePipeline(Pipeline):
         return results
 
 
-def _quality_check(frames: np.ndarray) -> list:
+def _quality_check(frames: np.ndarray) -> tuple[list, str | None]:
     """Per video of ``frames`` ``(n, T, H, W)`` (model grid): :func:`cardiogen.metrics.quality_summary` with the
-    crop-level network, or None for every video when that network is not installed."""
+    crop-level network, and None; or None for every video and the reason when that network cannot be loaded (not
+    registered, or its file fails the sha256 check)."""
     from ..errors import CardioGenWeightsError
     from ..metrics import load_feature_network, quality_summary
 
     try:
         net = load_feature_network(QUALITY_NETWORK)
-    except CardioGenWeightsError:
-        return [None] * len(frames)
-    return [quality_summary(video, net) for video in frames]
+    except CardioGenWeightsError as exc:
+        return [None] * len(frames), f"quality check skipped: {exc}"
+    return [quality_summary(video, net) for video in frames], None
 
 
 def _crop_geometry(geometry: Geometry, z: int, origin_yx: tuple[int, int], pixel_mm: float) -> Geometry:

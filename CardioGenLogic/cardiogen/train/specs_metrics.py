@@ -241,10 +241,13 @@ class CardiacFeaturesSpec:
         out = model(batch["image"].contiguous(memory_format=torch.channels_last))
         logp = F.log_softmax(out["seg"], 1)
         allowed = batch["allowed"]
-        # items whose anatomy a corruption destroyed train the quality head only
-        anatomy = batch.get("anatomy", torch.ones(logp.shape[0], dtype=torch.bool, device=logp.device))
-        ce_item = -torch.logsumexp(logp.masked_fill(~allowed, -1e4), 1).mean((-2, -1))
-        ce = (ce_item * anatomy).sum() / anatomy.sum().clamp(min=1)
+        ce_pixel = -torch.logsumexp(logp.masked_fill(~allowed, -1e4), 1)
+        if "anatomy" in batch:  # items whose anatomy a corruption destroyed train the quality head only
+            anatomy = batch["anatomy"]
+            ce = (ce_pixel.mean((-2, -1)) * anatomy).sum() / anatomy.sum().clamp(min=1)
+        else:  # the whole-frame network: exactly the loss it was trained with
+            anatomy = torch.ones(logp.shape[0], dtype=torch.bool, device=logp.device)
+            ce = ce_pixel.mean()
         full = batch["full"] & anatomy
         dice_loss = torch.zeros((), device=logp.device)
         if bool(full.any()):
@@ -371,6 +374,17 @@ class CardiacFeaturesCropSpec(CardiacFeaturesSpec):
                    real_fov_mm=float(d.get("real_fov_mm", 88.0)), padding=str(d.get("padding", "reflection")),
                    corrupt_fraction=float(d.get("corrupt_fraction", 0.5)))
         return out
+
+    def build(self, config: dict) -> Any:
+        from ..errors import CardioGenInputError
+        from ..metrics.corruptions import CORRUPTIONS
+
+        quality = int(config["model"].get("quality", 0))
+        if quality != len(CORRUPTIONS):
+            raise CardioGenInputError("the crop network's quality head needs one class per corruption",
+                                      expected=f"model.quality: {len(CORRUPTIONS)} ({', '.join(CORRUPTIONS)})",
+                                      got=quality)
+        return super().build(config)
 
     def _pool(self, d: dict, seeds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         return phantom_crop_pool(seeds, d["crop"], d["image_size"], d["frames"], d["slices"])
