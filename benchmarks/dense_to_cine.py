@@ -514,7 +514,8 @@ the best I3D-FVD (716; VDM 745, guided MFD-V2V 757, ControlNet 769, CycleGAN 156
 ControlNet 54.7, VDM 55.0, guided 56.3, CycleGAN 72.9). VDM and ControlNet tie. The frame-wise translator is last
 on motion error, I3D-FVD and Inception-FID and first on SSIM and LV Dice: on the phantom the DENSE magnitude is a
 clean image of the same anatomy whose contrast differs from cine's by a per-tissue lookup, so a frame-wise translator
-recovers each frame. LV Dice of the same segmenter on the DENSE magnitude is 0.180, on MFD-V2V's cine 0.913 (seed 000: 0.31 -> 0.81).
+recovers each frame. LV Dice of the same segmenter on the DENSE magnitude is 0.180, on MFD-V2V's cine 0.913
+(seed 000: 0.31 -> 0.81).
 
 Real DENSE (the swine scan of the sample data; all models were trained on phantoms only; motion and the LV reference
 read on the wall found on the DENSE images, since the workspace's stored ROI lies outside the epicardium): every
