@@ -207,7 +207,8 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
     if distributed:
         import torch.distributed as dist
 
-        dist.destroy_process_group()
+        dist.barrier()  # the other ranks wait for rank 0's export, so that all leave the Gloo group together (a rank
+        dist.destroy_process_group()  # that tore it down while rank 0 still held it once aborted under CPU load)
     return result  # type: ignore[return-value]
 
 
