@@ -40,16 +40,16 @@ ANATOMY_KEPT = ("clean", "noise", "blur")
 
 
 def _gaussian_blur(x: Any, sigma: float) -> Any:
-    """Separable Gaussian blur of a ``(1, 1, H, W)`` tensor (reflect padding), SD ``sigma`` pixels."""
-    import torch
+    """Separable Gaussian blur of a ``(1, 1, H, W)`` tensor (reflect padding, radius 3 SD), SD ``sigma`` pixels: the
+    Gaussian window and separable filter of SSIM (:mod:`.image`) on the padded frame."""
     import torch.nn.functional as F
+
+    from .image import _filter, _gaussian_window
 
     radius = max(1, int(np.ceil(3 * sigma)))
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
-    k = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=x.dtype) / sigma) ** 2)
-    k = k / k.sum()
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1))
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    return _filter(padded, _gaussian_window(2 * radius + 1, sigma, x.dtype, x.device))
 
 
 def corrupt(x: Any, kind: str, severity: float, rng: np.random.Generator) -> Any:

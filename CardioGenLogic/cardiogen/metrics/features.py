@@ -301,16 +301,25 @@ def _network(network: Any) -> Any:
     return load_feature_network() if network is None else network
 
 
-def _run(network: Any, images: Any, batch_size: int, what: str) -> Any:
+def _run(network: Any, images: Any, batch_size: int, what: str | tuple[str, ...]) -> Any:
+    """The network's output ``what`` ("embedding" or a key of ``forward``'s dict) for every frame, or, for a tuple of
+    keys, a dict of them from one forward pass."""
     net = _network(network)
     x = prepare_frames(images, getattr(getattr(net, "config", None), "size", FEATURE_SIZE))
     device = next(net.parameters()).device
-    outs = []
+    names = (what,) if isinstance(what, str) else tuple(what)
+    outs: dict[str, list] = {k: [] for k in names}
     with torch.no_grad():
         for start in range(0, x.shape[0], int(batch_size)):
             chunk = x[start:start + int(batch_size)].to(device)
-            outs.append(net.embed(chunk) if what == "embedding" else net(chunk)[what])
-    return torch.cat(outs).cpu()
+            if names == ("embedding",):
+                outs["embedding"].append(net.embed(chunk))
+                continue
+            result = net(chunk)
+            for k in names:
+                outs[k].append(result[k])
+    cat = {k: torch.cat(v).cpu() for k, v in outs.items()}
+    return cat[what] if isinstance(what, str) else cat
 
 
 def embed_frames(images: Any, network: Any = None, batch_size: int = 256) -> np.ndarray:
@@ -327,12 +336,17 @@ def segment_frames(images: Any, network: Any = None, batch_size: int = 128) -> n
 def predict_quality(images: Any, network: Any, batch_size: int = 256) -> np.ndarray:
     """``(N, K)`` probabilities of the quality classes (:data:`~cardiogen.metrics.corruptions.CORRUPTIONS`, 0 =
     clean) of every frame, for a network trained with a quality head (``cardiac-features-crop-32``)."""
+    net = _with_quality_head(network)
+    return torch.softmax(_run(net, images, batch_size, "quality"), 1).double().numpy()
+
+
+def _with_quality_head(network: Any) -> Any:
     net = _network(network)
     if not getattr(getattr(net, "config", None), "quality", 0):
         raise CardioGenInputError("this feature network has no quality head",
                                   expected="a network trained with corrupted frames (cardiac-features-crop-32)",
                                   got=getattr(net, "weights_info", {}).get("id", "network without one"))
-    return torch.softmax(_run(net, images, batch_size, "quality"), 1).double().numpy()
+    return net
 
 
 def quality_summary(frames: Any, network: Any, min_lv_fraction: float = 0.05) -> dict:
@@ -347,11 +361,11 @@ def quality_summary(frames: Any, network: Any, min_lv_fraction: float = 0.05) ->
     """
     from .corruptions import CORRUPTIONS
 
-    net = _network(network)
-    calls = predict_quality(frames, net).argmax(1)
+    out = _run(_with_quality_head(network), frames, 256, ("quality", "seg"))  # one forward pass for both heads
+    calls = out["quality"].argmax(1).numpy()
     bad = calls[calls > 0]
     main = CORRUPTIONS[int(np.bincount(bad).argmax())] if bad.size else None
-    lv = np.isin(segment_frames(frames, net), (1, 2)).mean((-2, -1))
+    lv = np.isin(out["seg"].argmax(1).numpy(), (1, 2)).mean((-2, -1))
     return {"clean_frames": round(float((calls == 0).mean()), 3), "main_problem": main,
             "lv_frames": round(float((lv >= min_lv_fraction).mean()), 3)}
 
