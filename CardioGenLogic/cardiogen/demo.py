@@ -166,9 +166,11 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
     quality = cine.provenance.get("quality")
     checked = (f", quality check: {quality['clean_frames']:.0%} of frames clean"
                + (f", otherwise {quality['main_problem']}" if quality["main_problem"] else "")) if quality else ""
-    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-{cine.provenance['steps']}, guidance "
-                                     f"{cine.provenance['guidance']:g}, "
-                                     f"{cine.provenance['seconds']:.1f} s on {cine.provenance['device']}{checked})"))]
+    g = cine.provenance["guidance"]
+    guided = "no guidance" if g == 1.0 else f"guidance {g:g}"
+    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-{cine.provenance['steps']}, "
+                                     f"{guided}, {cine.provenance['seconds']:.1f} s on {cine.provenance['device']}"
+                                     f"{checked})"))]
     for name, series in (("dense_input", mag), ("true_cine", case.cine)):
         path = preview.write_gif(series, prev / f"{name}.gif", slice_index=z)
         side.append(_figure(path, out, {"dense_input": "DENSE magnitude input (same slice)",

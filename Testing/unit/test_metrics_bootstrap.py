@@ -103,7 +103,7 @@ def test_one_table_of_resamples_serves_every_comparison():
     """bootstrap_statistics evaluates each statistic once per resample; its intervals, differences and orderings
     agree with the one-off functions on the same seed."""
     rng = np.random.default_rng(5)
-    x, y, z = rng.normal(0, 1, 25), rng.normal(0.5, 1, 25), rng.normal(1.0, 1, 25)
+    x, y, z = rng.normal(0, 1, 25), rng.normal(2.0, 0.5, 25), rng.normal(3.0, 0.5, 25)
     calls = {"x": 0}
 
     def sx(idx):
@@ -118,6 +118,10 @@ def test_one_table_of_resamples_serves_every_comparison():
     assert table.ordering(["x", "y", "z"]) == ordering_share([sx, stats["y"], stats["z"]], 25, n_resamples=100,
                                                              seed=3)
     assert table.ordering(["z", "y", "x"], lower_is_better=False) == table.ordering(["x", "y", "z"])
+    rel = table.relative_difference("y", "z")  # z's mean 1.0 against y's 0.5 (both above 0 here)
+    assert rel.estimate == pytest.approx(z.mean() / y.mean() - 1.0) and rel.low < rel.estimate < rel.high
+    with pytest.raises(CardioGenInputError, match="above 0 in every resample"):
+        table.relative_difference("x", "y")  # x's mean is near 0 and changes sign
     with pytest.raises(CardioGenInputError, match="no bootstrap statistic of that name"):
         table.interval("w")
     with pytest.raises(CardioGenInputError, match="no statistics"):

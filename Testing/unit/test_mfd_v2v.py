@@ -173,16 +173,16 @@ def test_spec_batches_mask_the_motion_when_configured():
 @pytest.mark.slow
 def test_shipped_dense_to_cine_checks_every_sample_and_starts_from_the_data_mean():
     """The shipped MFD-V2V on a held-out phantom (3000), seeds 3-7. Sampled as before the mean start (first step from
-    the network's x0 estimate), seed 3 gives a noisy video and seed 7 a washed-out one without a visible ventricle
+    the network's x0 estimate, and the earlier default guidance 4), seed 3 gives a noisy video and seed 7 a washed-out one without a visible ventricle
     (checked by eye: docs/benchmarks.md, dense_to_cine): the quality check names both and leaves the clean samples
-    alone. With the default mean start every sample is clean cine with an LV."""
+    alone. With the default mean start every sample is clean cine with an LV (at the default guidance and at 4)."""
     from cardiogen.phantom import PhantomConfig, make_case
     from cardiogen.pipelines import get_pipeline
 
     case = make_case(PhantomConfig(seed=3000, size=64, frames=16, slices=10, modalities=("dense",)))
     pipe = get_pipeline("dense_to_cine").load(device="cpu")
     messages = []
-    out = pipe.run({"dense": case.dense}, {"seed": 3, "samples": 5, "mean_start": False},
+    out = pipe.run({"dense": case.dense}, {"seed": 3, "samples": 5, "mean_start": False, "guidance": 4.0},
                    progress=lambda f, m: messages.append(m))
     samples = [out["cine"]] + [out[f"cine_{k}"] for k in range(2, 6)]
     quality = [s.provenance["quality"] for s in samples]
@@ -196,7 +196,8 @@ def test_shipped_dense_to_cine_checks_every_sample_and_starts_from_the_data_mean
         assert q["clean_frames"] >= 0.5 and q["lv_frames"] >= 0.5 and not s.provenance["warnings"], q
     assert sum(m.startswith("warning: sample") for m in messages) == 2
     started = pipe.run({"dense": case.dense}, {"seed": 3, "samples": 5})
-    for s in [started["cine"]] + [started[f"cine_{k}"] for k in range(2, 6)]:
+    guided = pipe.run({"dense": case.dense}, {"seed": 3, "samples": 5, "guidance": 4.0})
+    for s in [r[k] for r in (started, guided) for k in ("cine", "cine_2", "cine_3", "cine_4", "cine_5")]:
         q = s.provenance["quality"]
         assert s.provenance["mean_start"] and q["clean_frames"] >= 0.5 and q["lv_frames"] >= 0.5, q
         assert not s.provenance["warnings"]

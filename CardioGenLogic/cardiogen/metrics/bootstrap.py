@@ -7,7 +7,7 @@ and, for a difference between two models, an interval that keeps their pairing: 
 both models alike cancels (Efron & Tibshirani 1993, ch. 13; the percentile interval).
 
 * :func:`bootstrap_statistics` -- every model's statistic on all cases and on the same resamples, evaluated
-  once; its :class:`Resampled` gives each model's interval, paired differences and ordering shares.
+  once; its :class:`Resampled` gives each model's interval, paired (relative) differences and ordering shares.
 * :func:`case_bootstrap` -- any statistic of a set of case indices ``idx (n,)``: the value on all cases, a
   percentile interval, and the share of resamples in which it is above 0.
 * :func:`paired_difference` -- ``statistic_b(idx) - statistic_a(idx)`` on the same resamples, so that for a
@@ -111,6 +111,14 @@ class Resampled:
         """Paired interval of ``b - a`` (positive: ``a`` lower; for "lower is better", ``a`` better)."""
         values = self._get(b) - self._get(a)
         return self._interval(self.estimates[b] - self.estimates[a], values)
+
+    def relative_difference(self, a: str, b: str) -> Interval:
+        """Paired interval of ``b / a - 1`` (for example +0.08: ``b`` is 8 % above ``a``); needs ``a`` > 0."""
+        va, vb = self._get(a), self._get(b)
+        if self.estimates[a] <= 0.0 or np.any(va <= 0.0):
+            raise CardioGenInputError(f"a relative difference needs {a!r} above 0 in every resample",
+                                      got=float(np.min(va)))
+        return self._interval(self.estimates[b] / self.estimates[a] - 1.0, vb / va - 1.0)
 
     def ordering(self, names: Sequence[str], *, lower_is_better: bool = True) -> float:
         """Share of resamples in which ``names`` keep their order, the first best (strictly)."""
