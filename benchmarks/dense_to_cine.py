@@ -210,17 +210,18 @@ def case_features(videos: np.ndarray, pretrained: bool = True) -> dict:
     return out
 
 
-def evaluate(videos: np.ndarray, cases: list, truth: dict, reference: dict) -> tuple[dict, dict]:
+def evaluate(videos: np.ndarray, cases: list, truth: dict, reference: dict | None) -> tuple[dict, dict]:
     """Metrics of ``videos`` ``(N, T, 32, 32)`` for ``cases``, and their per-case blocks (features, motion error,
     Dice) for the bootstrap. ``truth`` and ``reference``: ``{"videos": (N, T, 32, 32), "features": case_features}``
-    of the true cine of the same cases and of the unpaired reference cases."""
+    of the true cine of the same cases and of the unpaired reference cases (None: no unpaired distances)."""
     from cardiogen.metrics import ssim
 
     feats = case_features(videos)
     epe, dice_lv = motion_epe_mm(videos, cases), lv_dice(videos, cases)
     out = {**distances(feats, truth["features"], videos, truth["videos"]),
-           **{f"{k}_unpaired": v for k, v in distances(feats, reference["features"], videos,
-                                                       reference["videos"]).items()},
+           **({} if reference is None else
+              {f"{k}_unpaired": v for k, v in distances(feats, reference["features"], videos,
+                                                        reference["videos"]).items()}),
            "ssim": float(np.mean([ssim(v[:, None], t[:, None], data_range=2.0)
                                   for v, t in zip(videos, truth["videos"])])),
            "motion_epe_mm": float(np.mean(epe)), "dice_lv": float(np.mean(dice_lv)),
@@ -338,13 +339,21 @@ def ranking_uncertainty(blocks: dict, truth: dict, ours: list, rivals: list, n_c
                                      n_cases, n_resamples=n_resamples, seed=0)
         present = [r for r in rivals if r in names]
         out[key] = {"label": label, "lower_is_better": lower,
-                    "advantage_of_ours": {f"{o} vs {r}": (table.difference(o, r) if lower
-                                                          else table.difference(r, o)).as_dict()
+                    "advantage_of_ours": {f"{o} vs {r}": table.advantage(o, r, lower_is_better=lower).as_dict()
                                           for o in ours if o in names for r in present},
                     "seed_order_share": {o: table.ordering([o, *present], lower_is_better=lower)
                                          for o in ours if o in names},
                     "intervals": {r: table.interval(r).as_dict() for r in names}}
     return out
+
+
+def signed_cell(d: dict, digits: int, share: bool = True) -> str:
+    """A difference's interval (an :class:`cardiogen.metrics.Interval` as a dict) as a table cell:
+    ``"+0.41 [+0.12, +0.70] (98%)"``, the last part the share of resamples above 0."""
+    from cardiogen.metrics import Interval
+
+    cell = Interval(**d).format(digits, signed=True)
+    return cell + (f" ({d['share_positive']:.0%})" if share else "")
 
 
 def ranking_table(ranking: dict, ours: list, rivals: list, n_cases: int, n_resamples: int) -> str:
@@ -363,8 +372,7 @@ def ranking_table(ranking: dict, ours: list, rivals: list, n_cases: int, n_resam
             for k in keys:
                 d = ranking[k]["advantage_of_ours"].get(f"{o} vs {r}")
                 digits = 3 if k == "dice_lv" else 2 if k in ("cfid", "cfvd", "motion_epe_mm") else 1
-                cells.append("–" if d is None else f"{d['estimate']:+.{digits}f} [{d['low']:+.{digits}f}, "
-                             f"{d['high']:+.{digits}f}] ({d['share_positive']:.0%})")
+                cells.append("–" if d is None else signed_cell(d, digits))
             lines.append(f"| {short(o)} vs {short(r)} | " + " | ".join(cells) + " |")
     for o in ours:
         cells = [f"{ranking[k]['seed_order_share'][o]:.0%}" if o in ranking[k]["seed_order_share"] else "–"
@@ -446,8 +454,7 @@ def real_ranking(rows: dict, ours: list, rivals: list, n_resamples: int) -> dict
         table = bootstrap_statistics({r: (lambda idx, v=v: float(v[idx].mean())) for r, v in per.items()},
                                      n_videos, n_resamples=n_resamples, seed=0)
         out[key] = {"label": label, "lower_is_better": lower,
-                    "advantage_of_ours": {f"{o} vs {r}": (table.difference(o, r) if lower
-                                                          else table.difference(r, o)).as_dict()
+                    "advantage_of_ours": {f"{o} vs {r}": table.advantage(o, r, lower_is_better=lower).as_dict()
                                           for o in ours if o in names for r in names if r not in ours}}
     return out
 
@@ -466,8 +473,7 @@ def real_ranking_table(ranking: dict, samples: int, n_resamples: int) -> str:
         for k in keys:
             d = ranking[k]["advantage_of_ours"][pair]
             digits = 3 if k in ("ckid", "dice_lv") else 2
-            cells.append(f"{d['estimate']:+.{digits}f} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}] "
-                         f"({d['share_positive']:.0%})")
+            cells.append(signed_cell(d, digits))
         o, r = pair.split(" vs ")
         lines.append(f"| {short(o)} vs {short(r)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -540,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     args.steps = DEFAULT_STEPS if args.steps is None else args.steps
     import torch
 
-    from cardiogen.metrics import bootstrap_statistics, cardiac_fid
+    from cardiogen.metrics import bootstrap_statistics
     from cardiogen.weights import Registry
 
     registry = Registry()
@@ -582,21 +588,25 @@ def main(argv: list[str] | None = None) -> int:
     if "MFD-V2V (ours)" not in missing and args.ddpm_cases > 0:
         sub = cases[: args.ddpm_cases]
         entry = registry.list("dense_to_cine")[0]
-        true = np.stack([c["cine"] for c in sub])
+        true_frames = truth["features"]["frames"][: len(sub)]  # the true cine of these cases, embedded above
+        stat = {}  # cFID against it of each sampler's per-case frame embeddings
+
+        def sample(name: str, sampler: str, steps: int) -> float:
+            videos, seconds = generate("mfd", entry, sub, sampler, steps, guidance)
+            stat[name] = _case_statistic(case_features(videos, pretrained=False)["frames"], true_frames)
+            return seconds
+
         generate("warm-up", entry, sub[:1], "ddim", 2, guidance)  # one-off costs of the first forward passes
-        slow, t_slow = generate("mfd", entry, sub, "ddpm", 1000, guidance)
+        t_slow = sample("ddpm", "ddpm", 1000)
+        everything = np.arange(len(sub))
         sampler_timing = {"guidance": guidance, "cases": len(sub), "ddpm1000_s": t_slow,
-                          "cfid_ddpm1000": cardiac_fid(slow, true, crop_network()), "fast": {}}
-        frames = {"ddpm": case_features(slow, pretrained=False)["frames"]}
+                          "cfid_ddpm1000": stat["ddpm"](everything), "fast": {}}
         for n in sorted({args.steps, 50}):
-            fast, t_fast = generate("mfd", entry, sub, "ddim", n, guidance)
+            t_fast = sample(f"ddim{n}", "ddim", n)
             sampler_timing["fast"][f"ddim{n}"] = {"steps": n, "s": t_fast, "speedup": t_slow / t_fast,
-                                                  "cfid": cardiac_fid(fast, true, crop_network())}
-            frames[f"ddim{n}"] = case_features(fast, pretrained=False)["frames"]
+                                                  "cfid": stat[f"ddim{n}"](everything)}
         if args.bootstrap > 0 and len(sub) > 1:  # how sure "within 10 %" is: paired over these cases
-            true_frames = case_features(true, pretrained=False)["frames"]
-            table_s = bootstrap_statistics({k: _case_statistic(v, true_frames) for k, v in frames.items()},
-                                           len(sub), n_resamples=args.bootstrap, seed=0)
+            table_s = bootstrap_statistics(stat, len(sub), n_resamples=args.bootstrap, seed=0)
             for k in sampler_timing["fast"]:
                 sampler_timing["fast"][k]["cfid_vs_ddpm"] = table_s.relative_difference("ddpm", k).as_dict()
     fmt = lambda r, k: f"{r[k]:.1f}" if k in r else "not installed"  # noqa: E731

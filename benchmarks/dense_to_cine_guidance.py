@@ -31,7 +31,15 @@ sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
-from dense_to_cine import RANKED, _case_statistic, case_features, evaluate, generate, held_out_cases  # noqa: E402
+from dense_to_cine import (  # noqa: E402
+    RANKED,
+    _case_statistic,
+    case_features,
+    evaluate,
+    generate,
+    held_out_cases,
+    signed_cell,
+)
 
 VALIDATION_FIRST_SEED = 2000  #: validation phantoms: used by no training and by no benchmark test case
 
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, blocks = {}, {}
     for s in scales:
         videos, seconds = generate("MFD-V2V", entry, cases, "ddim", DEFAULT_STEPS, s, True)
-        rows[label(s)], blocks[label(s)] = evaluate(videos, cases, truth, truth)
+        rows[label(s)], blocks[label(s)] = evaluate(videos, cases, truth, None)
         rows[label(s)]["s_per_video"] = seconds
         print(label(s), {k: rows[label(s)].get(k) for k in RANKED}, flush=True)
     ranking = {}
@@ -83,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         table = bootstrap_statistics({r: _case_statistic(b[block], truth["features"].get(block))
                                       for r, b in blocks.items()}, len(cases), n_resamples=args.bootstrap, seed=0)
         ranking[key] = {"label": name, "lower_is_better": lower,
-                        "advantage": {label(s): (table.difference(label(s), label(1.0)) if lower
-                                                 else table.difference(label(1.0), label(s))).as_dict()
+                        "advantage": {label(s): table.advantage(label(s), label(1.0),
+                                                                lower_is_better=lower).as_dict()
                                       for s in scales}}
     chosen, why = choose(ranking, scales, {s: rows[label(s)]["motion_epe_mm"] for s in scales})
 
@@ -101,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         r, cells = rows[label(s)], []
         for k in keys:
             d, f = ranking[k]["advantage"][label(s)], digits.get(k, 1)
-            cells.append(f"{r[k]:.{f}f}" + ("" if s == 1.0 else
-                                              f" ({d['estimate']:+.{f}f} [{d['low']:+.{f}f}, {d['high']:+.{f}f}])"))
+            cells.append(f"{r[k]:.{f}f}" + ("" if s == 1.0 else f" ({signed_cell(d, f, share=False)})"))
         lines.append(f"| {label(s)}{' **chosen**' if s == chosen else ''} | " + " | ".join(cells)
                      + f" | {r['s_per_video']:.2f} | {why[label(s)]} |")
     table = "\n".join(lines) + (f"\n\nChosen by the rule: **{chosen:g}** (the pipeline's default is "

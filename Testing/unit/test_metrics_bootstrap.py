@@ -81,6 +81,7 @@ def test_resamples_are_seeded_and_shared():
     first = case_bootstrap(lambda idx: x[idx].mean(), 12, n_resamples=50, seed=4)
     assert first == case_bootstrap(lambda idx: x[idx].mean(), 12, n_resamples=50, seed=4)
     assert first.as_dict()["n_resamples"] == 50 and first.format(1).startswith("5.5 [")
+    assert first.format(1, signed=True).startswith("+5.5 [+")
     assert rows_of(np.zeros((4, 3, 2)), np.array([0, 0, 1])).shape == (9, 2)
     assert rows_of(np.zeros((4, 2)), np.array([3, 1])).shape == (2, 2)
 
@@ -118,6 +119,8 @@ def test_one_table_of_resamples_serves_every_comparison():
     assert table.ordering(["x", "y", "z"]) == ordering_share([sx, stats["y"], stats["z"]], 25, n_resamples=100,
                                                              seed=3)
     assert table.ordering(["z", "y", "x"], lower_is_better=False) == table.ordering(["x", "y", "z"])
+    assert table.advantage("x", "z") == table.difference("x", "z")
+    assert table.advantage("z", "x", lower_is_better=False) == table.difference("x", "z")
     rel = table.relative_difference("y", "z")  # z's mean 1.0 against y's 0.5 (both above 0 here)
     assert rel.estimate == pytest.approx(z.mean() / y.mean() - 1.0) and rel.low < rel.estimate < rel.high
     with pytest.raises(CardioGenInputError, match="above 0 in every resample"):

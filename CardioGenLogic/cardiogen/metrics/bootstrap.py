@@ -54,9 +54,10 @@ class Interval:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def format(self, digits: int = 2) -> str:
-        """``"0.41 [0.12, 0.70]"``."""
-        return f"{self.estimate:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+    def format(self, digits: int = 2, signed: bool = False) -> str:
+        """``"0.41 [0.12, 0.70]"`` (``signed``: ``"+0.41 [+0.12, +0.70]"``, for differences)."""
+        f = f"{'+' if signed else ''}.{digits}f"
+        return f"{self.estimate:{f}} [{self.low:{f}}, {self.high:{f}}]"
 
 
 def resample_indices(n_cases: int, n_resamples: int, seed: int = 0) -> np.ndarray:
@@ -111,6 +112,11 @@ class Resampled:
         """Paired interval of ``b - a`` (positive: ``a`` lower; for "lower is better", ``a`` better)."""
         values = self._get(b) - self._get(a)
         return self._interval(self.estimates[b] - self.estimates[a], values)
+
+    def advantage(self, a: str, b: str, *, lower_is_better: bool = True) -> Interval:
+        """How much better ``a`` is than ``b`` (positive: ``a`` better): ``b - a`` for a metric where lower is
+        better, ``a - b`` otherwise (for example Dice)."""
+        return self.difference(a, b) if lower_is_better else self.difference(b, a)
 
     def relative_difference(self, a: str, b: str) -> Interval:
         """Paired interval of ``b / a - 1`` (for example +0.08: ``b`` is 8 % above ``a``); needs ``a`` > 0."""
