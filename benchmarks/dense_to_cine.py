@@ -311,6 +311,27 @@ RANKED = {"cfid": ("cFID", "frames", True), "cfvd": ("cFVD", "clips", True),
           "motion_epe_mm": ("motion EPE mm", "epe", True), "dice_lv": ("LV Dice", "dice", False)}
 
 
+def resampled_rows(blocks: dict, truth: dict, baseline: str, n_cases: int, n_resamples: int, *,
+                   relative: bool = False) -> dict:
+    """Every row of ``blocks`` (row -> :func:`evaluate`'s per-case blocks) against the row ``baseline``, paired over
+    the cases by bootstrap, for each metric of :data:`RANKED` the rows have: ``{key: {"label", "lower_is_better",
+    "advantage" | "relative": {row: Interval.as_dict()}}}``; ``advantage``: baseline's value − the row's (LV Dice: the
+    reverse; positive: the row is better); ``relative``: the row's value / baseline's − 1."""
+    from cardiogen.metrics import bootstrap_statistics
+
+    out = {}
+    for key, (name, block, lower) in RANKED.items():
+        if block not in blocks[baseline]:
+            continue
+        table = bootstrap_statistics({r: _case_statistic(b[block], truth["features"].get(block))
+                                      for r, b in blocks.items()}, n_cases, n_resamples=n_resamples, seed=0)
+        field = "relative" if relative else "advantage"
+        out[key] = {"label": name, "lower_is_better": lower,
+                    field: {r: (table.relative_difference(baseline, r) if relative else
+                                table.advantage(r, baseline, lower_is_better=lower)).as_dict() for r in blocks}}
+    return out
+
+
 def _case_statistic(blocks: np.ndarray, truth: np.ndarray | None):
     """Statistic of a resample ``idx``: the mean of per-case values ``(N,)``, or the Fréchet distance between the
     rows of per-case feature blocks and those of the true cine of the same cases."""

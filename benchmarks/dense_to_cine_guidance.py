@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: E402
 from dense_to_cine import (  # noqa: E402
     RANKED,
-    _case_statistic,
     case_features,
     evaluate,
     generate,
     held_out_cases,
+    resampled_rows,
     signed_cell,
 )
 
@@ -69,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from cardiogen.metrics import bootstrap_statistics
     from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_STEPS
     from cardiogen.weights import Registry
 
@@ -84,16 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         rows[label(s)], blocks[label(s)] = evaluate(videos, cases, truth, None)
         rows[label(s)]["s_per_video"] = seconds
         print(label(s), {k: rows[label(s)].get(k) for k in RANKED}, flush=True)
-    ranking = {}
-    for key, (name, block, lower) in RANKED.items():
-        if block not in blocks[label(1.0)]:
-            continue
-        table = bootstrap_statistics({r: _case_statistic(b[block], truth["features"].get(block))
-                                      for r, b in blocks.items()}, len(cases), n_resamples=args.bootstrap, seed=0)
-        ranking[key] = {"label": name, "lower_is_better": lower,
-                        "advantage": {label(s): table.advantage(label(s), label(1.0),
-                                                                lower_is_better=lower).as_dict()
-                                      for s in scales}}
+    ranking = resampled_rows(blocks, truth, label(1.0), len(cases), args.bootstrap)
     chosen, why = choose(ranking, scales, {s: rows[label(s)]["motion_epe_mm"] for s in scales})
 
     keys = list(ranking)

@@ -100,6 +100,7 @@ DEFAULT_GUIDANCE = 1.0
 #: at 20 (no loss from fewer steps; 25 keeps a margin): 40x fewer network evaluations than DDPM-1000. The benchmark
 #: measures DDIM-25 against DDPM-1000 at the default guidance in every run.
 DEFAULT_STEPS = 25
+DEFAULT_SAMPLER = "ddim"  #: the fast sampler (seed 000 samples with DDPM-1000, available as ``sampler="ddpm"``)
 
 
 @register_pipeline
@@ -111,7 +112,7 @@ class DenseToCinePipeline(Pipeline):
     inputs = (Input("dense", "DenseSeries", help="DENSE magnitude + phase with encoding frequency"),
               Input("mask", "Segmentation", required=False, help="LV myocardium (else the DENSE contours)"))
     outputs = (Output("cine", "ImageSeries", help="synthetic cine crop around the LV"),)
-    options = (Option("sampler", "ddim", choices=("ddpm", "ddim", "dpmpp_2m")),
+    options = (Option("sampler", DEFAULT_SAMPLER, choices=("ddpm", "ddim", "dpmpp_2m")),
                Option("steps", DEFAULT_STEPS, minimum=1, maximum=1000),
                Option("seed", 0, minimum=0),
                Option("samples", 1, minimum=1, maximum=16),
