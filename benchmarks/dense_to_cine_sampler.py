@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     digits = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3}
     lines = [f"Validation phantoms {VALIDATION_FIRST_SEED}-{VALIDATION_FIRST_SEED + len(cases) - 1} "
              f"(n = {len(cases)}), `{entry.id}`, guidance {DEFAULT_GUIDANCE:g}, first step from the training-data "
-             "mean, one video per case with the same start noise for every sampler. Values, then the relative difference "
-             f"to {reference} (value / {reference}'s − 1; lower is better except for LV Dice) with its 95 % interval "
+             "mean, one video per case with the same start noise for every sampler. Values, then the relative "
+             f"difference to {reference} (value / {reference}'s − 1; lower is better except for LV Dice) with its 95 % interval "
              f"(paired bootstrap over the cases, {args.bootstrap} resamples):\n",
              "| sampler | " + " | ".join(relative[k]["label"] for k in keys)
              + f" | s / video (CPU) | faster than {reference} | rule |",
