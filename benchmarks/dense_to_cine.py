@@ -197,6 +197,23 @@ def to_network_fov(frames: np.ndarray, pixel_mm: float = 2.7) -> np.ndarray:
 
 
 REFERENCE_FIRST_SEED = 5000  #: unpaired reference cine: phantoms used by no training, validation or the cases above
+VALIDATION_FIRST_SEED = 2000  #: validation phantoms: used by no training and by no benchmark test case
+#: decimals of each ranked metric in the validation benchmarks' tables (1 for the others)
+DIGITS = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3}
+
+
+def validation_set(n: int, frames: int) -> tuple:
+    """What the validation benchmarks (guidance, sampler) share: MFD-V2V's registry entry, ``n`` validation phantoms
+    (:func:`held_out_cases` from :data:`VALIDATION_FIRST_SEED`), their true cine with its :func:`case_features`
+    (``{"videos", "features"}``), and the caption's opening ``"Validation phantoms 2000-2039 (n = 40), `id`"``."""
+    from cardiogen.weights import Registry
+
+    entry = Registry().list("dense_to_cine")[0]
+    cases = held_out_cases(n, frames, VALIDATION_FIRST_SEED)
+    true = np.stack([c["cine"] for c in cases])
+    caption = (f"Validation phantoms {VALIDATION_FIRST_SEED}-{VALIDATION_FIRST_SEED + len(cases) - 1} "
+               f"(n = {len(cases)}), `{entry.id}`")
+    return entry, cases, {"videos": true, "features": case_features(true)}, caption
 
 
 def case_features(videos: np.ndarray, pretrained: bool = True) -> dict:
@@ -331,13 +348,12 @@ def resampled_rows(blocks: dict, truth: dict, baseline: str, n_cases: int, n_res
     reverse; positive: the row is better); ``relative``: the row's value / baseline's − 1."""
     from cardiogen.metrics import bootstrap_statistics
 
-    out = {}
+    out, field = {}, "relative" if relative else "advantage"
     for key, (name, block, lower) in RANKED.items():
         if block not in blocks[baseline]:
             continue
         table = bootstrap_statistics({r: _case_statistic(b[block], truth["features"].get(block))
                                       for r, b in blocks.items()}, n_cases, n_resamples=n_resamples, seed=0)
-        field = "relative" if relative else "advantage"
         out[key] = {"label": name, "lower_is_better": lower,
                     field: {r: (table.relative_difference(baseline, r) if relative else
                                 table.advantage(r, baseline, lower_is_better=lower)).as_dict() for r in blocks}}

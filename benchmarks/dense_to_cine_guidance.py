@@ -24,25 +24,21 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 from dense_to_cine import (  # noqa: E402
+    DIGITS,
     RANKED,
-    case_features,
     evaluate,
     generate,
-    held_out_cases,
     resampled_rows,
     sampler_label,
     signed_cell,
+    validation_set,
 )
-
-VALIDATION_FIRST_SEED = 2000  #: validation phantoms: used by no training and by no benchmark test case
 
 
 def label(scale: float) -> str:
@@ -71,13 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
-    from cardiogen.weights import Registry
 
     scales = sorted(set(args.scales) | {1.0})
-    entry = Registry().list("dense_to_cine")[0]
-    cases = held_out_cases(args.cases, args.frames, VALIDATION_FIRST_SEED)
-    true = np.stack([c["cine"] for c in cases])
-    truth = {"videos": true, "features": case_features(true)}
+    entry, cases, truth, caption = validation_set(args.cases, args.frames)
     rows, blocks = {}, {}
     for s in scales:
         videos, seconds = generate("MFD-V2V", entry, cases, DEFAULT_SAMPLER, DEFAULT_STEPS, s, True)
@@ -88,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen, why = choose(ranking, scales, {s: rows[label(s)]["motion_epe_mm"] for s in scales})
 
     keys = list(ranking)
-    digits = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3}
-    lines = [f"Validation phantoms {VALIDATION_FIRST_SEED}-{VALIDATION_FIRST_SEED + len(cases) - 1} "
-             f"(n = {len(cases)}), `{entry.id}`, {sampler_label(DEFAULT_SAMPLER, DEFAULT_STEPS)} from the "
+    lines = [f"{caption}, {sampler_label(DEFAULT_SAMPLER, DEFAULT_STEPS)} from the "
              "training-data mean, one video per case with the same start noise at every scale. Values, then the "
              "advantage over no guidance (value at 1 − value at the scale; LV Dice: the reverse; **positive: the "
              f"scale is better**) with its 95 % interval (paired bootstrap over the cases, {args.bootstrap} "
@@ -100,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in scales:
         r, cells = rows[label(s)], []
         for k in keys:
-            d, f = ranking[k]["advantage"][label(s)], digits.get(k, 1)
+            d, f = ranking[k]["advantage"][label(s)], DIGITS.get(k, 1)
             cells.append(f"{r[k]:.{f}f}" + ("" if s == 1.0 else f" ({signed_cell(d, f, share=False)})"))
         lines.append(f"| {label(s)}{' **chosen**' if s == chosen else ''} | " + " | ".join(cells)
                      + f" | {r['s_per_video']:.2f} | {why[label(s)]} |")

@@ -26,16 +26,13 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
-from dense_to_cine import case_features, evaluate, generate, held_out_cases, resampled_rows  # noqa: E402
+from dense_to_cine import DIGITS, evaluate, generate, resampled_rows, validation_set  # noqa: E402
 from dense_to_cine import sampler_label as label  # noqa: E402
-from dense_to_cine_guidance import VALIDATION_FIRST_SEED  # noqa: E402
 
 REFERENCE = "DDPM-1000"
 TARGET = 0.10  #: relative FID difference to DDPM-1000 allowed by issue 6
@@ -79,14 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS
-    from cardiogen.weights import Registry
 
     reference = label("ddpm", args.ddpm_steps)
     configs = [("ddim", n) for n in sorted(set(args.ddim))] + [("dpmpp_2m", n) for n in sorted(set(args.dpmpp))]
-    entry = Registry().list("dense_to_cine")[0]
-    cases = held_out_cases(args.cases, args.frames, VALIDATION_FIRST_SEED)
-    true = np.stack([c["cine"] for c in cases])
-    truth = {"videos": true, "features": case_features(true)}
+    entry, cases, truth, caption = validation_set(args.cases, args.frames)
     generate("warm-up", entry, cases[:1], "ddim", 2, DEFAULT_GUIDANCE)  # one-off costs of the first passes
     rows, blocks = {}, {}
     for sampler, steps in [("ddpm", args.ddpm_steps), *configs]:
@@ -101,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen, why = choose(relative, speedup, configs)
 
     keys = list(relative)
-    digits = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3}
-    lines = [f"Validation phantoms {VALIDATION_FIRST_SEED}-{VALIDATION_FIRST_SEED + len(cases) - 1} "
-             f"(n = {len(cases)}), `{entry.id}`, guidance {DEFAULT_GUIDANCE:g}, first step from the training-data "
+    lines = [f"{caption}, guidance {DEFAULT_GUIDANCE:g}, first step from the training-data "
              "mean, one video per case with the same start noise for every sampler. Values, then the relative "
              f"difference to {reference} (value / {reference}'s − 1; lower is better except for LV Dice) with its "
              f"95 % interval (paired bootstrap over the cases, {args.bootstrap} resamples):\n",
@@ -113,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in rows.items():
         cells = []
         for k in keys:
-            d, f = relative[k]["relative"][name], digits.get(k, 1)
+            d, f = relative[k]["relative"][name], DIGITS.get(k, 1)
             cells.append(f"{r[k]:.{f}f}" + ("" if name == reference else
                                             f" ({d['estimate']:+.0%} [{d['low']:+.0%}, {d['high']:+.0%}])"))
         is_chosen = chosen is not None and name == label(*chosen)

@@ -173,9 +173,9 @@ def test_spec_batches_mask_the_motion_when_configured():
 @pytest.mark.slow
 def test_shipped_dense_to_cine_checks_every_sample_and_starts_from_the_data_mean():
     """The shipped MFD-V2V on a held-out phantom (3000), seeds 3-7. Sampled as before the mean start (first step from
-    the network's x0 estimate, and the earlier default guidance 4), seed 3 gives a noisy video and seed 7 a washed-out one without a visible ventricle
-    (checked by eye: docs/benchmarks.md, dense_to_cine): the quality check names both and leaves the clean samples
-    alone. With the default mean start every sample is clean cine with an LV (at the default guidance and at 4)."""
+    the network's x0 estimate, and the earlier default guidance 4), seed 3 gives a noisy video and seed 7 a
+    washed-out one without a visible ventricle (checked by eye: docs/benchmarks.md, dense_to_cine): the quality check
+    names both and leaves the clean samples alone. With the default mean start every sample is clean cine with an LV (at the default guidance and at 4)."""
     from cardiogen.phantom import PhantomConfig, make_case
     from cardiogen.pipelines import get_pipeline
 
