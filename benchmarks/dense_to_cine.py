@@ -54,6 +54,7 @@ sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
+from cardiogen.nets.samplers import SAMPLER_NAMES, sampler_label  # noqa: E402
 
 TRUE_ROW = "True cine (floor: the data itself)"
 EARLIER_GUIDANCE = 4.0  #: MFD-V2V's default guidance in the runs before the validation benchmark (kept as a row)
@@ -123,12 +124,6 @@ def real_dense_case(frames: int, path: Path | None = None) -> dict | None:
                                      "stored_roi": round(mask_phase_coherence(dense, stored), 3)}}
 
 
-SAMPLER_NAMES = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
-
-
-def sampler_label(sampler: str, steps: int) -> str:
-    """``"DDIM-25"`` for the registered sampler name ``"ddim"`` and 25 steps."""
-    return f"{SAMPLER_NAMES.get(sampler, sampler)}-{steps}"
 
 
 def generate(name: str, entry, cases: list, sampler: str, steps: int,
@@ -199,7 +194,8 @@ def to_network_fov(frames: np.ndarray, pixel_mm: float = 2.7) -> np.ndarray:
 REFERENCE_FIRST_SEED = 5000  #: unpaired reference cine: phantoms used by no training, validation or the cases above
 VALIDATION_FIRST_SEED = 2000  #: validation phantoms: used by no training and by no benchmark test case
 #: decimals of each ranked metric in the validation benchmarks' tables (1 for the others)
-DIGITS = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3}
+DIGITS = {"dice_lv": 3, "cfid": 2, "cfvd": 2, "motion_epe_mm": 3, "inception_kid": 4}
+RANKING_DIGITS = {**DIGITS, "motion_epe_mm": 2}  #: the main ranking table's (as in its earlier runs)
 
 
 def validation_set(n: int, frames: int) -> tuple:
@@ -328,16 +324,20 @@ def pretrained_metrics(feats: dict, true_feats: dict) -> dict:
     if "inception" in feats:
         fa, fb = (f["inception"].reshape(-1, f["inception"].shape[-1]) for f in (feats, true_feats))
         out["inception_fid"] = fid_from_features(fa, fb)
-        out["inception_kid"] = kid_from_features(fa, fb, subset_size=50, n_subsets=20)[0]
+        out["inception_kid"] = kid_from_features(fa, fb, **KID_SUBSETS)[0]
     if "i3d" in feats:
         out["i3d_fvd"] = fid_from_features(feats["i3d"], true_feats["i3d"])
     return out
 
 
-#: metrics whose ranking the bootstrap tests: key -> (column label, per-case block, lower is better)
+#: metrics whose ranking the bootstrap tests: key -> (column label, per-case block, lower is better); a block of
+#: per-case values is averaged, a block of features enters a Fréchet distance, or the KID where the key is in KIDS
 RANKED = {"cfid": ("cFID", "frames", True), "cfvd": ("cFVD", "clips", True),
-          "inception_fid": ("Inception-FID", "inception", True), "i3d_fvd": ("I3D-FVD", "i3d", True),
-          "motion_epe_mm": ("motion EPE mm", "epe", True), "dice_lv": ("LV Dice", "dice", False)}
+          "inception_fid": ("Inception-FID", "inception", True), "inception_kid": ("Inception-KID", "inception", True),
+          "i3d_fvd": ("I3D-FVD", "i3d", True), "motion_epe_mm": ("motion EPE mm", "epe", True),
+          "dice_lv": ("LV Dice", "dice", False)}
+KIDS = {"inception_kid"}
+KID_SUBSETS = {"subset_size": 50, "n_subsets": 20}  #: KID's random subsets (point values and bootstrap alike)
 
 
 def resampled_rows(blocks: dict, truth: dict, baseline: str, n_cases: int, n_resamples: int, *,
@@ -352,7 +352,7 @@ def resampled_rows(blocks: dict, truth: dict, baseline: str, n_cases: int, n_res
     for key, (name, block, lower) in RANKED.items():
         if block not in blocks[baseline]:
             continue
-        table = bootstrap_statistics({r: _case_statistic(b[block], truth["features"].get(block))
+        table = bootstrap_statistics({r: _case_statistic(b[block], truth["features"].get(block), key in KIDS)
                                       for r, b in blocks.items()}, n_cases, n_resamples=n_resamples, seed=0)
         out[key] = {"label": name, "lower_is_better": lower,
                     field: {r: (table.relative_difference(baseline, r) if relative else
@@ -360,13 +360,16 @@ def resampled_rows(blocks: dict, truth: dict, baseline: str, n_cases: int, n_res
     return out
 
 
-def _case_statistic(blocks: np.ndarray, truth: np.ndarray | None):
-    """Statistic of a resample ``idx``: the mean of per-case values ``(N,)``, or the Fréchet distance between the
-    rows of per-case feature blocks and those of the true cine of the same cases."""
-    from cardiogen.metrics import fid_from_features, rows_of
+def _case_statistic(blocks: np.ndarray, truth: np.ndarray | None, kid: bool = False):
+    """Statistic of a resample ``idx``: the mean of per-case values ``(N,)``, or the Fréchet distance (``kid``: the
+    KID, its subsets drawn with the same seed for every model) between the rows of per-case feature blocks and those
+    of the true cine of the same cases."""
+    from cardiogen.metrics import fid_from_features, kid_from_features, rows_of
 
     if blocks.ndim == 1:
         return lambda idx: float(blocks[idx].mean())
+    if kid:
+        return lambda idx: kid_from_features(rows_of(blocks, idx), rows_of(truth, idx), **KID_SUBSETS)[0]
     return lambda idx: fid_from_features(rows_of(blocks, idx), rows_of(truth, idx))
 
 
@@ -384,8 +387,8 @@ def ranking_uncertainty(blocks: dict, truth: dict, ours: list, rivals: list, n_c
         names = [r for r in ours + rivals if block in blocks[r]]
         if not any(o in names for o in ours) or len(names) < 2:
             continue
-        table = bootstrap_statistics({r: _case_statistic(blocks[r][block], truth.get(block)) for r in names},
-                                     n_cases, n_resamples=n_resamples, seed=0)
+        table = bootstrap_statistics({r: _case_statistic(blocks[r][block], truth.get(block), key in KIDS)
+                                      for r in names}, n_cases, n_resamples=n_resamples, seed=0)
         present = [r for r in rivals if r in names]
         out[key] = {"label": label, "lower_is_better": lower,
                     "advantage_of_ours": {f"{o} vs {r}": table.advantage(o, r, lower_is_better=lower).as_dict()
@@ -420,8 +423,7 @@ def ranking_table(ranking: dict, ours: list, rivals: list, n_cases: int, n_resam
             cells = []
             for k in keys:
                 d = ranking[k]["advantage_of_ours"].get(f"{o} vs {r}")
-                digits = 3 if k == "dice_lv" else 2 if k in ("cfid", "cfvd", "motion_epe_mm") else 1
-                cells.append("–" if d is None else signed_cell(d, digits))
+                cells.append("–" if d is None else signed_cell(d, RANKING_DIGITS.get(k, 1)))
             lines.append(f"| {short(o)} vs {short(r)} | " + " | ".join(cells) + " |")
     for o in ours:
         cells = [f"{ranking[k]['seed_order_share'][o]:.0%}" if o in ranking[k]["seed_order_share"] else "–"

@@ -35,10 +35,10 @@ from dense_to_cine import (  # noqa: E402
     evaluate,
     generate,
     resampled_rows,
-    sampler_label,
     signed_cell,
     validation_set,
 )
+from cardiogen.nets.samplers import sampler_label  # noqa: E402
 
 
 def label(scale: float) -> str:

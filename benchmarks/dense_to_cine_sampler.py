@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import write_result  # noqa: E402
 from dense_to_cine import DIGITS, evaluate, generate, resampled_rows, validation_set  # noqa: E402
-from dense_to_cine import sampler_label as label  # noqa: E402
+from cardiogen.nets.samplers import sampler_label as label  # noqa: E402
 
 REFERENCE = "DDPM-1000"
 TARGET = 0.10  #: relative FID difference to DDPM-1000 allowed by issue 6

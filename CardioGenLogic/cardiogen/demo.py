@@ -145,6 +145,7 @@ def phantom_section(case: Any, out: Path, progress=None) -> str:
 def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
     """DENSE -> cine (MFD-V2V) on the phantom's DENSE, shown beside the DENSE magnitude and the true cine."""
     from .errors import CardioGenWeightsError
+    from .nets.samplers import sampler_label
     from .pipelines import get_pipeline
 
     if case.dense is None:
@@ -154,7 +155,7 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
         pipe = get_pipeline("dense_to_cine").load(device="auto")
     except CardioGenWeightsError as exc:
         return title + f"<p>Skipped: {html.escape(str(exc))}</p>"
-    result = pipe.run({"dense": case.dense}, {"sampler": "ddim", "seed": 0}, progress=progress)
+    result = pipe.run({"dense": case.dense}, {"seed": 0}, progress=progress)  # the pipeline's sampler and steps
     cine = result["cine"]
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,8 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
                + (f", otherwise {quality['main_problem']}" if quality["main_problem"] else "")) if quality else ""
     g = cine.provenance["guidance"]
     guided = "no guidance" if g == 1.0 else f"guidance {g:g}"
-    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, DDIM-{cine.provenance['steps']}, "
+    sampled = sampler_label(cine.provenance["sampler"], cine.provenance["steps"])
+    side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, {sampled}, "
                                      f"{guided}, {cine.provenance['seconds']:.1f} s on {cine.provenance['device']}"
                                      f"{checked})"))]
     for name, series in (("dense_input", mag), ("true_cine", case.cine)):

@@ -8,8 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cardiogen.nets.blocks import CrossAttention, ResBlock, SpaceTimeConv  # noqa: E402
-from cardiogen.nets.samplers import (SAMPLERS, ddim_sample, ddpm_sample, get_sampler,  # noqa: E402
-                                     per_sample_generators, sampling_timesteps)
+from cardiogen.nets.samplers import (SAMPLER_NAMES, SAMPLERS, ddim_sample, ddpm_sample, get_sampler,  # noqa: E402
+                                     per_sample_generators, sampler_label, sampling_timesteps)
 from cardiogen.nets.schedules import (SCHEDULES, DiffusionSchedule, PredictionType,  # noqa: E402
                                       diffusion_loss, make_schedule)
 from cardiogen.nets.video_unet import MID, VideoUNet, VideoUNetConfig  # noqa: E402
@@ -389,6 +389,11 @@ def test_mean_start_skips_the_network_at_zero_snr_and_stops_its_error_setting_th
     for wrong in (torch.zeros(3), torch.zeros(4, 500)):  # does not broadcast / broadcasts to more than one sample
         with pytest.raises(ValueError, match=r"x0_prior must have the shape of one sample, \(500,\)"):
             ddim_sample(model, (2, 500), s, x0_prior=wrong, **kwargs)
+
+
+def test_every_registered_sampler_has_a_display_name():
+    assert set(SAMPLER_NAMES) == set(SAMPLERS)
+    assert sampler_label("ddim", 25) == "DDIM-25" and sampler_label("dpmpp_2m", 10) == "DPM-Solver++(2M)-10"
 
 
 def test_sampler_argument_errors():

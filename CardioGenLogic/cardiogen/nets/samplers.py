@@ -299,6 +299,13 @@ def dpmpp_2m_sample(model: Callable[..., torch.Tensor], shape: Sequence[int], sc
 
 
 SAMPLERS: dict[str, Sampler] = {"ddpm": ddpm_sample, "ddim": ddim_sample, "dpmpp_2m": dpmpp_2m_sample}
+#: display names of the registered samplers (captions, tables)
+SAMPLER_NAMES: dict[str, str] = {"ddpm": "DDPM", "ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
+
+
+def sampler_label(name: str, steps: int) -> str:
+    """``"DDIM-25"`` for the registered sampler ``"ddim"`` at 25 steps (an unknown name is shown as given)."""
+    return f"{SAMPLER_NAMES.get(name, name)}-{int(steps)}"
 
 
 def get_sampler(name: str) -> Sampler:
