@@ -1,4 +1,4 @@
-"""Choosing MFD-V2V's fast sampler and its steps on validation phantoms, against DDPM-1000 (the pipeline's default).
+"""Choosing MFD-V2V's fast sampler and its steps on validation phantoms, against DDPM-1000 (seed 000's sampler).
 
     python benchmarks/dense_to_cine_sampler.py [--cases 40] [--ddim 10 25 50 100] [--dpmpp 10 15 25] [--bootstrap 1000]
 

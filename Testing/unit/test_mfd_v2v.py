@@ -60,7 +60,8 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE
 
     assert cine.provenance["guidance"] == DEFAULT_GUIDANCE and cine.provenance["sampler"] == "ddim"
-    assert "cine_2" in out and not torch.equal(torch.from_numpy(out["cine"].array), torch.from_numpy(out["cine_2"].array))
+    assert "cine_2" in out
+    assert not torch.equal(torch.from_numpy(out["cine"].array), torch.from_numpy(out["cine_2"].array))
     assert cine.provenance["quality"] is None
     # the export ships the mean training video, and the sampler's first step starts from it
     from cardiogen.models.video_data import phantom_video_pool
@@ -175,7 +176,8 @@ def test_shipped_dense_to_cine_checks_every_sample_and_starts_from_the_data_mean
     """The shipped MFD-V2V on a held-out phantom (3000), seeds 3-7. Sampled as before the mean start (first step from
     the network's x0 estimate, and the earlier default guidance 4), seed 3 gives a noisy video and seed 7 a
     washed-out one without a visible ventricle (checked by eye: docs/benchmarks.md, dense_to_cine): the quality check
-    names both and leaves the clean samples alone. With the default mean start every sample is clean cine with an LV (at the default guidance and at 4)."""
+    names both and leaves the clean samples alone. With the default mean start every sample is clean cine with an LV
+    (at the default guidance and at 4)."""
     from cardiogen.phantom import PhantomConfig, make_case
     from cardiogen.pipelines import get_pipeline
 
