@@ -90,12 +90,10 @@ def _generate(args: argparse.Namespace, bar) -> dict:
 
 
 def _sweep(args: argparse.Namespace, bar) -> dict:
-    from .io.preview import mosaic_png
-    from .pipelines.latent_video import sweep_series
+    from .pipelines.latent_video import sweep_series, write_sweep_png
 
     series, sweep = sweep_series(args.slider, args.values, seed=args.seed, weights=args.weights, device=args.device)
-    mosaic_png(series, args.out, label=f"{args.slider} c = " + ", ".join(f"{c:g}" for c in sweep),
-               columns=len(sweep))
+    write_sweep_png(series, sweep, args.slider, args.out)
     return {"out": str(args.out), "measured": {str(c): m for c, (_, m) in sweep.items()}}
 
 

@@ -171,6 +171,55 @@ def sweep_series(name: str, values: Sequence[float], seed: int = 0, weights: Opt
     return series, sweep
 
 
+#: Units of the frame phenotypes as printed on sweep panels (see :mod:`cardiogen.latent.phenotypes`).
+PHENOTYPE_UNITS = {"lv_area": " % of frame", "sphericity": "", "myo_thickness": " px"}
+
+
+def sweep_labels(name: str, sweep: dict) -> list[str]:
+    """One caption per panel of a sweep ``{c: (frame, measured phenotypes)}``: the slider ``name``, that panel's
+    own value c and, when measured, the phenotype ``name`` on that panel's frame (3 significant digits)."""
+    labels = []
+    for c, (_, measured) in sweep.items():
+        text = f"{name} c={float(c):+g}" if float(c) != 0.0 else f"{name} c=0"
+        if name in (measured or {}):
+            text += f": {float(measured[name]):.3g}{PHENOTYPE_UNITS.get(name, '')}"
+        labels.append(text)
+    return labels
+
+
+def write_sweep_png(series: ImageSeries, sweep: dict, name: str, path: Any, columns: Optional[int] = None) -> Any:
+    """PNG grid of a slider sweep (``series`` and ``sweep`` from :func:`sweep_series`): panel i is frame i of
+    ``series`` (display range [0, 1], the same for every panel) captioned with :func:`sweep_labels` ``[i]``, one
+    row of ``len(sweep)`` panels unless ``columns`` is given. Returns the path."""
+    import math
+    from pathlib import Path
+
+    from PIL import Image
+
+    from ..io.atomic import atomic_path
+    from ..io.preview import render_frames
+
+    labels = sweep_labels(name, sweep)
+    if len(labels) != series.n_frames:
+        raise CardioGenInputError("a sweep needs one frame per slider value", expected=len(labels),
+                                  got=series.n_frames)
+    tiles = np.stack([render_frames(series.with_array(series.array[i:i + 1], frame_times=np.zeros(1)),
+                                    window=(0.0, 1.0), label=labels[i], show_time=False)[0]
+                      for i in range(series.n_frames)])
+    cols = int(columns) if columns else len(tiles)
+    rows = int(math.ceil(len(tiles) / cols))
+    _, h, w, _ = tiles.shape
+    gap = 2
+    canvas = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), 40, dtype=np.uint8)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, cols)
+        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
+    path = Path(path)
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(canvas).save(tmp, format="PNG")
+    return path
+
+
 def project(cine: ImageSeries, slice_index: int = -1, steps: int = 150, weights: Optional[str] = None,
             device: str = "cpu") -> Any:
     """Projection of every frame of one slice of ``cine`` (a :class:`cardiogen.latent.Projection`)."""
