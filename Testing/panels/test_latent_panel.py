@@ -51,8 +51,10 @@ def test_dragging_sliders_moves_the_measured_phenotype_and_release_makes_a_video
         slider.drag(3.0)
         high = widget.lastMeasured[name]
         assert widget.job is None
-        assert low < base[name] < high or low < high, (name, low, base[name], high)
-        assert high > low, name
+        assert widget.sliderValues() == {}, name  # a drag alone moves no slider: base is the comparison at c=0
+        # the phenotype moves the right way through the unmoved heart (seed 5: lv_area 6.0 < 15.0 < 16.1 % of the
+        # frame, sphericity 0.525 < 0.597 < 0.691)
+        assert low < base[name] < high, (name, low, base[name], high)
     assert widget.logic.last_preview_seconds < 1.0  # one generator pass
     ui.framesSpinBox.setValue(12)
     ui.autoVideoCheckBox.setChecked(True)

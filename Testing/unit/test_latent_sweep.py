@@ -66,7 +66,8 @@ def test_sweep_png_panel_i_is_frame_i_with_caption_i(tmp_path):
     from cardiogen.errors import CardioGenInputError
 
     with pytest.raises(CardioGenInputError, match="one frame per slider value"):
-        write_sweep_png(series.with_array(series.array[:2], frame_times=np.arange(2.0)), sweep, "sphericity", tmp_path / "bad.png")
+        two = series.with_array(series.array[:2], frame_times=np.arange(2.0))
+        write_sweep_png(two, sweep, "sphericity", tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
 
 

@@ -55,7 +55,12 @@ def test_tiny_training_then_dense_to_cine_pipeline(tmp_path, monkeypatch):
     out = pipe.run({"dense": case.dense}, {"steps": 3, "samples": 2, "seed": 1, "quality_check": False})
     cine = out["cine"]
     assert cine.synthetic and "SYNTHETIC" in cine.description and cine.modality == "cine"
-    assert cine.provenance["weights_sha256"] == result.metrics.get("sha", cine.provenance["weights_sha256"])
+    from cardiogen.weights import sha256_of
+
+    # the provenance names the model just trained and the digest of the weights file it was exported to
+    assert cine.provenance["weights"] == result.model_id == "mfd-v2v-tiny-test"
+    assert result.weights.is_file() and result.weights.is_relative_to(tmp_path / "run")
+    assert cine.provenance["weights_sha256"] == sha256_of(result.weights)
     assert cine.n_frames == case.dense.n_frames and cine.shape[2:] == (16, 16)
     from cardiogen.pipelines.dense_to_cine import DEFAULT_GUIDANCE
 
