@@ -12,7 +12,9 @@ Reading rules (see ``docs`` of :func:`read_dicom_series`):
 * Frame times (ms) are the per-phase median across slices of TriggerTime (slices may come from different
   breath-holds with different RR intervals), else from the cardiac phase percentage and the RR interval, else
   from AcquisitionTime / ContentTime relative to the first phase, else 0, 1, 2 ...
-* Pixel values get RescaleSlope / RescaleIntercept (CT in HU) and are returned as float32 ``(t, z, y, x)``.
+* Pixel values get RescaleSlope / RescaleIntercept (CT in HU) and are returned as float32 ``(t, z, y, x)``. An
+  image without them (no Modality LUT, as in the MR IOD) that holds exactly one linear Real World Value Mapping
+  (RealWorldValueSlope / Intercept, e.g. the MR series :mod:`cardiogen.io.dicom_export` writes) gets that mapping.
 * Classic single-frame files and enhanced multi-frame files (per-frame functional groups) are both read.
 
 Every failure on bad input raises :class:`~cardiogen.errors.CardioGenInputError` naming the file or folder.
@@ -246,6 +248,7 @@ class _Frame:
     times: dict = field(default_factory=dict)  # time key -> float
     slope: float = 1.0
     intercept: float = 0.0
+    value_mapping: str = "none"  # "ModalityLUT" (Rescale*), "RealWorldValueMapping" or "none"
 
     @property
     def label(self) -> str:
@@ -275,6 +278,26 @@ def _first_item(ds: Any, seq_kw: str) -> Any:
         return None
     seq = ds[seq_kw].value
     return seq[0] if seq else None
+
+
+def _real_world_mapping(ds: Any, per_frame: Any, path: Path) -> tuple[float, float] | None:
+    """(slope, intercept) of the one linear Real World Value Mapping of a frame, else None.
+
+    Looked up in the per-frame functional group, the shared group, then the top-level dataset; a mapping with
+    several items (several value ranges or units) or a lookup table instead of a slope is not applied.
+    """
+    for holder in (per_frame, _first_item(ds, "SharedFunctionalGroupsSequence"), ds):
+        if holder is None or "RealWorldValueMappingSequence" not in holder:
+            continue
+        items = list(holder["RealWorldValueMappingSequence"].value or [])
+        if len(items) != 1:
+            return None
+        slope = _float(items[0], "RealWorldValueSlope", path)
+        intercept = _float(items[0], "RealWorldValueIntercept", path)
+        if slope is None or intercept is None:
+            return None
+        return slope, intercept
+    return None
 
 
 def _frames_of(path: Path, ds: Any) -> list[_Frame]:
@@ -317,6 +340,11 @@ def _frame_record(path: Path, ds: Any, frame: int | None, pf: Any, rows: int, co
         ps = grab("PixelMeasuresSequence", "PixelSpacing", 2)
         slope = grab("PixelValueTransformationSequence", "RescaleSlope", None)
         intercept = grab("PixelValueTransformationSequence", "RescaleIntercept", None)
+        mapping = "ModalityLUT" if slope or intercept else "none"
+        if mapping == "none":
+            rwv = _real_world_mapping(ds, pf, path)
+            if rwv is not None:
+                slope, intercept, mapping = [rwv[0]], [rwv[1]], "RealWorldValueMapping"
         times: dict[str, float] = {}
         tt = _float(ds, "TriggerTime", path)
         if pf is not None or frame is not None:
@@ -351,6 +379,7 @@ def _frame_record(path: Path, ds: Any, frame: int | None, pf: Any, rows: int, co
         times=times,
         slope=1.0 if not slope else slope[0],
         intercept=0.0 if not intercept else intercept[0],
+        value_mapping=mapping,
     )
 
 
@@ -788,6 +817,8 @@ def _metadata(frames: list[_Frame], layout: _Layout, n_slices: int) -> dict:
     put("series_instance_uid", _text(ds, "SeriesInstanceUID"))
     put("frame_of_reference_uid", _text(ds, "FrameOfReferenceUID"))
     put("image_comments", _text(ds, "ImageComments"))
+    put("body_part_examined", _text(ds, "BodyPartExamined"))
+    put("patient_position", _text(ds, "PatientPosition"))
     for name, kw in (("series_number", "SeriesNumber"), ("cardiac_number_of_images", "CardiacNumberOfImages")):
         with contextlib.suppress(Exception):
             put(name, int(_float(ds, kw, path)) if _float(ds, kw, path) is not None else None)
@@ -805,6 +836,8 @@ def _metadata(frames: list[_Frame], layout: _Layout, n_slices: int) -> dict:
     slopes = {(f.slope, f.intercept) for f in frames}
     if len(slopes) == 1:
         md["rescale_slope"], md["rescale_intercept"] = next(iter(slopes))
+    mappings = {f.value_mapping for f in frames}
+    md["pixel_value_mapping"] = next(iter(mappings)) if len(mappings) == 1 else "mixed"
     with contextlib.suppress(Exception):
         md["bits_stored"] = int(ds.BitsStored)
         md["pixel_representation"] = int(ds.PixelRepresentation)
