@@ -79,42 +79,115 @@ def main(argv: list[str] | None = None) -> int:
     ranking = resampled_rows(blocks, truth, label(1.0), len(cases), args.bootstrap)
     chosen, why = choose(ranking, scales, {s: rows[label(s)]["motion_epe_mm"] for s in scales})
 
-    keys = list(ranking)
-    lines = [f"{caption}, {sampler_label(DEFAULT_SAMPLER, DEFAULT_STEPS)} from the "
-             "training-data mean, one video per case with the same start noise at every scale. Values, then the "
-             "advantage over no guidance (value at 1 − value at the scale; LV Dice: the reverse; **positive: the "
-             f"scale is better**) with its 95 % interval (paired bootstrap over the cases, {args.bootstrap} "
-             "resamples):\n",
-             "| guidance | " + " | ".join(ranking[k]["label"] for k in keys) + " | s / video (CPU) | rule |",
-             "|---|" + "---|" * (len(keys) + 2)]
-    for s in scales:
-        r, cells = rows[label(s)], []
-        for k in keys:
-            d, f = ranking[k]["advantage"][label(s)], DIGITS.get(k, 1)
-            cells.append(f"{r[k]:.{f}f}" + ("" if s == 1.0 else f" ({signed_cell(d, f, share=False)})"))
-        lines.append(f"| {label(s)}{' **chosen**' if s == chosen else ''} | " + " | ".join(cells)
-                     + f" | {r['s_per_video']:.2f} | {why[label(s)]} |")
-    table = "\n".join(lines) + (f"\n\nChosen by the rule: **{chosen:g}** (the pipeline's default is "
-                                f"{DEFAULT_GUIDANCE:g}).\n")
     metrics = {"weights": entry.id, "validation_cases": [c["seed"] for c in cases], "sampler": DEFAULT_SAMPLER,
                "steps": DEFAULT_STEPS, "rows": rows, "advantage_over_no_guidance": ranking, "admissible": why,
                "chosen": chosen, "pipeline_default": DEFAULT_GUIDANCE, "torch_threads": torch.get_num_threads()}
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine_guidance.py", *sys.argv[1:]])
-    write_result("dense_to_cine_guidance", command=command, metrics=metrics, table_md=table, notes=NOTES)
-    print(table)
+    write_result("dense_to_cine_guidance", command=command, metrics=metrics, report=report)
+    print(report({"metrics": metrics})[0])
     return 0
 
 
-NOTES = """The rule is the one in this script's docstring, fixed before the run; it reads the validation phantoms only,
-never the benchmark's test cases. This run was made while the pipeline's default was still 4 (chosen earlier on 6
-validation phantoms, 24 videos, too few to resolve differences of a few per cent in cFID); following it, the default
-of `dense_to_cine` is now 1, no guidance, which is also how seed 000 samples its conditioned model.
+def _scale(row: str) -> float:
+    """The guidance scale of a row label of :func:`label`."""
+    return 1.0 if row == label(1.0) else float(row.removeprefix("guidance "))
 
-What guidance does here: each step of the scale moves the samples a little toward the DENSE motion (EPE 1.249 ->
-1.215 mm from 1 to 4, every interval above 0) and a little away from cine appearance (cFID +1 to +8 %, Inception-FID
-+0.6 to +5 %, every interval below 0); cFVD follows cFID; I3D-FVD (+3 % at most, every interval across 0) and LV
-Dice (0.002 at most) barely move. A scale above 1 also costs a second network evaluation per step (about 2x the
-time)."""
+
+def derived(record: dict) -> dict[str, float]:
+    """Figures the notes compute from the record: per scale above 1 and metric, the value's relative change against
+    no guidance (value at the scale / value at 1 − 1) and the time per video relative to no guidance."""
+    rows = record["metrics"]["rows"]
+    base, out = rows[label(1.0)], {}
+    for row, r in rows.items():
+        if row == label(1.0):
+            continue
+        for k in ("cfid", "cfvd", "inception_fid", "i3d_fvd", "motion_epe_mm", "dice_lv", "s_per_video"):
+            if k in r and k in base:
+                out[f"{k}_relative_{row}"] = r[k] / base[k] - 1.0
+    return out
+
+
+def report(record: dict) -> tuple[str, str]:
+    """Table and notes of a recorded run (``record["metrics"]`` as :func:`main` writes it), every figure formatted
+    from the record."""
+    m = record["metrics"]
+    rows, ranking, why = m["rows"], m["advantage_over_no_guidance"], m["admissible"]
+    keys, seeds = list(ranking), m["validation_cases"]
+    n_resamples = next(iter(ranking[keys[0]]["advantage"].values()))["n_resamples"]
+    sampler = sampler_label(m.get("sampler", "ddim"), m["steps"])  # records without "sampler": DDIM, then the only
+    caption = (f"Validation phantoms {seeds[0]}-{seeds[-1]} (n = {len(seeds)}), `{m['weights']}`")  # fast default
+    lines = [f"{caption}, {sampler} from the training-data mean, one video per case with the same start noise at every "
+             "scale. Values, then the advantage over no guidance (value at 1 − value at the scale; LV Dice: the "
+             f"reverse; **positive: the scale is better**) with its 95 % interval (paired bootstrap over the cases, "
+             f"{n_resamples} resamples):\n",
+             "| guidance | " + " | ".join(ranking[k]["label"] for k in keys) + " | s / video (CPU) | rule |",
+             "|---|" + "---|" * (len(keys) + 2)]
+    for row, r in rows.items():
+        cells = []
+        for k in keys:
+            d, f = ranking[k]["advantage"][row], DIGITS.get(k, 1)
+            cells.append(f"{r[k]:.{f}f}" + ("" if row == label(1.0) else f" ({signed_cell(d, f, share=False)})"))
+        lines.append(f"| {row}{' **chosen**' if _scale(row) == m['chosen'] else ''} | " + " | ".join(cells)
+                     + f" | {r['s_per_video']:.2f} | {why[row]} |")
+    table = "\n".join(lines) + (f"\n\nChosen by the rule: **{m['chosen']:g}** (the pipeline's default is "
+                                f"{m['pipeline_default']:g}).\n")
+    return table, _notes(record)
+
+
+def _notes(record: dict) -> str:
+    """What the run says about guidance, each figure and each verdict read from the record."""
+    m = record["metrics"]
+    rows, ranking, chosen, default = m["rows"], m["advantage_over_no_guidance"], m["chosen"], m["pipeline_default"]
+    d = derived(record)
+    above = [row for row in rows if row != label(1.0)]
+    if not above:
+        return "The rule is the one in this script's docstring, fixed before the run; only no guidance was sampled."
+    text = ("The rule is the one in this script's docstring, fixed before the run; it reads the validation phantoms "
+            f"only, never the benchmark's test cases. This run was made while the pipeline's default was {default:g}; "
+            f"the rule chose {chosen:g}" + (", no guidance, which is also how seed 000 samples its conditioned model"
+                                            if chosen == 1.0 else "") + ".")
+    if chosen != default:
+        text += (" Since this run the pipeline's default (`cardiogen.pipelines.dense_to_cine.DEFAULT_GUIDANCE`) is "
+                 "the rule's choice.")
+
+    def intervals(k: str) -> str:
+        adv = [ranking[k]["advantage"][row] for row in above]
+        if all(a["low"] > 0 for a in adv):
+            return "every interval above 0"
+        if all(a["high"] < 0 for a in adv):
+            return "every interval below 0"
+        if all(a["low"] <= 0 <= a["high"] for a in adv):
+            return "every interval across 0"
+        return "intervals on both sides of 0"
+
+    def span(k: str) -> str:
+        rel = [d[f"{k}_relative_{row}"] for row in above]
+        return f"{min(rel):+.1%} to {max(rel):+.1%}" if len(rel) > 1 else f"{rel[0]:+.1%}"
+
+    epe = [rows[row]["motion_epe_mm"] for row in rows]
+    first, last = list(rows)[0], list(rows)[-1]
+    monotone = all(b < a for a, b in zip(epe, epe[1:]))
+    parts = [(f"{'each step of the scale moves' if monotone else 'the scales move'} the samples "
+              f"{'toward' if epe[-1] < epe[0] else 'away from'} the DENSE motion (EPE {epe[0]:.3f} -> {epe[-1]:.3f} mm "
+              f"from {_scale(first):g} to {_scale(last):g}, {intervals('motion_epe_mm')})")]
+    looks = [f"{ranking[k]['label']} {span(k)}" for k in ("cfid", "inception_fid") if k in ranking]
+    worse = all(d[f"cfid_relative_{row}"] > 0 for row in above)
+    parts.append(f"{'away from' if worse else 'not consistently away from'} cine appearance ({', '.join(looks)}, "
+                 f"{intervals('cfid')} for cFID)")
+    text += "\n\nWhat guidance does here: " + " and ".join(parts) + "; "
+    sign = lambda k, row: ranking[k]["advantage"][row]["estimate"] > 0  # noqa: E731
+    same = all(sign("cfvd", row) == sign("cfid", row) for row in above)
+    text += "cFVD follows cFID" if same else "cFVD does not follow cFID"
+    small = []
+    if "i3d_fvd" in ranking:
+        small.append(f"I3D-FVD ({span('i3d_fvd')}, {intervals('i3d_fvd')})")
+    dice = max(abs(ranking["dice_lv"]["advantage"][row]["estimate"]) for row in above)
+    small.append(f"LV Dice ({dice:.3f} at most)")
+    text += "; " + " and ".join(small) + " move less."
+    times = [d[f"s_per_video_relative_{row}"] + 1.0 for row in above]
+    text += (" A scale above 1 also costs a second network evaluation per step "
+             f"({min(times):.1f}-{max(times):.1f}x the time per video).")
+    return text
 
 
 if __name__ == "__main__":
