@@ -78,12 +78,81 @@ def _plot_strain(strain: Any, path: Path) -> Path:
     return path
 
 
+#: How the demo page shows each quantity it knows: key -> (name, unit, decimals). Phenotypes (model targets),
+#: demographics and :class:`cardiogen.measure.Measurements`; other keys get 3 significant digits.
+QUANTITIES: dict[str, tuple[str, str, Optional[int]]] = {
+    "age": ("Age", "years", 0), "sex": ("Sex", "", None), "height_cm": ("Height", "cm", 0),
+    "weight_kg": ("Weight", "kg", 1), "sbp": ("Systolic blood pressure", "mmHg", 0),
+    "dbp": ("Diastolic blood pressure", "mmHg", 0), "smoking": ("Current smoker", "", None),
+    "alcohol": ("Alcohol", "units/week", 1),
+    "lvedv_ml": ("LV end-diastolic volume", "mL", 0), "lvesv_ml": ("LV end-systolic volume", "mL", 0),
+    "lv_mass_g": ("LV mass", "g", 0), "rvedv_ml": ("RV end-diastolic volume", "mL", 0),
+    "rvesv_ml": ("RV end-systolic volume", "mL", 0), "sphericity": ("Sphericity (SAX diameter / LAX length)", "", 2),
+    "heart_rate_bpm": ("Heart rate", "bpm", 0),
+    "lv_edv_ml": ("LV end-diastolic volume", "mL", 0), "lv_esv_ml": ("LV end-systolic volume", "mL", 0),
+    "lv_sv_ml": ("LV stroke volume", "mL", 0), "lv_ef_pct": ("LV ejection fraction", "%", 1),
+    "ed_frame": ("End-diastolic frame", "", None), "es_frame": ("End-systolic frame", "", None),
+    "ed_time_ms": ("End-diastole at", "ms", 0), "es_time_ms": ("End-systole at", "ms", 0),
+    "lv_myocardial_volume_ml": ("LV myocardial volume (ED)", "mL", 0),
+    "rv_edv_ml": ("RV end-diastolic volume", "mL", 0), "rv_esv_ml": ("RV end-systolic volume", "mL", 0),
+    "rv_sv_ml": ("RV stroke volume", "mL", 0), "rv_ef_pct": ("RV ejection fraction", "%", 1),
+    "rv_ed_frame": ("RV end-diastolic frame", "", None), "rv_es_frame": ("RV end-systolic frame", "", None),
+    "sphericity_index": ("Sphericity index (D / L)", "", 2), "lv_long_axis_mm": ("LV long axis L (ED)", "mm", 0),
+    "lv_short_axis_diameter_mm": ("LV short-axis diameter D (ED)", "mm", 0),
+    "cardiac_output_l_min": ("Cardiac output", "L/min", 2), "slice_spacing_mm": ("Slice spacing", "mm", 1),
+    "n_slices_ed": ("Slices with LV at ED", "", None), "n_slices_es": ("Slices with LV at ES", "", None),
+    "lv_volume_curve_ml": ("LV volume per frame", "mL", 0), "method": ("Method", "", None),
+    "notes": ("Notes", "", None), "synthetic": ("Synthetic segmentation", "", None),
+}
+#: What a missing value (None) reads as.
+NOT_MEASURED = "not measured"
+
+
+def _number(value: float, decimals: Optional[int]) -> str:
+    """``value`` with ``decimals`` places, or with 3 significant digits (never in exponent form) when None."""
+    value = float(value)
+    if not np.isfinite(value):
+        return NOT_MEASURED
+    if decimals is None:
+        magnitude = int(np.floor(np.log10(abs(value)))) if value != 0 else 0
+        decimals = max(0, 2 - magnitude)
+        value = float(f"{value:.3g}")
+    return f"{value:.{decimals}f}"
+
+
+def readable(key: str, value: Any) -> Optional[tuple[str, str]]:
+    """(name, text) of one quantity for the page, with its unit and sensible digits (:data:`QUANTITIES`); None for
+    an empty list (nothing to show). A missing value (None) reads :data:`NOT_MEASURED`; a list of numbers is written
+    as its values with the unit once; booleans read yes / no."""
+    name, unit, decimals = QUANTITIES.get(key, (key.replace("_", " "), "", None))
+    suffix = f" {unit}" if unit else ""
+    if value is None:
+        return name, NOT_MEASURED
+    if isinstance(value, (bool, np.bool_)):
+        return name, "yes" if value else "no"
+    if isinstance(value, (int, np.integer)) and decimals is None:
+        return name, f"{int(value)}{suffix}"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        text = _number(value, decimals)
+        return name, text + (suffix if text != NOT_MEASURED else "")
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = list(value)
+        if not items:
+            return None
+        if all(v is None or isinstance(v, (int, float, np.integer, np.floating)) for v in items):
+            return name, ", ".join("–" if v is None else _number(v, decimals) for v in items) + suffix
+        return name, "; ".join(str(v) for v in items)
+    return name, str(value)
+
+
 def _table(rows: dict[str, Any]) -> str:
+    """Two-column HTML table of ``rows`` made readable by :func:`readable`."""
     cells = []
     for key, value in rows.items():
-        if isinstance(value, float):
-            value = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-        cells.append(f"<tr><th>{html.escape(str(key))}</th><td>{html.escape(str(value))}</td></tr>")
+        shown = readable(key, value)
+        if shown is None:
+            continue
+        cells.append(f"<tr><th>{html.escape(shown[0])}</th><td>{html.escape(shown[1])}</td></tr>")
     return "<table>" + "".join(cells) + "</table>"
 
 
@@ -129,8 +198,9 @@ def phantom_section(case: Any, out: Path, progress=None) -> str:
         extra.append(_figure(_plot_ecg(case.ecg, prev / "ecg.png"), out, "12-lead ECG", width=700))
     if case.truth.strain is not None:
         extra.append(_figure(_plot_strain(case.truth.strain, prev / "strain.png"), out, "Truth strain", width=400))
-    measured = measure_segmentation(seg).as_dict()
     pheno = _as_dict(case.phenotypes)
+    # the cine's heart rate (as read from a DICOM header by ``cardiogen measure``) also gives the cardiac output
+    measured = measure_segmentation(seg, heart_rate_bpm=case.cine.metadata.get("heart_rate_bpm")).as_dict()
     demo = _as_dict(case.demographics)
     report(progress, 1.0, "phantom section done")
     return (
@@ -142,10 +212,74 @@ def phantom_section(case: Any, out: Path, progress=None) -> str:
     )
 
 
+def crop_to_field_of_view(series: Any, target: Any) -> tuple[Any, tuple[int, int, int, int, int]]:
+    """``series`` cut to the in-plane field of view of ``target``'s first slice (e.g. the DENSE input and the true
+    cine cut to the LV crop that a pipeline worked on), so that both show the same region at the same scale.
+
+    Args:
+        series: :class:`~cardiogen.data.ImageSeries` ``(t, z, y, x)`` whose grid holds ``target``'s plane.
+        target: :class:`~cardiogen.data.ImageSeries` on an in-plane grid parallel to ``series``'s (any pixel size).
+
+    Returns:
+        The slice of ``series`` through that plane, frames ``(t, 1, y, x)`` in ``series``'s own pixels (those whose
+        centres lie in the box; zeros where the box leaves the image), its geometry placed accordingly; and the box
+        ``(z, y0, y1, x0, x1)`` in ``series`` indices (``y1``, ``x1`` exclusive).
+    """
+    from .data import ImageSeries
+    from .errors import CardioGenInputError
+
+    if not isinstance(series, ImageSeries) or not isinstance(target, ImageSeries):
+        raise CardioGenInputError("crop_to_field_of_view needs two ImageSeries",
+                                  got=(type(series).__name__, type(target).__name__))
+    d_s, d_t = np.asarray(series.geometry.direction), np.asarray(target.geometry.direction)
+    if not np.allclose(np.abs(d_t[:, :2].T @ d_s[:, :2]), np.eye(2), atol=1e-3):
+        raise CardioGenInputError("the field of view's rows and columns are not parallel to the image's",
+                                  source=series.description or "series")
+    ny, nx = target.shape[2:]
+    corners = np.array([[x, y, 0.0, 1.0] for x in (-0.5, nx - 0.5) for y in (-0.5, ny - 0.5)]).T  # (4, 4)
+    idx = (series.geometry.world_to_index() @ target.geometry.index_to_world() @ corners)[:3]  # (x, y, z) rows
+    z = int(np.round(idx[2].mean()))
+    if not 0 <= z < series.shape[1] or np.abs(idx[2] - z).max() > 0.5:
+        raise CardioGenInputError("the field of view does not lie in a slice of the image",
+                                  source=series.description or "series", got=np.round(idx[2], 2).tolist())
+    eps = 1e-6
+    x0, x1 = int(np.ceil(idx[0].min() - eps)), int(np.floor(idx[0].max() + eps)) + 1
+    y0, y1 = int(np.ceil(idx[1].min() - eps)), int(np.floor(idx[1].max() + eps)) + 1
+    _, _, sy, sx = series.shape
+    out = np.zeros((series.n_frames, 1, y1 - y0, x1 - x0), dtype=series.array.dtype)
+    ys, xs = slice(max(y0, 0), min(y1, sy)), slice(max(x0, 0), min(x1, sx))
+    if ys.start < ys.stop and xs.start < xs.stop:
+        out[:, 0, ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = series.array[:, z, ys, xs]
+    origin = (series.geometry.index_to_world() @ np.array([x0, y0, z, 1.0]))[:3]
+    return series.with_array(out, geometry=series.geometry.replace(origin=tuple(origin))), (z, y0, y1, x0, x1)
+
+
+def _box_outline(series: Any, box: tuple[int, int, int, int, int]) -> Any:
+    """One-frame :class:`~cardiogen.data.Segmentation` on ``series``'s grid: a one-pixel yellow frame just outside
+    ``box`` (as returned by :func:`crop_to_field_of_view`) on its slice, clipped to the image."""
+    from .data import LabelInfo, Segmentation
+
+    z, y0, y1, x0, x1 = box
+    _, nz, ny, nx = series.shape
+    ring = np.zeros((ny + 2, nx + 2), dtype=np.uint8)  # image pixel (y, x) is ring[y + 1, x + 1]
+
+    def rows(a: int, b: int) -> slice:
+        return slice(int(np.clip(a, 0, ny + 2)), int(np.clip(b, 0, ny + 2)))
+
+    def cols(a: int, b: int) -> slice:
+        return slice(int(np.clip(a, 0, nx + 2)), int(np.clip(b, 0, nx + 2)))
+
+    ring[rows(y0, y1 + 2), cols(x0, x1 + 2)] = 1  # the box and one pixel around it ...
+    ring[rows(y0 + 1, y1 + 1), cols(x0 + 1, x1 + 1)] = 0  # ... less the box
+    labels = np.zeros((1, nz, ny, nx), dtype=np.uint8)
+    labels[0, z] = ring[1:-1, 1:-1]
+    return Segmentation(labels, {1: LabelInfo("model crop", (1.0, 0.85, 0.0))}, geometry=series.geometry)
+
+
 def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
-    """DENSE -> cine (MFD-V2V) on the phantom's DENSE, shown beside the DENSE magnitude and the true cine."""
+    """DENSE -> cine (MFD-V2V) on the phantom's DENSE, shown beside the DENSE magnitude and the true cine cut to the
+    same LV box (same field of view and scale), and the whole DENSE slice with that box drawn on it."""
     from .errors import CardioGenWeightsError
-    from .nets.samplers import sampler_label
     from .pipelines import get_pipeline
 
     if case.dense is None:
@@ -156,11 +290,20 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
     except CardioGenWeightsError as exc:
         return title + f"<p>Skipped: {html.escape(str(exc))}</p>"
     result = pipe.run({"dense": case.dense}, {"seed": 0}, progress=progress)  # the pipeline's sampler and steps
-    cine = result["cine"]
+    html_row = dense_to_cine_row(case, result["cine"], out)
+    report(progress, 1.0, "dense_to_cine done")
+    return title + html_row
+
+
+def dense_to_cine_row(case: Any, cine: Any, out: Path) -> str:
+    """Previews and HTML of one DENSE -> cine result ``cine`` (the pipeline's crop, with its provenance) of
+    ``case``: the result, the DENSE magnitude and the true cine cut to the result's field of view
+    (:func:`crop_to_field_of_view`), and the whole DENSE slice with that box drawn on it."""
+    from .io import preview
+    from .nets.samplers import sampler_label
+
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
-    from .io import preview
-
     z = cine.provenance["source_slice"]
     synthetic = preview.write_gif(cine, prev / "dense_to_cine.gif")
     mag = case.dense.magnitude
@@ -173,16 +316,25 @@ def dense_to_cine_section(case: Any, out: Path, progress=None) -> str:
     side = [(_figure(synthetic, out, f"SYNTHETIC cine from DENSE (slice {z}, {sampled}, "
                                      f"{guided}, {cine.provenance['seconds']:.1f} s on {cine.provenance['device']}"
                                      f"{checked})"))]
-    for name, series in (("dense_input", mag), ("true_cine", case.cine)):
-        path = preview.write_gif(series, prev / f"{name}.gif", slice_index=z)
-        side.append(_figure(path, out, {"dense_input": "DENSE magnitude input (same slice)",
-                                        "true_cine": "the phantom's true cine (not seen by the model)"}[name]))
-    report(progress, 1.0, "dense_to_cine done")
-    return (title + "<p>The DENSE displacement (phase → unwrapping → Lagrangian motion) conditions the video diffusion "
+    dense_crop, box = crop_to_field_of_view(mag, cine)
+    true_crop, _ = crop_to_field_of_view(case.cine, cine)
+    for name, series, caption in (("dense_input", dense_crop, "DENSE magnitude input (same slice, same box)"),
+                                  ("true_cine", true_crop, "the phantom's true cine (not seen by the model; same "
+                                                           "slice, same box)")):
+        side.append(_figure(preview.write_gif(series, prev / f"{name}.gif"), out, caption))
+    fov = (cine.shape[3] * cine.spacing[0], cine.shape[2] * cine.spacing[1])  # (x, y) mm
+    whole = (mag.shape[3] * mag.spacing[0], mag.shape[2] * mag.spacing[1])
+    zoom = whole[0] / fov[0]
+    path = preview.write_gif(mag, prev / "dense_input_whole.gif", slice_index=box[0], overlay=_box_outline(mag, box))
+    context = _figure(path, out, f"the whole DENSE slice ({whole[0]:.0f} × {whole[1]:.0f} mm); yellow: the box "
+                                 f"that the first three images show {zoom:.1f}× larger")
+    return ("<p>The DENSE displacement (phase → unwrapping → Lagrangian motion) conditions the video diffusion "
             "U-Net through the spatiotemporal motion encoder and cross-attention; the cine appearance was learned "
             f"from phantom cine. Weights <code>{html.escape(cine.provenance['weights'])}</code> "
-            f"(sha256 {cine.provenance['weights_sha256'][:12]}…).</p>"
-            f"<div class='row'>{''.join(side)}</div>")
+            f"(sha256 {cine.provenance['weights_sha256'][:12]}…). The model works on a {cine.shape[3]} × "
+            f"{cine.shape[2]}-pixel crop around the LV ({cine.spacing[0]:.2f} mm pixels): the first three images "
+            f"show that same {fov[0]:.0f} × {fov[1]:.0f} mm box at the same scale; the fourth shows where it lies.</p>"
+            f"<div class='row'>{''.join(side)}{context}</div>")
 
 
 SECTIONS.append(("DENSE to cine", dense_to_cine_section))
