@@ -53,8 +53,9 @@ from ..data import DenseSeries, DisplacementSeries, Segmentation, StrainSeries
 from ..errors import CardioGenInputError
 from .dense_mask import mask_phase_coherence, phase_coherence
 
-__all__ = ["dense_displacement", "dense_to_lagrangian", "dense_strain", "dense_frame_masks", "unwrap_spatial",
-           "unwrap_temporal", "estimate_phase_offset", "MIN_STATIC_PIXELS"]
+__all__ = ["dense_displacement", "dense_to_lagrangian", "dense_strain", "dense_motion_and_strain",
+           "dense_frame_masks", "unwrap_spatial", "unwrap_temporal", "estimate_phase_offset", "pixel_coherence",
+           "MIN_STATIC_PIXELS", "UNANNOTATED", "STRAIN_METHODS"]
 
 TWO_PI = 2.0 * np.pi
 #: Fewest static-tissue pixels for a phase-offset estimate of one frame.
@@ -315,9 +316,10 @@ def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
     if isinstance(mask, str):
         if mask != "auto":
             raise CardioGenInputError("DENSE mask must be an array or 'auto'", got=mask)
-        from .dense_mask import detect_myocardium
+        from .dense_mask import check_myocardium_mask, detect_myocardium
 
         mask = detect_myocardium(dense)
+        check_myocardium_mask(dense, mask, what="the automatic myocardium (mask='auto')")
     if mask is not None:
         m = np.asarray(mask)
         if m.ndim == 2:
@@ -345,6 +347,46 @@ def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
     return out
 
 
+def _drawn_masks(dense: DenseSeries, mask: Any = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The myocardium as drawn (or given, or found): ``(masks (t, z, y, x), annotated (t, z), source)``; frames
+    without an outline are empty and not annotated. ``mask="auto"`` is checked by
+    :func:`~cardiogen.motion.dense_mask.check_myocardium_mask` (refused when it is not a coherent ring)."""
+    n_t, n_z, n_y, n_x = dense.magnitude.shape
+    if isinstance(mask, str):
+        if mask != "auto":
+            raise CardioGenInputError("DENSE mask must be an array or 'auto'", got=mask)
+        from .dense_mask import check_myocardium_mask, detect_myocardium  # noqa: PLC0415
+
+        m = detect_myocardium(dense)
+        check_myocardium_mask(dense, m, what="the automatic myocardium (mask='auto')")
+        source = "automatic (cardiogen.motion.dense_mask.detect_myocardium)"
+    elif mask is not None:
+        m = np.asarray(mask)
+        if m.ndim == 2:
+            m = m[None]
+        if m.ndim == 3:
+            m = np.broadcast_to(m, (n_t,) + m.shape)
+        if m.shape != (n_t, n_z, n_y, n_x):
+            raise CardioGenInputError("DENSE mask must be (z, y, x) or (t, z, y, x) on the DENSE grid",
+                                      expected=(n_t, n_z, n_y, n_x), got=np.asarray(mask).shape)
+        m = np.array(m, dtype=bool)
+        source = "mask argument"
+    elif dense.segmentation is not None:
+        seg = dense.segmentation
+        if seg.labels.shape != (n_t, n_z, n_y, n_x):
+            raise CardioGenInputError("DENSE segmentation grid differs from the images",
+                                      expected=(n_t, n_z, n_y, n_x), got=seg.labels.shape)
+        m = (seg.labels == _myo_value(seg)) & np.asarray(seg.annotated, dtype=bool)[:, :, None, None]
+        source = "segmentation"
+    else:
+        raise CardioGenInputError("DENSE displacement needs a myocardial mask",
+                                  expected="dense.segmentation with LV myocardium contours or mask=")
+    annotated = m.reshape(n_t, n_z, -1).any(axis=2)
+    if not annotated.any():
+        raise CardioGenInputError("DENSE displacement needs a myocardial mask", got="empty mask")
+    return np.asarray(m, dtype=bool), annotated, source
+
+
 def _ke_values(dense: DenseSeries) -> list[float]:
     ke = dense.ke
     if ke is None:
@@ -357,6 +399,160 @@ def _ke_values(dense: DenseSeries) -> list[float]:
         raise CardioGenInputError("DENSE ke must be > 0 cycles/mm, one per encoding", expected=n_e,
                                   got=values.tolist())
     return values.tolist()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Per-pixel quality and tracking of the wall
+# ----------------------------------------------------------------------------------------------------------------
+#: Policies for frames whose slice has no drawn contour (see :func:`dense_displacement`).
+UNANNOTATED = ("propagate", "end", "nearest")
+#: Default per-pixel thresholds of the tracked path (see :func:`dense_displacement`).
+COHERENCE_MIN = 0.8
+MAGNITUDE_FRACTION = 0.3
+#: A frame whose tracked wall keeps less than this fraction of the reference wall is "lost" (not measured).
+MIN_WALL_FRACTION = 0.3
+
+
+def pixel_coherence(phases: Any) -> np.ndarray:
+    """Per-pixel phase coherence ``(y, x)`` of wrapped phases ``(e, y, x)``: the best |mean of e^{iφ}| over the
+    four 2×2 windows that contain the pixel, the minimum over encodings.
+
+    Unlike the 3×3 measure of :func:`~cardiogen.motion.dense_mask.phase_coherence` it does not mark a tissue pixel
+    on the wall's edge as incoherent because its other neighbours are blood: one window lies in the tissue. Blood,
+    lung and air (random phase) stay low (about 0.6 at best of four windows of noise; tissue about 0.95-1).
+    """
+    ph = np.asarray(phases, dtype=float)
+    if ph.ndim == 2:
+        ph = ph[None]
+    out = None
+    for e in range(ph.shape[0]):
+        z = np.exp(1j * ph[e])
+        s = np.pad(z, 1, mode="constant")
+        # mean over the 2x2 window whose top-left is (r, c), for r, c in -1..n-1
+        win = (s[:-1, :-1] + s[1:, :-1] + s[:-1, 1:] + s[1:, 1:]) / 4.0
+        mag = np.abs(win)
+        best = np.maximum.reduce([mag[:-1, :-1], mag[1:, :-1], mag[:-1, 1:], mag[1:, 1:]])
+        out = best if out is None else np.minimum(out, best)
+    return out
+
+
+def _local_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median of ``values`` over the 3×3 neighbours (not the pixel itself) inside ``mask``; NaN where none."""
+    ny, nx = mask.shape
+    pad_v = np.pad(np.where(mask, values, np.nan), 1, constant_values=np.nan)
+    stack = [pad_v[1 + dr: 1 + dr + ny, 1 + dc: 1 + dc + nx] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+             if (dr, dc) != (0, 0)]
+    stack = np.stack(stack)
+    out = np.full(mask.shape, np.nan)
+    some = np.isfinite(stack).any(axis=0)
+    out[some] = np.nanmedian(stack[:, some], axis=0)
+    return out
+
+
+def _largest_components(mask: np.ndarray, min_pixels: int = 5) -> np.ndarray:
+    lab, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    sizes = ndimage.sum(mask, lab, range(1, n + 1))
+    keep = [i + 1 for i, sz in enumerate(sizes) if sz >= min_pixels]
+    return np.isin(lab, keep)
+
+
+def _track_slice(phase: np.ndarray, mag: np.ndarray, drawn: np.ndarray, annotated: np.ndarray, ke: list[float],
+                 axes: list[int], spacing_xy: tuple[float, float], ref: int, policy: str, coherence_min: float,
+                 magnitude_fraction: float, search_px: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Measure the wall of one slice frame by frame from the reference frame (see :func:`dense_displacement`).
+
+    Args:
+        phase: ``(e, t, y, x)`` offset-corrected wrapped phase; mag: ``(t, y, x)``; drawn: bool ``(t, y, x)`` drawn
+        myocardium (empty on frames without contour); annotated: bool ``(t,)``.
+
+    Returns:
+        ``(u, masks, info)``: ``u`` ``(e, t, y, x)`` mm along each encoding's index axis (0 outside ``masks``),
+        ``masks`` bool ``(t, y, x)`` measured wall pixels, ``info`` with per-frame sources and pixel counts.
+    """
+    n_e, n_t, n_y, n_x = phase.shape
+    u = np.zeros((n_e, n_t, n_y, n_x))
+    masks = np.zeros((n_t, n_y, n_x), dtype=bool)
+    source = ["none"] * n_t
+    dropped = {"incoherent": 0, "off_wall": 0, "outlier": 0}
+    frames = np.flatnonzero(annotated)
+    if frames.size == 0:
+        return u, masks, {"source": source, "dropped": dropped}
+    start = ref if annotated[ref] else int(frames[np.argmin(np.abs(frames - ref))])
+    region0 = drawn[start]
+
+    def good(t: int, region: np.ndarray) -> np.ndarray:
+        coh = pixel_coherence(phase[:, t])
+        m = region & (coh >= coherence_min)
+        if m.any():
+            m &= mag[t] >= magnitude_fraction * np.median(mag[t][m])
+        dropped["incoherent"] += int(np.count_nonzero(region & ~m))
+        return m
+
+    wall0 = _largest_components(good(ref, region0))
+    if not wall0.any():
+        return u, masks, {"source": source, "dropped": dropped}
+    masks[ref] = wall0
+    for e in range(n_e):
+        unwrapped = _unwrap_2d(phase[e, ref], wall0)[0]
+        u[e, ref] = _normalise(unwrapped, ndimage.label(wall0)[0]) / (TWO_PI * ke[e])
+    source[ref] = "contour" if annotated[ref] else "reference (nearest contour)"
+    wall0_f = wall0.astype(float)
+    rows, cols = np.mgrid[0:n_y, 0:n_x].astype(float)
+    order = list(range(ref + 1, n_t)) + list(range(ref - 1, -1, -1))
+    stopped = {1: False, -1: False}
+    for t in order:
+        direction = 1 if t > ref else -1
+        prev = t - direction
+        if annotated[t]:
+            region, src = ndimage.binary_dilation(drawn[t]), "contour"
+        elif policy == "propagate" and not stopped[direction] and masks[prev].any():
+            region, src = ndimage.binary_dilation(masks[prev], iterations=search_px), "propagated"
+        else:
+            stopped[direction] = True
+            continue
+        m = good(t, region)
+        if not m.any():
+            stopped[direction] = stopped[direction] or src == "propagated"
+            continue
+        labels = ndimage.label(m)[0]
+        cur = np.zeros((n_e, n_y, n_x))
+        ref_prev = masks[prev] if masks[prev].any() else wall0
+        u_prev_src = u[:, prev] if masks[prev].any() else u[:, ref]
+        for e in range(n_e):
+            ph = _unwrap_2d(phase[e, t], m)[0]
+            prev_phase = u_prev_src[e] * (TWO_PI * ke[e])
+            cur[e] = _align(ph, labels, m, prev_phase, ref_prev, True) / (TWO_PI * ke[e])
+        # pull back: the material now at x came from X = x - u; it must come from the reference wall
+        r_back, c_back = rows.copy(), cols.copy()
+        for e in range(n_e):
+            if axes[e] == 0:
+                c_back = c_back - cur[e] / spacing_xy[0]
+            elif axes[e] == 1:
+                r_back = r_back - cur[e] / spacing_xy[1]
+        inside = ndimage.map_coordinates(wall0_f, [r_back[m], c_back[m]], order=1, mode="constant") > 0.25
+        on_wall = np.zeros_like(m)
+        on_wall[m] = inside
+        dropped["off_wall"] += int(np.count_nonzero(m & ~on_wall))
+        m = on_wall
+        # neighbours and previous frame: an unwrapping error is a jump of a wrap length 1/ke
+        bad = np.zeros_like(m)
+        for e in range(n_e):
+            tol = 0.25 / ke[e]
+            med = _local_median(cur[e], m)
+            bad |= m & np.isfinite(med) & (np.abs(cur[e] - med) > tol)
+        m2 = _largest_components(m & ~bad)
+        dropped["outlier"] += int(np.count_nonzero(m & ~m2))
+        if np.count_nonzero(m2) < MIN_WALL_FRACTION * np.count_nonzero(wall0):
+            source[t] = f"lost ({src})"
+            if src == "propagated":
+                stopped[direction] = True
+            continue
+        masks[t] = m2
+        u[:, t] = np.where(m2, cur, 0.0)
+        source[t] = src
+    return u, masks, {"source": source, "dropped": dropped}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -376,35 +572,70 @@ def _offset_mode(offset_correction: Any) -> str | None:
 def dense_displacement(dense: DenseSeries, mask: Any = None, *, temporal_unwrap: bool = True,
                        offset_correction: bool | str = True, reference_frame: int = 0, spatial_unwrap: bool = True,
                        per_pixel_temporal: bool = True, static_mask: Any = None, heart_margin_mm: float = 25.0,
+                       unannotated: str = "propagate", coherence_min: float = COHERENCE_MIN,
+                       magnitude_fraction: float = MAGNITUDE_FRACTION, search_px: int = 2,
                        return_frame_masks: bool = False) -> DisplacementSeries | tuple[DisplacementSeries, np.ndarray]:
     """DENSE phase -> Eulerian displacement (see the module docstring for every step).
 
+    Two paths. The default (**tracked**, ``unannotated="propagate"`` or ``"end"``) measures the wall frame by frame
+    from the reference frame with a per-pixel quality check, because contours drawn by hand take in a rim of blood,
+    air or lung whose phase is noise:
+
+    * a pixel is used only where its phase is coherent (:func:`pixel_coherence` >= ``coherence_min``) and its
+      magnitude is at least ``magnitude_fraction`` of the frame's median over the coherent outline;
+    * the reference wall = the reference frame's outline ∩ those pixels; on every later (earlier) frame the search
+      region is that frame's outline dilated by one pixel, or, without an outline, the previous frame's measured
+      wall dilated by ``search_px`` pixels (``"propagate"``); ``"end"`` stops measuring at the first frame without an
+      outline;
+    * inside the region each encoding is unwrapped spatially and aligned in time to the previous frame; a pixel is
+      kept only when the material now there came from the reference wall (pull-back ``X = x − u`` falls inside it)
+      and when its displacement agrees with its measured neighbours' median within a quarter wrap (``0.25 / ke``
+      mm: an unwrapping error is a whole wrap);
+    * a frame keeping less than :data:`MIN_WALL_FRACTION` of the reference wall is "lost" (not measured; with
+      propagation, the frames after it are not measured either).
+
+    The provenance says, per frame, where its wall came from (``frame_sources``: contour, propagated, lost, none)
+    and lists ``measured_frames``; frames not measured are all zero with an empty mask.
+
+    ``unannotated="nearest"`` is the earlier path, kept for comparison: no per-pixel quality, and each frame without
+    an outline reuses the nearest outlined frame's mask (the wall has moved: only approximately right).
+
     Args:
         dense: :class:`DenseSeries`.
-        mask: myocardial mask overriding ``dense.segmentation`` (``(z, y, x)`` or ``(t, z, y, x)``), or ``"auto"``
-            to find the myocardium on the images (:func:`~cardiogen.motion.dense_mask.detect_myocardium`).
-        temporal_unwrap: fix 2πk frame to frame from the reference frame.
+        mask: myocardial mask overriding ``dense.segmentation`` (``(z, y, x)`` or ``(t, z, y, x)``; empty frames of
+            the latter count as not outlined), or ``"auto"`` to find the myocardium on the images
+            (:func:`~cardiogen.motion.dense_mask.detect_myocardium`, refused when it is not a coherent ring).
+        temporal_unwrap: fix 2πk frame to frame from the reference frame (nearest path; the tracked path always does).
         offset_correction: ``True``/``"planar"``, ``"constant"`` or ``False``.
         reference_frame: frame of ≈ zero displacement (the encoding time).
-        spatial_unwrap: quality-guided unwrapping inside the mask (off: temporal/per-pixel unwrapping only).
-        per_pixel_temporal: after the per-region temporal shift, also move single pixels that jump by more than π
-            from the previous frame (assumes less than half a wrap length ``1/(2 ke)`` of motion between frames).
+        spatial_unwrap: quality-guided unwrapping inside the mask (nearest path; the tracked path always does).
+        per_pixel_temporal: nearest path: also move single pixels that jump by more than π from the previous frame.
         static_mask: bool ``(z, y, x)`` or ``(t, z, y, x)`` of static tissue for the offset estimate.
         heart_margin_mm: automatic static tissue lies farther than this from the filled LV.
+        unannotated: ``"propagate"`` (default), ``"end"`` or ``"nearest"`` (above).
+        coherence_min, magnitude_fraction, search_px: per-pixel thresholds and search band of the tracked path.
         return_frame_masks: also return the per-frame masks ``(t, z, y, x)``.
 
     Returns:
         :class:`DisplacementSeries` ``(t, 3, z, y, x)`` mm, LPS components, **Eulerian** (value at pixel x of frame
         t = displacement of the material point now at x), 0 outside each frame's mask; ``mask`` = union of the frame
-        masks; provenance notes the sampling, ke, offsets. With ``return_frame_masks``: ``(displacement, masks)``.
+        masks; provenance notes the sampling, ke, offsets, frame sources. With ``return_frame_masks``:
+        ``(displacement, masks)``.
 
     Raises:
-        CardioGenInputError: no mask ("DENSE displacement needs a myocardial mask"), no/invalid ke, bad arguments.
+        CardioGenInputError: no mask ("DENSE displacement needs a myocardial mask"), an automatic mask that is not a
+        coherent ring, no/invalid ke, bad arguments, no measurable wall on the reference frame.
     """
     if not isinstance(dense, DenseSeries):
         raise CardioGenInputError("dense_displacement needs a cardiogen.data.DenseSeries", got=type(dense).__name__)
+    if unannotated not in UNANNOTATED:
+        raise CardioGenInputError("unannotated must be one of " + ", ".join(UNANNOTATED), got=unannotated)
+    if not 0 < float(coherence_min) < 1 or not 0 <= float(magnitude_fraction) < 1 or int(search_px) < 0:
+        raise CardioGenInputError("coherence_min in (0, 1), magnitude_fraction in [0, 1), search_px >= 0",
+                                  got=(coherence_min, magnitude_fraction, search_px))
     ke = _ke_values(dense)
-    masks = dense_frame_masks(dense, mask)
+    drawn, annotated, mask_source = _drawn_masks(dense, mask)
+    nearest = _fill_from_nearest_frame(drawn, annotated)
     mode = _offset_mode(offset_correction)
     if not np.isfinite(float(heart_margin_mm)) or float(heart_margin_mm) < 0:
         raise CardioGenInputError("heart_margin_mm must be >= 0 mm", got=heart_margin_mm)
@@ -417,17 +648,16 @@ def dense_displacement(dense: DenseSeries, mask: Any = None, *, temporal_unwrap:
         static = np.asarray(static_mask, dtype=bool)
         if static.ndim == 3:
             static = np.broadcast_to(static, (n_t,) + static.shape)
-        if static.shape != masks.shape:
+        if static.shape != nearest.shape:
             raise CardioGenInputError("static_mask must be (z, y, x) or (t, z, y, x) on the DENSE grid",
-                                      expected=masks.shape[1:], got=np.asarray(static_mask).shape)
-    heart = np.stack([np.stack([ndimage.binary_fill_holes(masks[t, k]) for k in range(n_z)]) for t in range(n_t)])
+                                      expected=nearest.shape[1:], got=np.asarray(static_mask).shape)
+    heart = np.stack([np.stack([ndimage.binary_fill_holes(nearest[t, k]) for k in range(n_z)]) for t in range(n_t)])
     heart_any = heart.any(axis=0)
     geometry = dense.magnitude.geometry
     uncorrected: list[tuple[int, int]] = []
     offsets_rad: dict[str, list] = {}
-    disp = np.zeros((n_t, 3, n_z, n_y, n_x), dtype=np.float64)
+    phases = []
     for e, enc in enumerate(dense.encodings):
-        axis = _AXES[enc]
         phase = dense.phase[e].astype(float)  # (t, z, y, x)
         offs = []
         if mode is not None:
@@ -436,43 +666,84 @@ def dense_displacement(dense: DenseSeries, mask: Any = None, *, temporal_unwrap:
                     if static is not None:
                         st = static[t, k]
                     else:
-                        st = _static_mask(dense, t, k, heart_any[k], masks[t, k], float(heart_margin_mm))
+                        st = _static_mask(dense, t, k, heart_any[k], nearest[t, k], float(heart_margin_mm))
                     off = estimate_phase_offset(phase[t, k], dense.magnitude.array[t, k], st & ~heart[t, k], mode)
                     if off is None:
                         uncorrected.append((t, k))
                         offs.append(0.0)
                         continue
                     phase[t, k] = _wrap(phase[t, k] - off)
-                    offs.append(float(np.mean(off[masks[t, k]])) if masks[t, k].any() else float(np.mean(off)))
+                    offs.append(float(np.mean(off[nearest[t, k]])) if nearest[t, k].any() else float(np.mean(off)))
         offsets_rad[enc] = offs
+        phases.append(phase)
+    disp = np.zeros((n_t, 3, n_z, n_y, n_x), dtype=np.float64)
+    axes = [_AXES[enc] for enc in dense.encodings]
+    tracked = unannotated != "nearest"
+    quality: dict[str, Any] = {}
+    if tracked:
+        masks = np.zeros_like(nearest)
+        sources = [["none"] * n_z for _ in range(n_t)]
+        dropped = {"incoherent": 0, "off_wall": 0, "outlier": 0}
+        sx, sy = geometry.spacing[:2]
         for k in range(n_z):
-            series = np.zeros((n_t, n_y, n_x))
+            if not annotated[:, k].any():
+                continue
+            u_k, m_k, info = _track_slice(np.stack([p[:, k] for p in phases]), dense.magnitude.array[:, k],
+                                          drawn[:, k], annotated[:, k], ke, axes, (sx, sy), reference_frame,
+                                          unannotated, float(coherence_min), float(magnitude_fraction),
+                                          int(search_px))
+            masks[:, k] = m_k
             for t in range(n_t):
-                if spatial_unwrap:
-                    series[t] = _unwrap_2d(phase[t, k], masks[t, k])[0]
-                else:
-                    series[t] = np.where(masks[t, k], phase[t, k], 0.0)
-            if temporal_unwrap:
-                series = unwrap_temporal(series, masks[:, k], reference_frame=reference_frame,
-                                         per_pixel=per_pixel_temporal)
-            else:
+                sources[t][k] = info["source"][t]
+            for key, value in info["dropped"].items():
+                dropped[key] += value
+            for e in range(len(axes)):
+                disp[:, :, k] += geometry.direction[:, axes[e]][None, :, None, None] * u_k[e][:, None]
+        if not masks[reference_frame].any():
+            raise CardioGenInputError(
+                "no measurable myocardium on the DENSE reference frame: the outline holds no pixel of coherent "
+                "phase (is it on this series' wall?)", source=dense.metadata.get("source_file")
+                if isinstance(dense.metadata, dict) else None)
+        quality = {"frame_sources": [s[0] if n_z == 1 else s for s in sources],
+                   "dropped_pixels": dropped, "coherence_min": float(coherence_min),
+                   "magnitude_fraction": float(magnitude_fraction), "search_px": int(search_px)}
+    else:
+        masks = nearest
+        for e, phase in enumerate(phases):
+            for k in range(n_z):
+                series = np.zeros((n_t, n_y, n_x))
                 for t in range(n_t):
-                    series[t] = _normalise(series[t], ndimage.label(masks[t, k])[0])
-            u_axis = series / (TWO_PI * ke[e])  # mm along the index axis
-            disp[:, :, k] += geometry.direction[:, axis][None, :, None, None] * u_axis[:, None]
+                    if spatial_unwrap:
+                        series[t] = _unwrap_2d(phase[t, k], masks[t, k])[0]
+                    else:
+                        series[t] = np.where(masks[t, k], phase[t, k], 0.0)
+                if temporal_unwrap:
+                    series = unwrap_temporal(series, masks[:, k], reference_frame=reference_frame,
+                                             per_pixel=per_pixel_temporal)
+                else:
+                    for t in range(n_t):
+                        series[t] = _normalise(series[t], ndimage.label(masks[t, k])[0])
+                u_axis = series / (TWO_PI * ke[e])  # mm along the index axis
+                disp[:, :, k] += geometry.direction[:, axes[e]][None, :, None, None] * u_axis[:, None]
     disp *= masks[:, None]
+    measured = masks.reshape(n_t, -1).any(axis=1)
     provenance = {
         "method": "DENSE phase -> displacement (cardiogen.motion.dense)",
         "sampling": "eulerian: value at pixel x of frame t = displacement of the material point now at x",
         "ke_cycles_per_mm": ke, "encodings": list(dense.encodings), "reference_frame": reference_frame,
-        "offset_correction": mode or "off", "spatial_unwrap": bool(spatial_unwrap),
-        "temporal_unwrap": bool(temporal_unwrap), "per_pixel_temporal": bool(per_pixel_temporal),
-        "mask_source": ("automatic (cardiogen.motion.dense_mask.detect_myocardium)" if isinstance(mask, str) else
-                        "mask argument" if mask is not None else "segmentation (nearest annotated frame)"),
-        "mask_phase_coherence": round(mask_phase_coherence(dense, masks), 3),
+        "offset_correction": mode or "off", "spatial_unwrap": bool(spatial_unwrap or tracked),
+        "temporal_unwrap": bool(temporal_unwrap or tracked), "per_pixel_temporal": bool(per_pixel_temporal),
+        "mask_source": mask_source, "unannotated": unannotated,
+        "tracking": "per-pixel quality, wall tracked from the reference frame" if tracked else
+                    "none: frames without an outline reuse the nearest outlined frame's mask",
+        "contour_frames": np.flatnonzero(annotated.any(axis=1)).tolist(),
+        "measured_frames": np.flatnonzero(measured).tolist(),
+        "mask_phase_coherence": round(mask_phase_coherence(dense, nearest), 3),
+        "measured_phase_coherence": round(mask_phase_coherence(dense, masks), 3),
         "offset_mean_in_mask_rad": offsets_rad,
         "offset_uncorrected_frames": sorted({t for t, _ in uncorrected}),
         "unencoded_axes_zero": [a for a in "xyz" if a not in dense.encodings],
+        **quality,
     }
     result = DisplacementSeries(disp.astype(np.float32), geometry=geometry, frame_times=dense.magnitude.frame_times,
                                 reference_frame=reference_frame, mask=masks.any(axis=0),
@@ -560,44 +831,80 @@ def dense_to_lagrangian(disp_eulerian: DisplacementSeries, frame_masks: Any = No
                               synthetic=disp_eulerian.synthetic, provenance=provenance)
 
 
-def dense_strain(dense: DenseSeries, mask: Any = None, *, smooth_mm: float | None = None,
+#: Strain estimators of :func:`dense_strain`: "mesh" (default, :func:`~cardiogen.motion.dense_mesh.mesh_strain`) and
+#: "grid" (Eulerian -> Lagrangian resampling, then :func:`~cardiogen.motion.strain.compute_strain`).
+STRAIN_METHODS = ("mesh", "grid")
+
+
+def dense_strain(dense: DenseSeries, mask: Any = None, *, method: str = "mesh", smooth_mm: float | None = None,
                  displacement_options: dict | None = None, **strain_options: Any) -> StrainSeries:
-    """DENSE -> Eulerian displacement -> Lagrangian displacement -> :func:`~cardiogen.motion.strain.compute_strain`.
+    """DENSE -> Eulerian displacement (:func:`dense_displacement`, tracked with per-pixel quality) -> strain.
 
-    The myocardium (and, when the segmentation has one, the blood pool) of the reference frame define the strain
-    mask and the LV centre. ``displacement_options`` go to :func:`dense_displacement`, ``strain_options`` to
-    ``compute_strain``.
+    ``method="mesh"`` (default) takes the deformation gradient per triangle of measured pixels
+    (:func:`~cardiogen.motion.dense_mesh.mesh_strain`, robust means for the curves); ``"grid"`` resamples onto the
+    reference grid (:func:`dense_to_lagrangian`) and differentiates there (:func:`~cardiogen.motion.strain.
+    compute_strain`; needed for longitudinal strain of a 3D-encoded stack). ``benchmarks/dense_strain.py`` compares
+    the two on the analytic ring (:mod:`cardiogen.analytic`). Frames that were not measured (no outline and no
+    propagation, or lost) have NaN curves; ``provenance["measured_frames"]`` lists the others.
+
+    The myocardium measured on the reference frame (and, when the segmentation has one, the blood pool) define
+    the strain mask and the LV centre. ``displacement_options`` go to :func:`dense_displacement`, ``strain_options``
+    to the estimator (AHA options; ``longitudinal`` for "grid").
     """
-    return dense_motion_and_strain(dense, mask, smooth_mm=smooth_mm, displacement_options=displacement_options,
-                                   **strain_options)[1]
+    return dense_motion_and_strain(dense, mask, method=method, smooth_mm=smooth_mm,
+                                   displacement_options=displacement_options, **strain_options)[1]
 
 
-def dense_motion_and_strain(dense: DenseSeries, mask: Any = None, *, smooth_mm: float | None = None,
-                            displacement_options: dict | None = None,
+def _blood_pool(dense: DenseSeries, ref: int) -> np.ndarray | None:
+    seg = dense.segmentation
+    if seg is None:
+        return None
+    try:
+        blood_value = seg.value_of("LV blood pool")
+    except CardioGenInputError:
+        return None
+    annotated = np.flatnonzero(np.asarray(seg.annotated).any(axis=1))
+    f = int(annotated[np.argmin(np.abs(annotated - ref))]) if annotated.size else ref
+    blood = seg.labels[f] == blood_value
+    return blood if blood.any() else None
+
+
+def dense_motion_and_strain(dense: DenseSeries, mask: Any = None, *, method: str = "mesh",
+                            smooth_mm: float | None = None, displacement_options: dict | None = None,
                             **strain_options: Any) -> tuple[DisplacementSeries, StrainSeries]:
-    """Like :func:`dense_strain`, also returning the Lagrangian displacement it computed on the way."""
+    """Like :func:`dense_strain`, also returning the Lagrangian displacement (on the reference grid, for display
+    and export) computed on the way."""
+    from .dense_mesh import mesh_strain  # noqa: PLC0415
     from .strain import compute_strain  # noqa: PLC0415
 
+    if method not in STRAIN_METHODS:
+        raise CardioGenInputError("DENSE strain method must be one of " + ", ".join(STRAIN_METHODS), got=method)
     opts = dict(displacement_options or {})
     eul, masks = dense_displacement(dense, mask, return_frame_masks=True, **opts)
     lag = dense_to_lagrangian(eul, masks)
     ref = eul.reference_frame
-    blood = None
-    if mask is None and dense.segmentation is not None:
-        seg = dense.segmentation
-        try:
-            blood_value = seg.value_of("LV blood pool")
-        except CardioGenInputError:
-            blood_value = None
-        if blood_value is not None:
-            labels = seg.labels
-            annotated = np.flatnonzero(np.asarray(seg.annotated).any(axis=1))
-            f = int(annotated[np.argmin(np.abs(annotated - ref))]) if annotated.size else ref
-            blood = labels[f] == blood_value
-            if not blood.any():
-                blood = None
+    blood = _blood_pool(dense, ref) if mask is None else None
     strain_options.setdefault("blood_pool_mask", blood)
-    return lag, compute_strain(lag, masks[ref], smooth_mm=smooth_mm, **strain_options)
+    measured = masks.reshape(masks.shape[0], -1).any(axis=1)
+    if method == "mesh" and strain_options.get("longitudinal"):
+        method = "grid"  # the mesh is in-plane; a 3D-encoded stack's longitudinal strain needs the grid
+    if method == "mesh":
+        strain_options.pop("longitudinal", None)
+        if smooth_mm:
+            raise CardioGenInputError("smooth_mm applies to method='grid'; the mesh estimator does not smooth",
+                                      got=smooth_mm)
+        strain = mesh_strain(eul, masks, masks[ref], **strain_options)
+    else:
+        strain = compute_strain(lag, masks[ref], smooth_mm=smooth_mm, **strain_options)
+        for key, curve in strain.segment_curves.items():
+            curve = np.array(curve, dtype=float)
+            curve[~measured] = np.nan
+            strain.segment_curves[key] = curve
+        for name in strain.components:
+            strain.components[name][~measured] = 0.0
+        strain.provenance.update(strain_estimator="grid", measured_frames=np.flatnonzero(measured).tolist())
+    strain.provenance["frame_sources"] = eul.provenance.get("frame_sources")
+    return lag, strain
 
 
 def refine_myocardium_mask(dense: DenseSeries, region: Any = None, *, magnitude_fraction: float = 0.5,

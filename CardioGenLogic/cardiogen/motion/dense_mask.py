@@ -45,7 +45,7 @@ from ..data import DenseSeries
 from ..errors import CardioGenInputError
 
 __all__ = ["detect_myocardium", "phase_coherence", "local_contrast", "mask_phase_coherence", "mask_or_auto",
-           "LOW_COHERENCE"]
+           "check_myocardium_mask", "ring_problem", "LOW_COHERENCE"]
 
 #: Mean phase coherence under which a myocardial mask is reported as probably off the myocardium. Calibrated on the
 #: phantoms' true myocardium (0.92 at 2.8 mm pixels, 0.88 at 4 mm, 0.75 at 5.7 mm, where the 3×3 window already
@@ -244,3 +244,57 @@ def mask_phase_coherence(dense: DenseSeries, masks: Any, frames: Any = None) -> 
             if m[t, k].any():
                 values.append(phase_coherence(dense.phase[:, t, k])[m[t, k]])
     return float(np.mean(np.concatenate(values))) if values else float("nan")
+
+
+def ring_problem(mask2d: Any, spacing_yx: tuple[float, float] = (1.0, 1.0), rays: int = 36) -> str | None:
+    """Why a 2D myocardial mask is not an LV ring, or None when it is one.
+
+    A short-axis LV myocardium is one closed band around a cavity: its filled outline must enclose a hole of at
+    least a tenth of its area, and at least 90 % of ``rays`` rays from the hole's centre must cross the band.
+    """
+    m = np.asarray(mask2d, dtype=bool)
+    if not m.any():
+        return "empty"
+    filled = ndimage.binary_fill_holes(m)
+    hole = filled & ~m
+    if np.count_nonzero(hole) < 0.1 * np.count_nonzero(filled):
+        return (f"no cavity: a blob, not a ring (cavity {np.count_nonzero(hole)} of {np.count_nonzero(filled)} "
+                "pixels)")
+    cy, cx = ndimage.center_of_mass(hole)
+    rows, cols = np.nonzero(m)
+    ang = np.arctan2((rows - cy) * spacing_yx[0], (cols - cx) * spacing_yx[1])
+    hit = np.unique(np.floor((ang + np.pi) / (2 * np.pi) * rays).astype(int) % rays)
+    if hit.size < 0.9 * rays:
+        return f"an open band: the mask covers {hit.size} of {rays} directions around its cavity"
+    return None
+
+
+def check_myocardium_mask(dense: DenseSeries, masks: Any, *, what: str = "the myocardial mask",
+                          min_coherence: float = LOW_COHERENCE) -> None:
+    """Refuse a myocardial mask that cannot give DENSE strain: raise :class:`CardioGenInputError` (naming the DENSE's
+    file and the problem) when its mean phase coherence (:func:`mask_phase_coherence`) is under ``min_coherence``
+    (it lies on blood, lung or air) or when, on most frames that have one, it is not a ring (:func:`ring_problem`).
+    """
+    m = np.asarray(masks, dtype=bool)
+    source = dense.metadata.get("source_file") if isinstance(dense.metadata, dict) else None
+    coherence = mask_phase_coherence(dense, m)
+    if not np.isfinite(coherence) or coherence < min_coherence:
+        raise CardioGenInputError(
+            f"{what} lies off the myocardium: its mean phase coherence is {coherence:.2f} (tissue about 0.9, blood/"
+            f"air about 0.5; needs >= {min_coherence}); no strain is computed from it - give contours or a mask",
+            source=source)
+    sx, sy = dense.magnitude.geometry.spacing[:2]
+    problems = []
+    checked = 0
+    for t in range(m.shape[0]):
+        for k in range(m.shape[1]):
+            if m[t, k].any():
+                checked += 1
+                why = ring_problem(m[t, k], (float(sy), float(sx)))
+                if why:
+                    problems.append((t, k, why))
+    if checked and len(problems) > checked / 2:
+        t, k, why = problems[0]
+        raise CardioGenInputError(
+            f"{what} is not an LV ring on {len(problems)} of {checked} frames (frame {t}, slice {k}: {why}); no "
+            "strain is computed from it - give contours or a mask", source=source)

@@ -1,0 +1,268 @@
+"""DENSE strain from the measured (Eulerian) displacement on a triangle mesh, without resampling.
+
+DENSE measures, at pixel ``x`` of frame ``t``, the displacement ``u`` of the material point now at ``x``, so every
+measured pixel is a pair (current position ``x``, reference position ``X = x − u``). :func:`mesh_strain` triangulates
+the measured pixels of each frame (two triangles per 2×2 block whose three corners are measured) and takes, per
+triangle, the affine map between its reference and current corners: ``F = [x₁−x₀, x₂−x₀] · [X₁−X₀, X₂−X₀]⁻¹``,
+exact for any field that is linear over the triangle (DENSEanalysis also takes the deformation gradient per mesh
+triangle, on its Lagrangian mesh). ``E = ½ (FᵀF − I)``; ``E_rr``, ``E_cc`` use ``e_r`` radial from the reference LV
+centre through the triangle's reference centroid. This avoids the two losses of the grid estimator on thin walls
+(3-5 pixels): bilinear Eulerian -> Lagrangian resampling next to the wall's edge (where the field is extended by
+nearest neighbour) and one-sided finite differences at the edge.
+
+Optional spatial fit (``fit=True``, off by default): before triangulation each measured pixel's displacement is
+replaced by the value at its centre of a least-squares plane over its measured 3×3 neighbourhood (at least 4
+non-collinear points). It halves the noise variance but flattens the transmural gradient of a 3-5 pixel wall
+(radial strain about 0.015 lower on the analytic ring), so it is not the default.
+
+Aggregation: the triangles' strains, placed at their reference centroids, are interpolated linearly (Delaunay) onto
+the reference myocardium's pixel centres, taking the nearest triangle's value where none lies within a pixel; so every
+reference pixel gets a value, as the truth of a strain map is defined there. Segment and global curves are means
+over the reference myocardium after winsorising each frame's pixel values at ``median ± winsor · 1.4826 · MAD``
+(isolated noise spikes do not drag a mean; a real transmural gradient, within a few MAD, is kept). Frames without a
+measured mask give NaN curves and zero maps.
+
+Partial volume: a pixel on the wall's edge carries the phase of the part of it that is wall, whose centre lies
+inside the pixel's centre, which flattens the measured transmural gradient slightly (on the analytic ring at 2-2.5
+mm pixels, noise-free, peak radial strain about 0.01-0.02 under the truth; without partial volume 0.001-0.004).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from ..data import DisplacementSeries, StrainSeries
+from ..errors import CardioGenInputError
+from .aha import N_SEGMENTS, aha_segments, slice_centers
+
+__all__ = ["mesh_strain", "plane_fit", "robust_mean", "triangle_strains"]
+
+
+def plane_fit(u: np.ndarray, mask: np.ndarray, spacing_xy: tuple[float, float]) -> np.ndarray:
+    """Value at each measured pixel of the least-squares plane over its measured 3×3 neighbourhood.
+
+    Args:
+        u: float ``(c, y, x)`` components.
+        mask: bool ``(y, x)`` measured pixels.
+        spacing_xy: pixel size (x, y) mm (the fit is in mm; the result does not depend on it for a plane).
+
+    Returns:
+        float ``(c, y, x)``: fitted values inside ``mask`` (own value where the fit is ill-posed), ``u`` outside.
+    """
+    m = mask.astype(float)
+    k = np.ones((3, 3))
+    yy, xx = np.mgrid[-1:2, -1:2].astype(float)
+    xx, yy = xx * spacing_xy[0], yy * spacing_xy[1]
+
+    def corr(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return ndimage.correlate(a, w, mode="constant")
+
+    s1 = corr(m, k)
+    sx, sy = corr(m, xx), corr(m, yy)
+    sxx, syy, sxy = corr(m, xx * xx), corr(m, yy * yy), corr(m, xx * yy)
+    a = np.stack([np.stack([s1, sx, sy], -1), np.stack([sx, sxx, sxy], -1), np.stack([sy, sxy, syy], -1)], -2)
+    det = np.linalg.det(a)
+    ok = mask & (s1 >= 4) & (np.abs(det) > 1e-6 * np.maximum(s1, 1) ** 3 * max(spacing_xy) ** 4)
+    out = np.array(u, dtype=float, copy=True)
+    if not ok.any():
+        return out
+    a_ok = a[ok]
+    for c in range(u.shape[0]):
+        um = u[c] * m
+        b = np.stack([corr(um, k), corr(um, xx), corr(um, yy)], -1)[ok]
+        coef = np.linalg.solve(a_ok, b[..., None])[..., 0]
+        out[c][ok] = coef[:, 0]  # plane value at the centre (offset 0)
+    return out
+
+
+def triangle_strains(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray, centre: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-triangle radial and circumferential Green-Lagrange strain of one slice and frame.
+
+    Args:
+        x: float ``(2, y, x)`` current positions (mm, in-plane index frame: component 0 along columns, 1 along rows).
+        big_x: float ``(2, y, x)`` reference positions of the same material points.
+        mask: bool ``(y, x)`` measured pixels.
+        centre: ``(2,)`` reference LV centre in the same frame (mm).
+
+    Returns:
+        ``(err, ecc, centroid, area)``: ``(n,)`` strains, ``(n, 2)`` reference centroids (mm), ``(n,)`` reference
+        areas (mm²) of the ``n`` triangles whose corners are all measured (non-degenerate ones only).
+    """
+    m = mask
+    corners = [  # (row, col) offsets of the three corners of the two triangles of each 2x2 block
+        ((0, 0), (0, 1), (1, 0)),
+        ((1, 1), (1, 0), (0, 1)),
+    ]
+    errs, eccs, cents, areas = [], [], [], []
+    ny, nx = m.shape
+    for tri in corners:
+        valid = np.ones((ny - 1, nx - 1), dtype=bool)
+        for dr, dc in tri:
+            valid &= m[dr:dr + ny - 1, dc:dc + nx - 1]
+        if not valid.any():
+            continue
+        rows, cols = np.nonzero(valid)
+        pts_x = [np.stack([x[c][rows + dr, cols + dc] for c in range(2)], -1) for dr, dc in tri]
+        pts_big = [np.stack([big_x[c][rows + dr, cols + dc] for c in range(2)], -1) for dr, dc in tri]
+        dx = np.stack([pts_x[1] - pts_x[0], pts_x[2] - pts_x[0]], -1)  # (n, 2, 2) columns = edges
+        d_big = np.stack([pts_big[1] - pts_big[0], pts_big[2] - pts_big[0]], -1)
+        det = np.linalg.det(d_big)
+        good = np.abs(det) > 1e-6
+        if not good.any():
+            continue
+        f = dx[good] @ np.linalg.inv(d_big[good])
+        e = 0.5 * (np.swapaxes(f, -1, -2) @ f - np.eye(2))
+        cen = (pts_big[0] + pts_big[1] + pts_big[2])[good] / 3.0
+        rel = cen - centre
+        e_r = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
+        e_c = np.stack([-e_r[:, 1], e_r[:, 0]], -1)
+        errs.append(np.einsum("ni,nij,nj->n", e_r, e, e_r))
+        eccs.append(np.einsum("ni,nij,nj->n", e_c, e, e_c))
+        cents.append(cen)
+        areas.append(0.5 * np.abs(det[good]))
+    if not errs:
+        empty = np.zeros(0)
+        return empty, empty, np.zeros((0, 2)), empty
+    return np.concatenate(errs), np.concatenate(eccs), np.concatenate(cents), np.concatenate(areas)
+
+
+def _to_points(src: np.ndarray, values: np.ndarray, targets: np.ndarray, pixel_mm: float) -> np.ndarray:
+    """Values ``(m, c)`` at ``targets`` ``(m, 2)`` mm from scattered ``(src (n, 2), values (n, c))``: linear interpolation on the
+    Delaunay triangulation of ``src`` where a source point lies within one pixel, else the nearest source value
+    (the triangulation's hull spans the blood pool of a ring: it is never used across the cavity)."""
+    from scipy.interpolate import LinearNDInterpolator  # noqa: PLC0415
+    from scipy.spatial import cKDTree  # noqa: PLC0415
+
+    dist, idx = cKDTree(src).query(targets)
+    out = values[idx].astype(float)
+    if src.shape[0] >= 4:
+        try:
+            lin = LinearNDInterpolator(src, values)(targets)
+        except Exception:  # noqa: BLE001 (degenerate point sets: keep the nearest values)
+            lin = np.full(out.shape, np.nan)
+        use = np.isfinite(lin).all(axis=1) & (dist < pixel_mm)
+        out[use] = lin[use]
+    return out
+
+
+def robust_mean(values: np.ndarray, winsor: float = 4.0) -> float:
+    """Mean after clipping at ``median ± winsor · 1.4826 · MAD`` (NaN for no values)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan")
+    med = np.median(v)
+    mad = 1.4826 * np.median(np.abs(v - med))
+    if mad > 0 and np.isfinite(winsor):
+        v = np.clip(v, med - winsor * mad, med + winsor * mad)
+    return float(v.mean())
+
+
+def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: Any, *,
+                blood_pool_mask: Any = None, long_axis: Sequence[float] | None = None, rv_mask: Any = None,
+                rv_insertion_deg: float | None = None, segments: Any = None, fit: bool = False,
+                winsor: float = 4.0) -> StrainSeries:
+    """Radial and circumferential strain of a DENSE (Eulerian) displacement on a triangle mesh (module docstring).
+
+    Args:
+        eulerian: :class:`DisplacementSeries` from :func:`~cardiogen.motion.dense.dense_displacement` (value at pixel
+            ``x`` of frame ``t`` = displacement of the material point now at ``x``), LPS mm.
+        frame_masks: bool ``(t, z, y, x)`` measured pixels per frame (empty frame = not measured).
+        reference_mask: bool ``(z, y, x)`` myocardium at the reference frame (where the maps and curves live).
+        blood_pool_mask: optional ``(z, y, x)`` LV blood pool of the reference frame (LV centre of open rings).
+        long_axis, rv_mask, rv_insertion_deg, segments: AHA segmentation, as in
+            :func:`~cardiogen.motion.strain.compute_strain`.
+        fit: plane fit of the displacement over 3×3 measured neighbours before triangulation.
+        winsor: clipping of pixel values (in robust standard deviations) before the curves' means.
+
+    Returns:
+        :class:`StrainSeries` with "radial" and "circumferential" maps ``(t, z, y, x)`` on the reference grid (0
+        outside the reference myocardium and where no triangle landed), AHA ``segment_curves`` and
+        ``global_<component>`` (NaN on frames without a measurement); provenance: method, measured frames, coverage
+        (fraction of reference myocardium pixels with a value, per frame).
+    """
+    if not isinstance(eulerian, DisplacementSeries):
+        raise CardioGenInputError("mesh_strain needs a DisplacementSeries", got=type(eulerian).__name__)
+    n_t = eulerian.n_frames
+    shape = eulerian.spatial_shape
+    fm = np.asarray(frame_masks, dtype=bool)
+    if fm.shape != (n_t,) + shape:
+        raise CardioGenInputError("frame_masks must be (t, z, y, x)", expected=(n_t,) + shape, got=fm.shape)
+    ref = np.asarray(reference_mask, dtype=bool)
+    if ref.ndim == 2:
+        ref = ref[None]
+    if ref.shape != shape or not ref.any():
+        raise CardioGenInputError("reference myocardium must be a non-empty (z, y, x) mask on the DENSE grid",
+                                  expected=shape, got=ref.shape)
+    blood = None if blood_pool_mask is None else np.asarray(blood_pool_mask, dtype=bool).reshape(shape)
+    geometry = eulerian.geometry
+    sx, sy = geometry.spacing[0], geometry.spacing[1]
+    d = np.asarray(geometry.direction)
+    centres_idx = slice_centers(ref, blood)  # (z, 2) (col, row)
+    rows, cols = np.mgrid[0:shape[1], 0:shape[2]].astype(float)
+    pos = np.stack([cols * sx, rows * sy])  # current pixel centres, mm along the index axes
+    maps = {name: np.zeros((n_t,) + shape, dtype=np.float32) for name in ("radial", "circumferential")}
+    has = np.zeros((n_t,) + shape, dtype=bool)
+    measured = fm.reshape(n_t, -1).any(axis=1)
+    for t in range(n_t):
+        if not measured[t]:
+            continue
+        for k in range(shape[0]):
+            mk = fm[t, k]
+            if np.count_nonzero(mk) < 3:
+                continue
+            u_world = eulerian.array[t, :, k].astype(float)  # (3, y, x)
+            u_idx = np.stack([np.tensordot(d[:, 0], u_world, axes=1), np.tensordot(d[:, 1], u_world, axes=1)])
+            if fit:
+                u_idx = plane_fit(u_idx, mk, (sx, sy))
+            big_x = pos - u_idx
+            centre = np.array([centres_idx[k, 0] * sx, centres_idx[k, 1] * sy])
+            err, ecc, cen, area = triangle_strains(pos, big_x, mk, centre)
+            if err.size == 0:
+                continue
+            targets = np.stack([cols[ref[k]] * sx, rows[ref[k]] * sy], -1)
+            both = _to_points(cen, np.stack([err, ecc], -1), targets, max(sx, sy))
+            maps["radial"][t, k][ref[k]] = both[:, 0]
+            maps["circumferential"][t, k][ref[k]] = both[:, 1]
+            has[t, k] = ref[k]
+    if segments is None:
+        segments = aha_segments(ref, geometry, rv_mask=rv_mask, rv_insertion_deg=rv_insertion_deg,
+                                long_axis=long_axis, blood_pool_mask=blood)
+    segments = np.asarray(segments)
+    if segments.shape != shape:
+        raise CardioGenInputError("AHA segments grid differs", expected=shape, got=segments.shape)
+    curves: dict[str, np.ndarray] = {}
+    for name, arr in maps.items():
+        seg_curve = np.full((n_t, N_SEGMENTS), np.nan)
+        glob = np.full(n_t, np.nan)
+        for t in range(n_t):
+            sel = has[t]
+            if not sel.any():
+                continue
+            vals = arr[t][sel].astype(float)
+            med = np.median(vals)
+            mad = 1.4826 * np.median(np.abs(vals - med))
+            lo, hi = (med - winsor * mad, med + winsor * mad) if mad > 0 else (-np.inf, np.inf)
+            clipped = np.clip(arr[t].astype(float), lo, hi)
+            glob[t] = float(clipped[sel].mean())
+            for s in range(1, N_SEGMENTS + 1):
+                ss = sel & (segments == s)
+                if ss.any():
+                    seg_curve[t, s - 1] = float(clipped[ss].mean())
+        curves[name] = seg_curve
+        curves[f"global_{name}"] = glob
+        maps[name] = np.where(has, arr, 0.0).astype(np.float32)
+    coverage = [float(np.count_nonzero(has[t]) / np.count_nonzero(ref)) for t in range(n_t)]
+    provenance = {
+        "method": "DENSE mesh: F per triangle of measured pixels (x, X = x - u), E = 1/2 (F^T F - I)",
+        "strain_estimator": "mesh", "plane_fit": bool(fit), "winsor_mad": float(winsor),
+        "measured_frames": np.flatnonzero(measured).tolist(),
+        "coverage": [round(c, 3) for c in coverage],
+        "displacement_provenance": dict(eulerian.provenance),
+    }
+    return StrainSeries(maps, geometry=geometry, frame_times=eulerian.frame_times, mask=ref, segment_curves=curves,
+                        reference_frame=eulerian.reference_frame, synthetic=eulerian.synthetic,
+                        provenance=provenance)
