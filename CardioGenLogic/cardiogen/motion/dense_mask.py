@@ -258,14 +258,14 @@ def ring_problem(mask2d: Any, spacing_yx: tuple[float, float] = (1.0, 1.0), rays
     filled = ndimage.binary_fill_holes(m)
     hole = filled & ~m
     if np.count_nonzero(hole) < 0.1 * np.count_nonzero(filled):
-        return (f"no cavity: a blob, not a ring (cavity {np.count_nonzero(hole)} of {np.count_nonzero(filled)} "
-                "pixels)")
+        return (f"no closed cavity (a blob or an open band), not a ring: cavity {np.count_nonzero(hole)} of "
+                f"{np.count_nonzero(filled)} pixels")
     cy, cx = ndimage.center_of_mass(hole)
     rows, cols = np.nonzero(m)
     ang = np.arctan2((rows - cy) * spacing_yx[0], (cols - cx) * spacing_yx[1])
     hit = np.unique(np.floor((ang + np.pi) / (2 * np.pi) * rays).astype(int) % rays)
     if hit.size < 0.9 * rays:
-        return f"an open band: the mask covers {hit.size} of {rays} directions around its cavity"
+        return f"not a ring: the band covers {hit.size} of {rays} directions around its cavity"
     return None
 
 

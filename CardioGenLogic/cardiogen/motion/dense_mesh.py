@@ -15,8 +15,9 @@ replaced by the value at its centre of a least-squares plane over its measured 3
 non-collinear points). It halves the noise variance but flattens the transmural gradient of a 3-5 pixel wall
 (radial strain about 0.015 lower on the analytic ring), so it is not the default.
 
-Aggregation: the triangles' strains, placed at their reference centroids, are interpolated linearly (Delaunay) onto
-the reference myocardium's pixel centres, taking the nearest triangle's value where none lies within a pixel; so every
+Aggregation: the triangles' strain tensors, placed at their reference centroids, are interpolated linearly (Delaunay)
+onto the reference myocardium's pixel centres and projected there on that pixel's radial and circumferential
+directions, taking the nearest triangle's value where none lies within a pixel; so every
 reference pixel gets a value, as the truth of a strain map is defined there. Segment and global curves are means
 over the reference myocardium after winsorising each frame's pixel values at ``median ± winsor · 1.4826 · MAD``
 (isolated noise spikes do not drag a mean; a real transmural gradient, within a few MAD, is kept). Frames without a
@@ -88,15 +89,16 @@ def triangle_strains(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray, centre:
         centre: ``(2,)`` reference LV centre in the same frame (mm).
 
     Returns:
-        ``(err, ecc, centroid, area)``: ``(n,)`` strains, ``(n, 2)`` reference centroids (mm), ``(n,)`` reference
-        areas (mm²) of the ``n`` triangles whose corners are all measured (non-degenerate ones only).
+        ``(err, ecc, centroid, area, tensor)``: ``(n,)`` strains, ``(n, 2)`` reference centroids (mm), ``(n,)``
+        reference areas (mm²) and ``(n, 3)`` in-plane tensors (E_xx, E_xy, E_yy) of the ``n`` triangles whose corners
+        are all measured (non-degenerate ones only).
     """
     m = mask
     corners = [  # (row, col) offsets of the three corners of the two triangles of each 2x2 block
         ((0, 0), (0, 1), (1, 0)),
         ((1, 1), (1, 0), (0, 1)),
     ]
-    errs, eccs, cents, areas = [], [], [], []
+    errs, eccs, cents, areas, tensors = [], [], [], [], []
     ny, nx = m.shape
     for tri in corners:
         valid = np.ones((ny - 1, nx - 1), dtype=bool)
@@ -123,10 +125,12 @@ def triangle_strains(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray, centre:
         eccs.append(np.einsum("ni,nij,nj->n", e_c, e, e_c))
         cents.append(cen)
         areas.append(0.5 * np.abs(det[good]))
+        tensors.append(np.stack([e[:, 0, 0], e[:, 0, 1], e[:, 1, 1]], -1))
     if not errs:
         empty = np.zeros(0)
-        return empty, empty, np.zeros((0, 2)), empty
-    return np.concatenate(errs), np.concatenate(eccs), np.concatenate(cents), np.concatenate(areas)
+        return empty, empty, np.zeros((0, 2)), empty, np.zeros((0, 3))
+    return (np.concatenate(errs), np.concatenate(eccs), np.concatenate(cents), np.concatenate(areas),
+            np.concatenate(tensors))
 
 
 def _to_points(src: np.ndarray, values: np.ndarray, targets: np.ndarray, pixel_mm: float) -> np.ndarray:
@@ -220,13 +224,20 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
                 u_idx = plane_fit(u_idx, mk, (sx, sy))
             big_x = pos - u_idx
             centre = np.array([centres_idx[k, 0] * sx, centres_idx[k, 1] * sy])
-            err, ecc, cen, area = triangle_strains(pos, big_x, mk, centre)
+            err, ecc, cen, area, tensor = triangle_strains(pos, big_x, mk, centre)
             if err.size == 0:
                 continue
             targets = np.stack([cols[ref[k]] * sx, rows[ref[k]] * sy], -1)
-            both = _to_points(cen, np.stack([err, ecc], -1), targets, max(sx, sy))
-            maps["radial"][t, k][ref[k]] = both[:, 0]
-            maps["circumferential"][t, k][ref[k]] = both[:, 1]
+            e = _to_points(cen, tensor, targets, max(sx, sy))  # (m, 3) tensor at the reference pixel centres
+            rel = targets - centre
+            e_r = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
+            e_c = np.stack([-e_r[:, 1], e_r[:, 0]], -1)
+
+            def quad(v: np.ndarray) -> np.ndarray:
+                return v[:, 0] ** 2 * e[:, 0] + 2 * v[:, 0] * v[:, 1] * e[:, 1] + v[:, 1] ** 2 * e[:, 2]
+
+            maps["radial"][t, k][ref[k]] = quad(e_r)
+            maps["circumferential"][t, k][ref[k]] = quad(e_c)
             has[t, k] = ref[k]
     if segments is None:
         segments = aha_segments(ref, geometry, rv_mask=rv_mask, rv_insertion_deg=rv_insertion_deg,
