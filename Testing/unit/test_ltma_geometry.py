@@ -128,3 +128,45 @@ def test_default_ltma_on_a_foreign_analytic_cine_is_resampled_and_tracks_the_mot
     zero = float(np.linalg.norm(case.displacement.array[1:, :, 0], axis=1)[:, case.myocardium[0]].mean())
     epe = endpoint_error(disp, case.displacement, wall)
     assert epe < 0.5 * zero, (epe, zero)
+
+
+def _mixed_config(tmp_sources: dict) -> dict:
+    from cardiogen.train import load_config
+
+    return load_config({
+        "model": {"channels": [4, 8], "heads": 2, "max_frames": 64, "int_steps": 4},
+        "data": {"grid": GRID.to_dict(), "pixel_mm": [1.5, 3.0], "matrix": [64, 80], "frames": [6, 8],
+                 "min_fov_mm": 120, "slices": 3, "phantom_native_every": 2, "crop": 32, "batch_size": 2,
+                 "sources": tmp_sources},
+        "eval": {"first_seed": 1000, "cases": 1}, "train": {"steps": 2, "device": "cpu", "checkpoint_every": 1},
+        "export": {"id": "ltma-mixed-test"}})
+
+
+def test_mixed_ltma_batches_are_a_pure_function_of_the_step_and_come_from_the_network_grid():
+    pytest.importorskip("cardiogen.analytic")
+    from cardiogen.train.specs_ltma import _pools, mixed_batch
+
+    cfg = _mixed_config({"phantom": {"first_seed": 0, "cases": 2, "weight": 1.0},
+                         "analytic": {"first_seed": 0, "cases": 1, "weight": 1.0}})
+    pools = _pools(cfg)
+    native, drawn = pools["phantom"]  # seed 0 at the phantom's own geometry, seed 1 drawn (1.5-3.0 mm, 64-80 px)
+    assert native[2][1:] == (64, 20) and 6 <= drawn[2][2] <= 8
+    for video, centre, (pixel, matrix, frames) in pools["phantom"] + pools["analytic"]:
+        net = network_grid((matrix, matrix), (pixel, pixel), frames, GRID)
+        assert video.shape[1:] == (net.frames, *net.shape)  # resampled exactly as register_learned does
+        assert 0 <= centre[0] < net.shape[0] and 0 <= centre[1] < net.shape[1]
+    a, b, c = mixed_batch(cfg, 5, 0), mixed_batch(cfg, 5, 0), mixed_batch(cfg, 6, 0)
+    assert a.shape[0] == 2 and a.shape[2:] == (32, 32) and torch.isfinite(a).all()
+    assert torch.equal(a, b) and not (a.shape == c.shape and torch.equal(a, c))
+
+
+def test_mixed_ltma_training_registers_its_grid(tmp_path):
+    pytest.importorskip("cardiogen.analytic")
+    from cardiogen.train import train
+
+    cfg = _mixed_config({"phantom": {"first_seed": 0, "cases": 2, "weight": 1.0}})
+    result = train("ltma", cfg, tmp_path / "run", command="pytest mixed")
+    entry = Registry([result.registry_dir]).get("ltma-mixed-test")
+    assert TrainedGrid.from_dict(entry.geometry) == GRID
+    assert "phantom" in entry.trained_on and "resampled to the network grid" in entry.trained_on
+    assert entry.metrics["epe_mm_in_plane"] > 0
