@@ -250,7 +250,8 @@ def ring_problem(mask2d: Any, spacing_yx: tuple[float, float] = (1.0, 1.0), rays
     """Why a 2D myocardial mask is not an LV ring, or None when it is one.
 
     A short-axis LV myocardium is one closed band around a cavity: its filled outline must enclose a hole of at
-    least a tenth of its area, and at least 90 % of ``rays`` rays from the hole's centre must cross the band.
+    least a tenth of its area, and at least 60 % of ``rays`` rays from the hole's centre must cross the band (the wall
+    found on the images has gaps where it touches the RV or chest wall).
     """
     m = np.asarray(mask2d, dtype=bool)
     if not m.any():
@@ -264,7 +265,7 @@ def ring_problem(mask2d: Any, spacing_yx: tuple[float, float] = (1.0, 1.0), rays
     rows, cols = np.nonzero(m)
     ang = np.arctan2((rows - cy) * spacing_yx[0], (cols - cx) * spacing_yx[1])
     hit = np.unique(np.floor((ang + np.pi) / (2 * np.pi) * rays).astype(int) % rays)
-    if hit.size < 0.9 * rays:
+    if hit.size < 0.6 * rays:
         return f"not a ring: the band covers {hit.size} of {rays} directions around its cavity"
     return None
 
