@@ -35,16 +35,9 @@ class LtmaSpec:
     pipeline = "register"
 
     def build(self, config: dict) -> Any:
-        """The network; ``model.init_from`` (a registry id of the same architecture) starts it from those weights
-        (a resumed run then loads its checkpoint over them)."""
         from ..models.ltma import LTMAConfig, LTMANet
 
-        model = LTMANet(LTMAConfig.from_dict(config["model"]))
-        if config["model"].get("init_from"):
-            from ..weights import Registry
-
-            model.load_state_dict(Registry().load_state_dict(str(config["model"]["init_from"])))
-        return model
+        return LTMANet(LTMAConfig.from_dict(config["model"]))
 
     def _data(self, config: dict) -> dict:
         d = config["data"]
@@ -115,16 +108,14 @@ class LtmaSpec:
         from ..phantom import PhantomConfig, make_case
 
         ev = config.get("eval", {})
+        d = self._data(config)
         grid = TrainedGrid.from_dict(self.geometry(config), source="training config")
-        if self._mixed(config):  # the benchmark's phantom geometry
-            size, frames, slices = 64, 20, 10
-        else:
-            d = self._data(config)
-            size, frames, slices = d["size"], d["frames"], d["slices"]
+        size, frames = (64, 20) if self._mixed(config) else (d["size"], d["frames"])
         seeds = range(int(ev.get("first_seed", 1000)), int(ev.get("first_seed", 1000)) + int(ev.get("cases", 2)))
         errors, seconds = [], []
         for seed in seeds:
-            case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=slices, modalities=("cine",)))
+            case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=d["slices"],
+                                           modalities=("cine",)))
             start = time.time()
             disp = register_learned(case.cine, model.cpu(), grid=grid, device="cpu")
             seconds.append(time.time() - start)

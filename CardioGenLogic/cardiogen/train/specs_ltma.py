@@ -3,8 +3,7 @@
 A config with ``data.sources`` trains on a mix of
 
 * ``phantom``: :mod:`cardiogen.phantom` cines rendered at random in-plane pixels, matrices and frame counts
-  (``data.pixel_mm``, ``data.matrix``, ``data.frames`` ranges; the field of view at least ``data.min_fov_mm``), every
-  ``data.phantom_native_every``-th seed at the phantom's own geometry (64 px, automatic pixel, 20 frames);
+  (``data.pixel_mm``, ``data.matrix``, ``data.frames`` ranges; the field of view at least ``data.min_fov_mm``);
 * ``analytic``: the independent generator :mod:`cardiogen.analytic` (its cine rendering) at random geometry and
   heart parameters;
 * ``sunnybrook``: the real cines of ``data.sunnybrook_patients`` in ``../shared/data/cine_sunnybrook`` (the loss
@@ -73,11 +72,8 @@ def phantom_pool(seeds: tuple[int, ...], draw: tuple, grid_key: tuple) -> tuple:
     for seed in seeds:
         rng = np.random.default_rng([seed, 17])
         pixel, matrix, frames = _geometry_draw(rng, d)
-        if int(d.get("phantom_native_every", 0)) and seed % int(d["phantom_native_every"]) == 0:
-            pixel, matrix, frames = None, 64, 20  # the phantom's own geometry (auto pixel, about 2.6-3.3 mm)
         case = make_case(PhantomConfig(seed=seed, size=matrix, pixel_mm=pixel, frames=frames,
                                        slices=int(d["slices"]), modalities=("cine",)))
-        pixel = float(case.cine.spacing[0])
         lv = case.truth.masks.labels[0] == 2
         keep = [z for z in range(lv.shape[0]) if lv[z].sum() > 20]
         if not keep:
@@ -171,7 +167,7 @@ def _pools(config: dict) -> dict[str, tuple]:
     d = config["data"]
     key = _grid_key(config)
     draw = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in d.items()
-                        if k in ("pixel_mm", "matrix", "frames", "min_fov_mm", "slices", "phantom_native_every")))
+                        if k in ("pixel_mm", "matrix", "frames", "min_fov_mm", "slices")))
     pools = {}
     for name in d["sources"]:
         if name not in SOURCES:
@@ -267,10 +263,7 @@ def describe_sources(config: dict) -> str:
             label = "CardioGen phantom" if name == "phantom" else "analytic ring/ellipse generator (cardiogen.analytic)"
             parts.append(f"{label} cines, {n} cases (seeds {first}-{first + int(spec['cases']) - 1}) at "
                          f"{d['pixel_mm'][0]}-{d['pixel_mm'][1]} mm, {d['matrix'][0]}-{d['matrix'][1]} px, "
-                         f"{d['frames'][0]}-{d['frames'][1]} frames"
-                         + (f" (every {d['phantom_native_every']}th seed at its own 64-px geometry, 20 frames)"
-                            if name == "phantom" and d.get("phantom_native_every") else "")
-                         + f" ({share:.0%} of steps)")
+                         f"{d['frames'][0]}-{d['frames'][1]} frames ({share:.0%} of steps)")
     return ("; ".join(parts) + f"; all resampled to the network grid ({g.pixel_mm_range[0]}-{g.pixel_mm_range[1]} mm "
             f"pixels, {g.frames_range[0]}-{g.frames_range[1]} frames), {d.get('crop', 64)}-px crops, random reference "
             "phase, flips, gamma, bias field, Rician noise")
