@@ -7,7 +7,14 @@ A registry is a JSON file ``registry.json`` beside the weight files it lists::
        "sha256": "...", "size_bytes": 123456, "license": "BSD-3-Clause", "url": null,
        "trained_on": "CardioGen phantom, seeds 0-199 (held out: 1000-1019)",
        "training_command": "cardiogen train ltma --config ...", "config": {...},
-       "metrics": {...}, "timing": {"cpu_s_per_case": 0.05, "gpu_s_per_case": null}, "created": "2026-..."}]}
+       "metrics": {...}, "timing": {"cpu_s_per_case": 0.05, "gpu_s_per_case": null}, "created": "2026-...",
+       "geometry": {"pixel_mm": 2.5, "pixel_mm_range": [2.0, 3.3], "matrix": 64, "frames": 20,
+                    "frames_range": [16, 50]}}]}
+
+``geometry`` says which grid the model was trained for: in-plane pixel size (mm; ``pixel_mm_range``: the pixels
+it saw on its own grid), image matrix (pixels; the training crop or frame size), frame count (``frames_range``:
+the counts it saw; ``null`` for models of single frames), and, where a model knows it, ``note``. Pipelines resample
+inputs to it and results back, or refuse an input they cannot bring there.
 
 Two registries are searched: the shipped one (``Resources/Models`` of the extension or a development checkout,
 or ``$CARDIOGEN_MODELS``) and the user's (``$CARDIOGEN_USER_MODELS`` or ``~/.cardiogen/models``), where
@@ -79,6 +86,7 @@ class ModelEntry:
     metrics: dict = field(default_factory=dict)
     timing: dict = field(default_factory=dict)
     created: str = ""
+    geometry: dict = field(default_factory=dict)
     registry_dir: Optional[Path] = field(default=None, repr=False, compare=False)
 
     @property

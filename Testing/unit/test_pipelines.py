@@ -19,7 +19,7 @@ def test_registry_declares_inputs_outputs_options():
     assert {"register", "dense_displacement", "strain"} <= set(names)
     reg = names["register"]
     assert reg["inputs"][0]["kind"] == "ImageSeries" and reg["outputs"][0]["kind"] == "DisplacementSeries"
-    assert {o["name"] for o in reg["options"]} == {"method", "reference"}
+    assert {o["name"] for o in reg["options"]} == {"method", "reference", "precision"}
 
 
 def test_register_then_strain(case):

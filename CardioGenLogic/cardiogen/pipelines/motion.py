@@ -9,19 +9,23 @@ class RegisterPipeline(Pipeline):
     name = "register"
     title = "Cine registration (LTMA / classical)"
     description = ("Track a cine frame by frame to its reference frame: the learned latent-velocity model LTMA "
-                   "(seed 000) or a SimpleITK baseline. Returns the Lagrangian displacement in mm.")
+                   "(seed 000) or a SimpleITK baseline. Returns the Lagrangian displacement in mm. LTMA runs on the "
+                   "grid its weights were trained for (pixel size and frame count from the registry): the cine is "
+                   "resampled there and the displacement back to the cine's pixels, frames and mm.")
     inputs = (Input("cine", "ImageSeries", ("cine", "tagging", "mr", "dense_mag", "other"),
                     help="series of frames (t, z, y, x)"),)
     outputs = (Output("displacement", "DisplacementSeries"),)
     options = (Option("method", "ltma", choices=("ltma", "demons", "bspline")),
-               Option("reference", 0, minimum=0, help="reference frame (end-diastole)"))
+               Option("reference", 0, minimum=0, help="reference frame (end-diastole)"),
+               Option("precision", "auto", choices=("auto", "float32", "bfloat16"),
+                      help="LTMA arithmetic (auto: bfloat16 on CPUs with native bfloat16, else float32)"))
 
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         from ..motion.register import register_classical, register_learned
 
         if options["method"] == "ltma":
             disp = register_learned(inputs["cine"], weights=self.weights, reference=int(options["reference"]),
-                                    device=self.device, progress=progress)
+                                    device=self.device, precision=options["precision"], progress=progress)
         else:
             disp = register_classical(inputs["cine"], method=options["method"], reference=int(options["reference"]),
                                       progress=progress)

@@ -307,7 +307,8 @@ def _export(spec: TrainSpec, model_name: str, model: Any, cfg: dict, out: Path, 
     entry = add_weights(weights, model_id=model_id, pipeline=spec.pipeline,
                         license=export.get("license", "BSD-3-Clause"), trained_on=spec.describe_data(cfg),
                         folder=target, training_command=command, config=cfg, metrics=metrics, timing=timing,
-                        version=str(export.get("version", "1")))
+                        version=str(export.get("version", "1")),
+                        geometry=spec.geometry(cfg) if hasattr(spec, "geometry") else {})
     return TrainResult(model_id, entry.path, target, int(cfg["train"]["steps"]), metrics, seconds, resumed_from)
 
 

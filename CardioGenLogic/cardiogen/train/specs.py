@@ -35,9 +35,16 @@ class LtmaSpec:
     pipeline = "register"
 
     def build(self, config: dict) -> Any:
+        """The network; ``model.init_from`` (a registry id of the same architecture) starts it from those weights
+        (a resumed run then loads its checkpoint over them)."""
         from ..models.ltma import LTMAConfig, LTMANet
 
-        return LTMANet(LTMAConfig.from_dict(config["model"]))
+        model = LTMANet(LTMAConfig.from_dict(config["model"]))
+        if config["model"].get("init_from"):
+            from ..weights import Registry
+
+            model.load_state_dict(Registry().load_state_dict(str(config["model"]["init_from"])))
+        return model
 
     def _data(self, config: dict) -> dict:
         d = config["data"]
@@ -45,11 +52,37 @@ class LtmaSpec:
                 "size": int(d.get("size", 64)), "frames": int(d.get("frames", 20)), "slices": int(d.get("slices", 10)),
                 "batch_size": int(d.get("batch_size", 2))}
 
+    @staticmethod
+    def _mixed(config: dict) -> bool:
+        """True for configs with ``data.sources`` (phantom / analytic / real cines at many geometries,
+        :mod:`cardiogen.train.specs_ltma`); else the phantom-only data of the first shipped weights."""
+        return "sources" in config["data"]
+
+    def geometry(self, config: dict) -> dict:
+        """The grid the model is trained for (registry ``geometry``): the config's ``data.grid`` for mixed data;
+        for phantom-only data the phantom's own pixel sizes (seeds of the config), matrix and frame count."""
+        if self._mixed(config):
+            from .specs_ltma import trained_grid
+
+            return trained_grid(config).to_dict()
+        from ..phantom import PhantomConfig, make_case
+
+        d = self._data(config)
+        pixels = [make_case(PhantomConfig(seed=s, size=d["size"], frames=2, slices=2, modalities=("cine",)))
+                  .cine.spacing[0] for s in d["seeds"]]
+        return {"pixel_mm": round(float(np.median(pixels)), 3),
+                "pixel_mm_range": [round(float(min(pixels)), 3), round(float(max(pixels)), 3)],
+                "matrix": d["size"], "frames": d["frames"], "frames_range": [d["frames"], d["frames"]]}
+
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
 
         from ..models.ltma import normalise_video
 
+        if self._mixed(config):
+            from .specs_ltma import mixed_batch
+
+            return mixed_batch(config, step, rank)
         d = self._data(config)
         videos, _ = phantom_cine_pool(d["seeds"], d["size"], d["frames"], d["slices"])
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
@@ -75,26 +108,50 @@ class LtmaSpec:
         return image + inner.config.smooth_weight * smooth, {"image_mse": float(image.detach())}
 
     def evaluate(self, model: Any, config: dict) -> dict:
-        """In-plane end-point error (mm) in the LV myocardium on held-out phantom seeds, and CPU time per case."""
-        from ..motion.register import endpoint_error, register_learned
+        """In-plane end-point error (mm) in the LV myocardium on held-out phantom seeds (64 px, the phantom's own
+        pixel, 20 frames / the config's), and CPU time per case; for mixed data also on held-out analytic cines
+        (``eval.analytic_cases`` from ``eval.analytic_first_seed``, 128 px at 1.5 mm, 30 frames)."""
+        from ..motion.register import TrainedGrid, endpoint_error, register_learned
         from ..phantom import PhantomConfig, make_case
 
         ev = config.get("eval", {})
-        d = self._data(config)
+        grid = TrainedGrid.from_dict(self.geometry(config), source="training config")
+        if self._mixed(config):  # the benchmark's phantom geometry
+            size, frames, slices = 64, 20, 10
+        else:
+            d = self._data(config)
+            size, frames, slices = d["size"], d["frames"], d["slices"]
         seeds = range(int(ev.get("first_seed", 1000)), int(ev.get("first_seed", 1000)) + int(ev.get("cases", 2)))
         errors, seconds = [], []
         for seed in seeds:
-            case = make_case(PhantomConfig(seed=seed, size=d["size"], frames=d["frames"], slices=d["slices"],
-                                           modalities=("cine",)))
+            case = make_case(PhantomConfig(seed=seed, size=size, frames=frames, slices=slices, modalities=("cine",)))
             start = time.time()
-            disp = register_learned(case.cine, model.cpu(), device="cpu")
+            disp = register_learned(case.cine, model.cpu(), grid=grid, device="cpu")
             seconds.append(time.time() - start)
             mask = case.truth.masks.labels[0] == 2
             errors.append(endpoint_error(disp, case.truth.displacement, mask))
-        return {"heldout_seeds": [int(s) for s in seeds], "epe_mm_in_plane": float(np.mean(errors)),
-                "timing": {"cpu_s_per_case": round(float(np.mean(seconds)), 3)}}
+        out = {"heldout_seeds": [int(s) for s in seeds], "epe_mm_in_plane": float(np.mean(errors)),
+               "timing": {"cpu_s_per_case": round(float(np.mean(seconds)), 3)}}
+        if self._mixed(config) and int(ev.get("analytic_cases", 0)):
+            from ..analytic import AnalyticConfig, make_analytic_case
+
+            first = int(ev.get("analytic_first_seed", 5000))
+            a_seeds = range(first, first + int(ev["analytic_cases"]))
+            a_err = []
+            for seed in a_seeds:
+                case = make_analytic_case(AnalyticConfig(seed=seed, pixel_mm=1.5, matrix=128, frames=30,
+                                                         supersample=2))
+                disp = register_learned(case.cine, model.cpu(), grid=grid, device="cpu")
+                a_err.append(endpoint_error(disp, case.displacement, case.myocardium[0][None]))
+            out["analytic_heldout"] = {"seeds": list(a_seeds), "geometry": "128 px, 1.5 mm, 30 frames",
+                                       "epe_mm_in_plane": float(np.mean(a_err))}
+        return out
 
     def describe_data(self, config: dict) -> str:
+        if self._mixed(config):
+            from .specs_ltma import describe_sources
+
+            return describe_sources(config)
         d = self._data(config)
         return (f"CardioGen phantom cine, seeds {d['seeds'][0]}-{d['seeds'][-1]}, {d['size']}x{d['size']} px, "
                 f"{d['frames']} frames, {d['slices']} slices (held-out evaluation seeds from 1000)")
