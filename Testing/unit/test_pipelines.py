@@ -75,3 +75,22 @@ def test_pipeline_job_writes_outputs(tmp_path, case):
     assert disp.array.shape == case.truth.displacement.array.shape
     with pytest.raises(CardioGenInputError, match="options.pipeline"):
         JOBS["pipeline"]({}, {}, tmp_path / "out", None)
+
+
+def test_pipeline_listing_order_does_not_depend_on_import_order():
+    """Front ends preselect the first synthesis pipeline; importing latent_video first must not change it."""
+    import importlib
+
+    import cardiogen.pipelines as pipelines
+    from cardiogen.pipelines import latent_video
+
+    saved = dict(pipelines.PIPELINES)
+    try:
+        pipelines.PIPELINES.clear()
+        importlib.reload(latent_video)  # registered first, as when a test or a user imported it first
+        names = [d["name"] for d in pipelines.list_pipelines()]
+        assert names.index("dense_to_cine") < names.index("latent_video")
+        assert names[: len(pipelines.BUILTIN_ORDER)] == list(pipelines.BUILTIN_ORDER)
+    finally:
+        pipelines.PIPELINES.clear()
+        pipelines.PIPELINES.update(saved)

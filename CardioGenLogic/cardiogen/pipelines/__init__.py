@@ -152,9 +152,16 @@ def get_pipeline(name: str) -> Pipeline:
     return PIPELINES[name]()
 
 
+#: Order of the built-in pipelines in listings (front ends preselect the first synthesis pipeline); it must not
+#: depend on which module happened to be imported first. Pipelines registered by others follow, in their order.
+BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video")
+
+
 def list_pipelines() -> list[dict]:
     _import_builtin()
-    return [cls.describe() for cls in PIPELINES.values()]
+    rank = {name: i for i, name in enumerate(BUILTIN_ORDER)}
+    names = sorted(PIPELINES, key=lambda n: (rank.get(n, len(rank)), list(PIPELINES).index(n)))
+    return [PIPELINES[n].describe() for n in names]
 
 
 def _import_builtin() -> None:
