@@ -271,9 +271,10 @@ def motion_epe_mm(videos: np.ndarray, cases: list) -> list[float]:
     import torch
 
     from cardiogen.models.ltma import normalise_video
+    from cardiogen.models.video_data import MOTION_WEIGHTS
     from cardiogen.motion.register import load_ltma
 
-    ltma, _ = load_ltma()
+    ltma, _ = load_ltma(MOTION_WEIGHTS)
     with torch.inference_mode():
         v = ltma(normalise_video(torch.from_numpy(videos)))
         u = ltma.lagrangian(v).numpy()  # (N, T, 2, H, W) voxels

@@ -72,6 +72,11 @@ def inplane_voxels(disp: DisplacementSeries, series: ImageSeries, z: int) -> np.
     return np.stack([ux, uy]).astype(np.float32)
 
 
+#: LTMA weights that gave the motion features the shipped DENSE -> cine models were trained on; pinned so that a
+#: newer default registration model (``ltma-cine-64``) does not change their training data or their benchmark.
+MOTION_WEIGHTS = "ltma-phantom-64"
+
+
 @functools.lru_cache(maxsize=4)
 def phantom_video_pool(seeds: tuple[int, ...], size: int = 32, frames: int = 16, image_size: int = 64,
                        slices: int = 10, slices_per_case: int = 3, with_dense: bool = False) -> dict[str, Any]:
@@ -79,7 +84,7 @@ def phantom_video_pool(seeds: tuple[int, ...], size: int = 32, frames: int = 16,
     from ..motion.register import load_ltma, register_learned
     from ..phantom import PhantomConfig, make_case
 
-    model, sha = load_ltma()
+    model, sha = load_ltma(MOTION_WEIGHTS)
     keys = ("cine", "motion", "truth_motion", "myo") + (("dense_mag",) if with_dense else ())
     out: dict[str, list] = {k: [] for k in keys}
     ids = []
