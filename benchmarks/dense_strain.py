@@ -191,14 +191,14 @@ def report(record: dict) -> tuple[str, str]:
         f"{len(cases_)} analytic cases at {', '.join(f'{p:g}' for p in pixels)} mm pixels, walls of "
         f"{min(walls):g}-{max(walls):g} pixels, contours dilated into blood and air and missing after the first two "
         "thirds of the frames.",
-        f"Default estimator `{m['default']}`: largest peak error {worst_global:.3f} "
+        f"Default estimator `{m['default']}`: largest peak error {worst_global:.4f} "
         f"({'meets' if tg['global_met'] else 'MISSES'} the {tg['global_within']:g} target), largest hypokinetic or "
-        f"remote error {worst_sector:.3f} ({'meets' if tg['sector_met'] else 'MISSES'} the {tg['sector_within']:g} "
+        f"remote error {worst_sector:.4f} ({'meets' if tg['sector_met'] else 'MISSES'} the {tg['sector_within']:g} "
         "target).",
         f"Thin walls: on the same tracked wall the grid estimator's largest peak Err error is "
         f"{g['max_abs_peak_err']:.3f} (mean {g['mean_abs_peak_err']:.3f}), the mesh's {d['max_abs_peak_err']:.3f} "
         f"(mean {d['mean_abs_peak_err']:.3f}); on the hypokinetic and remote values the grid's largest error is "
-        f"{max(g[f'max_abs_{k}'] for k in ERRORS[2:]):.3f} against the mesh's {worst_sector:.3f}, so "
+        f"{max(g[f'max_abs_{k}'] for k in ERRORS[2:]):.4f} against the mesh's {worst_sector:.4f}, so "
         + ("the mesh is ahead on both." if worst_sector <= max(g[f'max_abs_{k}'] for k in ERRORS[2:]) else
            "neither estimator is ahead on every measure: the mesh (the default) reads peaks better, the grid "
            "regional values."),

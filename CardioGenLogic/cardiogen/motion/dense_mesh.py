@@ -15,9 +15,9 @@ replaced by the value at its centre of a least-squares plane over its measured 3
 non-collinear points). It halves the noise variance but flattens the transmural gradient of a 3-5 pixel wall
 (radial strain about 0.015 lower on the analytic ring), so it is not the default.
 
-Aggregation: the triangles' strain tensors, placed at their reference centroids, are interpolated linearly (Delaunay)
-onto the reference myocardium's pixel centres and projected there on that pixel's radial and circumferential
-directions, taking the nearest triangle's value where none lies within a pixel; so every
+Aggregation: the triangles' deformation gradients, placed at their reference centroids, are interpolated linearly
+(Delaunay) onto the reference myocardium's pixel centres, averaged over each pixel's 3×3 wall neighbourhood at pixels
+up to 2.2 mm (``average_mm``), turned into ``E`` and projected there on that pixel's radial and circumferential directions, taking the nearest triangle's value where none lies within a pixel; so every
 reference pixel gets a value, as the truth of a strain map is defined there. Segment and global curves are means
 over the reference myocardium after winsorising each frame's pixel values at ``median ± winsor · 1.4826 · MAD``
 (isolated noise spikes do not drag a mean; a real transmural gradient, within a few MAD, is kept). Frames without a
@@ -89,9 +89,9 @@ def triangle_strains(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray, centre:
         centre: ``(2,)`` reference LV centre in the same frame (mm).
 
     Returns:
-        ``(err, ecc, centroid, area, tensor)``: ``(n,)`` strains, ``(n, 2)`` reference centroids (mm), ``(n,)``
-        reference areas (mm²) and ``(n, 3)`` in-plane tensors (E_xx, E_xy, E_yy) of the ``n`` triangles whose corners
-        are all measured (non-degenerate ones only).
+        ``(err, ecc, centroid, area, gradient)``: ``(n,)`` strains, ``(n, 2)`` reference centroids (mm), ``(n,)``
+        reference areas (mm²) and ``(n, 4)`` in-plane deformation gradients (F_xx, F_xy, F_yx, F_yy) of the ``n``
+        triangles whose corners are all measured (non-degenerate ones only).
     """
     m = mask
     corners = [  # (row, col) offsets of the three corners of the two triangles of each 2x2 block
@@ -125,7 +125,7 @@ def triangle_strains(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray, centre:
         eccs.append(np.einsum("ni,nij,nj->n", e_c, e, e_c))
         cents.append(cen)
         areas.append(0.5 * np.abs(det[good]))
-        tensors.append(np.stack([e[:, 0, 0], e[:, 0, 1], e[:, 1, 1]], -1))
+        tensors.append(f.reshape(-1, 4))
     if not errs:
         empty = np.zeros(0)
         return empty, empty, np.zeros((0, 2)), empty, np.zeros((0, 3))
@@ -168,7 +168,7 @@ def robust_mean(values: np.ndarray, winsor: float = 4.0) -> float:
 def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: Any, *,
                 blood_pool_mask: Any = None, long_axis: Sequence[float] | None = None, rv_mask: Any = None,
                 rv_insertion_deg: float | None = None, segments: Any = None, fit: bool = False,
-                winsor: float = 4.0) -> StrainSeries:
+                average_mm: float = 2.4, winsor: float = 4.0) -> StrainSeries:
     """Radial and circumferential strain of a DENSE (Eulerian) displacement on a triangle mesh (module docstring).
 
     Args:
@@ -180,6 +180,11 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
         long_axis, rv_mask, rv_insertion_deg, segments: AHA segmentation, as in
             :func:`~cardiogen.motion.strain.compute_strain`.
         fit: plane fit of the displacement over 3×3 measured neighbours before triangulation.
+        average_mm: the deformation gradient at each reference pixel is averaged over the reference wall's pixels
+            in a (2r+1)² box, r = round(average_mm / (2 · pixel)), before ``E`` is formed: noise in ``F`` averages
+            out before the quadratic ``FᵀF`` turns it into a positive bias of every component. With the default
+            2.4 mm: a 3×3 box at pixels up to 2.2 mm (small pixels: noisy gradients), none at 2.5 mm (a 3-4 pixel
+            wall would lose its transmural gradient); measured in ``benchmarks/dense_strain.py``. 0: no averaging.
         winsor: clipping of pixel values (in robust standard deviations) before the curves' means.
 
     Returns:
@@ -206,6 +211,9 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
     sx, sy = geometry.spacing[0], geometry.spacing[1]
     d = np.asarray(geometry.direction)
     centres_idx = slice_centers(ref, blood)  # (z, 2) (col, row)
+    if not np.isfinite(float(average_mm)) or float(average_mm) < 0:
+        raise CardioGenInputError("average_mm must be >= 0 mm", got=average_mm)
+    average_px = int(float(average_mm) / (2 * max(sx, sy)) + 0.5)
     rows, cols = np.mgrid[0:shape[1], 0:shape[2]].astype(float)
     pos = np.stack([cols * sx, rows * sy])  # current pixel centres, mm along the index axes
     maps = {name: np.zeros((n_t,) + shape, dtype=np.float32) for name in ("radial", "circumferential")}
@@ -224,11 +232,21 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
                 u_idx = plane_fit(u_idx, mk, (sx, sy))
             big_x = pos - u_idx
             centre = np.array([centres_idx[k, 0] * sx, centres_idx[k, 1] * sy])
-            err, ecc, cen, area, tensor = triangle_strains(pos, big_x, mk, centre)
+            err, ecc, cen, area, grad = triangle_strains(pos, big_x, mk, centre)
             if err.size == 0:
                 continue
             targets = np.stack([cols[ref[k]] * sx, rows[ref[k]] * sy], -1)
-            e = _to_points(cen, tensor, targets, max(sx, sy))  # (m, 3) tensor at the reference pixel centres
+            f_pts = _to_points(cen, grad, targets, max(sx, sy))  # (m, 4) F at the reference pixel centres
+            if average_px > 0:  # mean F over the reference wall within the box (normalised convolution)
+                size = 2 * average_px + 1
+                w = ndimage.uniform_filter(ref[k].astype(float), size, mode="constant")
+                plane = np.zeros(shape[1:])
+                for c in range(4):
+                    plane[ref[k]] = f_pts[:, c]
+                    f_pts[:, c] = (ndimage.uniform_filter(plane, size, mode="constant") / np.maximum(w, 1e-12))[ref[k]]
+            f2 = f_pts.reshape(-1, 2, 2)
+            e_t = 0.5 * (np.swapaxes(f2, -1, -2) @ f2 - np.eye(2))
+            e = np.stack([e_t[:, 0, 0], e_t[:, 0, 1], e_t[:, 1, 1]], -1)
             rel = targets - centre
             e_r = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
             e_c = np.stack([-e_r[:, 1], e_r[:, 0]], -1)
@@ -269,7 +287,8 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
     coverage = [float(np.count_nonzero(has[t]) / np.count_nonzero(ref)) for t in range(n_t)]
     provenance = {
         "method": "DENSE mesh: F per triangle of measured pixels (x, X = x - u), E = 1/2 (F^T F - I)",
-        "strain_estimator": "mesh", "plane_fit": bool(fit), "winsor_mad": float(winsor),
+        "strain_estimator": "mesh", "plane_fit": bool(fit), "average_mm": float(average_mm),
+        "average_box_px": 2 * average_px + 1, "winsor_mad": float(winsor),
         "measured_frames": np.flatnonzero(measured).tolist(),
         "coverage": [round(c, 3) for c in coverage],
         "displacement_provenance": dict(eulerian.provenance),
