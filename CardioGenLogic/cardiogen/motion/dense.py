@@ -301,7 +301,9 @@ def _fill_from_nearest_frame(masks: np.ndarray, annotated: np.ndarray) -> np.nda
 
 
 def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
-    """Per-frame myocardial masks ``(t, z, y, x)`` used by :func:`dense_displacement`.
+    """Per-frame myocardial masks ``(t, z, y, x)`` as outlined, each frame without an outline filled from the nearest
+    outlined one: what :func:`dense_displacement`'s ``unannotated="nearest"`` path measures on (the default tracked
+    path measures the wall itself; this fill only keeps the heart out of its static-tissue search there).
 
     ``mask`` (``(z, y, x)``/``(y, x)`` for all frames, or ``(t, z, y, x)``) wins over ``dense.segmentation``;
     ``mask="auto"`` detects the myocardium on the images (:func:`~cardiogen.motion.dense_mask.detect_myocardium`); from
@@ -312,39 +314,8 @@ def dense_frame_masks(dense: DenseSeries, mask: Any = None) -> np.ndarray:
     Raises:
         CardioGenInputError: "DENSE displacement needs a myocardial mask" when there is none or it is empty.
     """
-    n_t, n_z, n_y, n_x = dense.magnitude.shape
-    if isinstance(mask, str):
-        if mask != "auto":
-            raise CardioGenInputError("DENSE mask must be an array or 'auto'", got=mask)
-        from .dense_mask import check_myocardium_mask, detect_myocardium
-
-        mask = detect_myocardium(dense)
-        check_myocardium_mask(dense, mask, what="the automatic myocardium (mask='auto')")
-    if mask is not None:
-        m = np.asarray(mask)
-        if m.ndim == 2:
-            m = m[None]
-        if m.ndim == 3:
-            m = np.broadcast_to(m, (n_t,) + m.shape)
-        if m.shape != (n_t, n_z, n_y, n_x):
-            raise CardioGenInputError("DENSE mask must be (z, y, x) or (t, z, y, x) on the DENSE grid",
-                                      expected=(n_t, n_z, n_y, n_x), got=np.asarray(mask).shape)
-        m = np.array(m, dtype=bool)
-        out = _fill_from_nearest_frame(m, m.reshape(n_t, n_z, -1).any(axis=2))
-    elif dense.segmentation is not None:
-        seg = dense.segmentation
-        if seg.labels.shape != (n_t, n_z, n_y, n_x):
-            raise CardioGenInputError("DENSE segmentation grid differs from the images",
-                                      expected=(n_t, n_z, n_y, n_x), got=seg.labels.shape)
-        myo = seg.labels == _myo_value(seg)
-        annotated = np.asarray(seg.annotated, dtype=bool) & myo.reshape(n_t, n_z, -1).any(axis=2)
-        out = _fill_from_nearest_frame(myo, annotated)
-    else:
-        raise CardioGenInputError("DENSE displacement needs a myocardial mask",
-                                  expected="dense.segmentation with LV myocardium contours or mask=")
-    if not out.any():
-        raise CardioGenInputError("DENSE displacement needs a myocardial mask", got="empty mask")
-    return out
+    drawn, annotated, _ = _drawn_masks(dense, mask)
+    return _fill_from_nearest_frame(drawn, annotated)
 
 
 def _drawn_masks(dense: DenseSeries, mask: Any = None) -> tuple[np.ndarray, np.ndarray, str]:
