@@ -260,14 +260,19 @@ def mosaic_png(obj: Any, path: str | os.PathLike, *, slice_index: int | None = N
                window: tuple[float, float] | None = None, overlay: Segmentation | None = None, label: str = "",
                max_frames: int = 36, columns: int | None = None) -> Path:
     """Write a static PNG grid of frames (at most ``max_frames``, evenly sampled), each tile captioned with its time."""
-    from PIL import Image  # noqa: PLC0415
-
     series = _as_series(obj)
     n = series.n_frames
     picks = np.unique(np.linspace(0, n - 1, min(n, max(1, int(max_frames)))).round().astype(int))
     tiles = render_frames(series, slice_index=slice_index, window=window, overlay=overlay, label=label)[picks]
-    cols = int(columns) if columns else int(math.ceil(math.sqrt(len(picks))))
-    rows = int(math.ceil(len(picks) / cols))
+    return write_tile_grid(tiles, path, int(columns) if columns else int(math.ceil(math.sqrt(len(picks)))))
+
+
+def write_tile_grid(tiles: np.ndarray, path: str | os.PathLike, columns: int) -> Path:
+    """Write RGB tiles ``(n, h, w, 3)`` uint8 as one PNG (atomically), ``columns`` per row, 2-pixel dark gaps."""
+    from PIL import Image  # noqa: PLC0415
+
+    cols = max(1, int(columns))
+    rows = int(math.ceil(len(tiles) / cols))
     _, h, w, _ = tiles.shape
     gap = 2
     canvas = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), 40, dtype=np.uint8)
@@ -275,6 +280,6 @@ def mosaic_png(obj: Any, path: str | os.PathLike, *, slice_index: int | None = N
         r, c = divmod(k, cols)
         canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(canvas).save(tmp, format="PNG")
     return path

@@ -191,13 +191,7 @@ def write_sweep_png(series: ImageSeries, sweep: dict, name: str, path: Any, colu
     """PNG grid of a slider sweep (``series`` and ``sweep`` from :func:`sweep_series`): panel i is frame i of
     ``series`` (display range [0, 1], the same for every panel) captioned with :func:`sweep_labels` ``[i]``, one
     row of ``len(sweep)`` panels unless ``columns`` is given. Returns the path."""
-    import math
-    from pathlib import Path
-
-    from PIL import Image
-
-    from ..io.atomic import atomic_path
-    from ..io.preview import render_frames
+    from ..io.preview import render_frames, write_tile_grid
 
     labels = sweep_labels(name, sweep)
     if len(labels) != series.n_frames:
@@ -206,18 +200,7 @@ def write_sweep_png(series: ImageSeries, sweep: dict, name: str, path: Any, colu
     tiles = np.stack([render_frames(series.with_array(series.array[i:i + 1], frame_times=np.zeros(1)),
                                     window=(0.0, 1.0), label=labels[i], show_time=False)[0]
                       for i in range(series.n_frames)])
-    cols = int(columns) if columns else len(tiles)
-    rows = int(math.ceil(len(tiles) / cols))
-    _, h, w, _ = tiles.shape
-    gap = 2
-    canvas = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3), 40, dtype=np.uint8)
-    for k, tile in enumerate(tiles):
-        r, c = divmod(k, cols)
-        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = tile
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(canvas).save(tmp, format="PNG")
-    return path
+    return write_tile_grid(tiles, path, int(columns) if columns else len(tiles))
 
 
 def project(cine: ImageSeries, slice_index: int = -1, steps: int = 150, weights: Optional[str] = None,
