@@ -140,6 +140,11 @@ class AnalyticCase:
     myocardium: np.ndarray
     tissue: np.ndarray
     truth_strain: dict
+    motion: "_Motion" = field(repr=False)
+    #: per frame: (reference positions of every pixel's sample points (y, x, s, 2), their tissue classes (y, x, s))
+    samples: list = field(repr=False)
+    #: tissue class (:data:`TISSUE`) of the material at every pixel centre, per frame ``(t, y, x)``
+    centre_classes: np.ndarray = field(repr=False)
     _dense: DenseSeries | None = field(default=None, repr=False)
 
     @property
@@ -314,7 +319,7 @@ def make_analytic_case(config: AnalyticConfig | None = None, **changes: Any) -> 
     # current-frame classes by supersampling (partial volume), cine rendering
     pts = _pixel_points(cfg, cfg.supersample)
     cine = np.zeros((cfg.frames, 1, n, n), dtype=np.float32)
-    myo = np.zeros((cfg.frames, n, n), dtype=bool)
+    centre_classes = np.zeros((cfg.frames, n, n), dtype=np.uint8)
     levels = np.zeros(len(TISSUE), dtype=np.float32)
     levels[[TISSUE["air"], TISSUE["blood"], TISSUE["myocardium"], TISSUE["rv_blood"], TISSUE["static"]]] = \
         [0.04, 1.0, 0.3, 0.95, 0.55]
@@ -324,8 +329,7 @@ def make_analytic_case(config: AnalyticConfig | None = None, **changes: Any) -> 
         cls = motion.tissue(ref_pts)
         cache.append((ref_pts, cls))
         cine[t, 0] = levels[cls].mean(axis=-1)
-        centre_cls = motion.tissue(motion.inverse(centres, s))
-        myo[t] = centre_cls == TISSUE["myocardium"]
+        centre_classes[t] = motion.tissue(motion.inverse(centres, s))
     noise = cfg.cine_noise * (rng.standard_normal(cine.shape) + 1j * rng.standard_normal(cine.shape))
     cine = np.abs(cine + noise).astype(np.float32)
     cine_series = ImageSeries(cine, geometry=geometry, frame_times=times, modality="cine", synthetic=True,
@@ -333,10 +337,8 @@ def make_analytic_case(config: AnalyticConfig | None = None, **changes: Any) -> 
                               provenance={"generator": "cardiogen.analytic", "config": _config_dict(cfg)})
     displacement = DisplacementSeries(disp, geometry=geometry, frame_times=times, reference_frame=0,
                                       synthetic=True, provenance={"generator": "cardiogen.analytic", "truth": True})
-    case = AnalyticCase(cfg, geometry, times, centre, cine_series, displacement, myo, tissue_ref, curves)
-    case._cache = cache  # type: ignore[attr-defined]  # sample points' reference positions, reused by the DENSE
-    case._motion = motion  # type: ignore[attr-defined]
-    return case
+    return AnalyticCase(cfg, geometry, times, centre, cine_series, displacement,
+                        centre_classes == TISSUE["myocardium"], tissue_ref, curves, motion, cache, centre_classes)
 
 
 def _config_dict(cfg: AnalyticConfig) -> dict:
@@ -347,16 +349,14 @@ def _render_dense(case: AnalyticCase) -> DenseSeries:
     cfg = case.config
     rng = np.random.default_rng(cfg.seed + 7919)
     n = cfg.matrix
-    motion: _Motion = case._motion  # type: ignore[attr-defined]
     pts = _pixel_points(cfg, cfg.supersample)
     mag = np.zeros((cfg.frames, 1, n, n), dtype=np.float32)
     phase = np.zeros((2, cfg.frames, 1, n, n), dtype=np.float32)
     yy, xx = np.mgrid[0:n, 0:n] / max(n - 1, 1) - 0.5
     offsets = [cfg.phase_offset_rad * (xx + 0.5 * yy), cfg.phase_offset_rad * (-0.6 * xx + yy)]
-    for t, (ref_pts, cls) in enumerate(case._cache):  # type: ignore[attr-defined]
+    for t, (ref_pts, cls) in enumerate(case.samples):
         decay = np.exp(-case.frame_times[t] / cfg.t1_ms)
-        cur = pts
-        u = cur - ref_pts  # displacement of the material now at each sample point, mm
+        u = pts - ref_pts  # displacement of the material now at each sample point, mm
         amp = np.zeros(cls.shape)
         amp[cls == TISSUE["myocardium"]] = decay
         amp[cls == TISSUE["static"]] = 0.8 * decay
@@ -378,9 +378,8 @@ def _render_dense(case: AnalyticCase) -> DenseSeries:
                             provenance={"generator": "cardiogen.analytic", "config": _config_dict(cfg)})
     labels = np.zeros((cfg.frames, 1, n, n), dtype=np.uint8)
     for t in range(cfg.frames):
-        centre_cls = motion.tissue(motion.inverse(_pixel_points(cfg, 1)[:, :, 0], case.truth_strain["waveform"][t]))
-        labels[t, 0][centre_cls == TISSUE["blood"]] = 1
-        labels[t, 0][centre_cls == TISSUE["myocardium"]] = 2
+        labels[t, 0][case.centre_classes[t] == TISSUE["blood"]] = 1
+        labels[t, 0][case.centre_classes[t] == TISSUE["myocardium"]] = 2
     seg = Segmentation(labels, label_table={1: STANDARD_LABELS[1], 2: STANDARD_LABELS[2]}, geometry=geometry,
                        frame_times=case.frame_times, synthetic=True, provenance={"source": "analytic truth"})
     return DenseSeries(magnitude=magnitude, phase=phase, encodings=("x", "y"), ke=cfg.ke, segmentation=seg,
@@ -395,7 +394,7 @@ def contour_points(case: AnalyticCase, frame: int, margin_px: float | None = Non
     ``margin_px`` pixels outwards (epicardium, into lung/air or RV) and inwards (endocardium, into blood)."""
     cfg = case.config
     margin = cfg.contour_margin_px if margin_px is None else float(margin_px)
-    motion: _Motion = case._motion  # type: ignore[attr-defined]
+    motion = case.motion
     s = case.truth_strain["waveform"][frame]
     ang = np.radians(np.arange(cfg.contour_points) * 360.0 / cfg.contour_points)
     out = []

@@ -420,7 +420,7 @@ def _local_median(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _largest_components(mask: np.ndarray, min_pixels: int = 5) -> np.ndarray:
+def _drop_small_components(mask: np.ndarray, min_pixels: int = 5) -> np.ndarray:
     lab, n = ndimage.label(mask)
     if n == 0:
         return mask
@@ -461,7 +461,7 @@ def _track_slice(phase: np.ndarray, mag: np.ndarray, drawn: np.ndarray, annotate
         dropped["incoherent"] += int(np.count_nonzero(region & ~m))
         return m
 
-    wall0 = _largest_components(good(ref, region0))
+    wall0 = _drop_small_components(good(ref, region0))
     if not wall0.any():
         return u, masks, {"source": source, "dropped": dropped}
     masks[ref] = wall0
@@ -513,7 +513,7 @@ def _track_slice(phase: np.ndarray, mag: np.ndarray, drawn: np.ndarray, annotate
             tol = 0.25 / ke[e]
             med = _local_median(cur[e], m)
             bad |= m & np.isfinite(med) & (np.abs(cur[e] - med) > tol)
-        m2 = _largest_components(m & ~bad)
+        m2 = _drop_small_components(m & ~bad)
         dropped["outlier"] += int(np.count_nonzero(m & ~m2))
         if np.count_nonzero(m2) < MIN_WALL_FRACTION * np.count_nonzero(wall0):
             source[t] = f"lost ({src})"
@@ -822,8 +822,8 @@ def dense_strain(dense: DenseSeries, mask: Any = None, *, method: str = "mesh", 
     the strain mask and the LV centre. ``displacement_options`` go to :func:`dense_displacement`, ``strain_options``
     to the estimator (AHA options; ``longitudinal`` for "grid").
     """
-    return dense_motion_and_strain(dense, mask, method=method, smooth_mm=smooth_mm,
-                                   displacement_options=displacement_options, **strain_options)[1]
+    return _motion_and_strain(dense, mask, method, smooth_mm, displacement_options, strain_options,
+                              lagrangian=False)[1]
 
 
 def _blood_pool(dense: DenseSeries, ref: int) -> np.ndarray | None:
@@ -844,7 +844,14 @@ def dense_motion_and_strain(dense: DenseSeries, mask: Any = None, *, method: str
                             smooth_mm: float | None = None, displacement_options: dict | None = None,
                             **strain_options: Any) -> tuple[DisplacementSeries, StrainSeries]:
     """Like :func:`dense_strain`, also returning the Lagrangian displacement (on the reference grid, for display
-    and export) computed on the way."""
+    and export)."""
+    return _motion_and_strain(dense, mask, method, smooth_mm, displacement_options, strain_options, lagrangian=True)
+
+
+def _motion_and_strain(dense: DenseSeries, mask: Any, method: str, smooth_mm: float | None,
+                       displacement_options: dict | None, strain_options: dict, *,
+                       lagrangian: bool) -> tuple[DisplacementSeries | None, StrainSeries]:
+    """The DENSE strain chain; the Lagrangian resampling runs only when the grid estimator or the caller needs it."""
     from .dense_mesh import mesh_strain  # noqa: PLC0415
     from .strain import compute_strain  # noqa: PLC0415
 
@@ -852,13 +859,13 @@ def dense_motion_and_strain(dense: DenseSeries, mask: Any = None, *, method: str
         raise CardioGenInputError("DENSE strain method must be one of " + ", ".join(STRAIN_METHODS), got=method)
     opts = dict(displacement_options or {})
     eul, masks = dense_displacement(dense, mask, return_frame_masks=True, **opts)
-    lag = dense_to_lagrangian(eul, masks)
     ref = eul.reference_frame
     blood = _blood_pool(dense, ref) if mask is None else None
     strain_options.setdefault("blood_pool_mask", blood)
     measured = masks.reshape(masks.shape[0], -1).any(axis=1)
     if method == "mesh" and strain_options.get("longitudinal"):
         method = "grid"  # the mesh is in-plane; a 3D-encoded stack's longitudinal strain needs the grid
+    lag = dense_to_lagrangian(eul, masks) if lagrangian or method == "grid" else None
     if method == "mesh":
         strain_options.pop("longitudinal", None)
         if smooth_mm:

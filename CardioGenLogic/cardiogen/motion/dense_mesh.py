@@ -10,15 +10,14 @@ centre through the triangle's reference centroid. This avoids the two losses of 
 (3-5 pixels): bilinear Eulerian -> Lagrangian resampling next to the wall's edge (where the field is extended by
 nearest neighbour) and one-sided finite differences at the edge.
 
-Optional spatial fit (``fit=True``, off by default): before triangulation each measured pixel's displacement is
-replaced by the value at its centre of a least-squares plane over its measured 3×3 neighbourhood (at least 4
-non-collinear points). It halves the noise variance but flattens the transmural gradient of a 3-5 pixel wall
-(radial strain about 0.015 lower on the analytic ring), so it is not the default.
+A plane fit of the displacement over 3×3 neighbours before triangulation was tried and dropped: it flattens the
+transmural gradient of a 3-5 pixel wall. Averaging the deformation gradient (below) removes the noise bias instead.
 
 Aggregation: the triangles' deformation gradients, placed at their reference centroids, are interpolated linearly
 (Delaunay) onto the reference myocardium's pixel centres, averaged over each pixel's 3×3 wall neighbourhood at pixels
-up to 2.2 mm (``average_mm``), turned into ``E`` and projected there on that pixel's radial and circumferential directions, taking the nearest triangle's value where none lies within a pixel; so every
-reference pixel gets a value, as the truth of a strain map is defined there. Segment and global curves are means
+up to 2.2 mm (``average_mm``), turned into ``E`` and projected there on that pixel's radial and circumferential
+directions; where no triangle lies within a pixel the nearest triangle's value is taken, so every reference pixel gets
+a value, as the truth of a strain map is defined there. Segment and global curves are means
 over the reference myocardium after winsorising each frame's pixel values at ``median ± winsor · 1.4826 · MAD``
 (isolated noise spikes do not drag a mean; a real transmural gradient, within a few MAD, is kept). Frames without a
 measured mask give NaN curves and zero maps.
@@ -37,100 +36,42 @@ from scipy import ndimage
 from ..data import DisplacementSeries, StrainSeries
 from ..errors import CardioGenInputError
 from .aha import N_SEGMENTS, aha_segments, slice_centers
+from .strain import _quad
 
-__all__ = ["mesh_strain", "plane_fit", "robust_mean", "triangle_strains"]
-
-
-def plane_fit(u: np.ndarray, mask: np.ndarray, spacing_xy: tuple[float, float]) -> np.ndarray:
-    """Value at each measured pixel of the least-squares plane over its measured 3×3 neighbourhood.
-
-    Args:
-        u: float ``(c, y, x)`` components.
-        mask: bool ``(y, x)`` measured pixels.
-        spacing_xy: pixel size (x, y) mm (the fit is in mm; the result does not depend on it for a plane).
-
-    Returns:
-        float ``(c, y, x)``: fitted values inside ``mask`` (own value where the fit is ill-posed), ``u`` outside.
-    """
-    m = mask.astype(float)
-    k = np.ones((3, 3))
-    yy, xx = np.mgrid[-1:2, -1:2].astype(float)
-    xx, yy = xx * spacing_xy[0], yy * spacing_xy[1]
-
-    def corr(a: np.ndarray, w: np.ndarray) -> np.ndarray:
-        return ndimage.correlate(a, w, mode="constant")
-
-    s1 = corr(m, k)
-    sx, sy = corr(m, xx), corr(m, yy)
-    sxx, syy, sxy = corr(m, xx * xx), corr(m, yy * yy), corr(m, xx * yy)
-    a = np.stack([np.stack([s1, sx, sy], -1), np.stack([sx, sxx, sxy], -1), np.stack([sy, sxy, syy], -1)], -2)
-    det = np.linalg.det(a)
-    ok = mask & (s1 >= 4) & (np.abs(det) > 1e-6 * np.maximum(s1, 1) ** 3 * max(spacing_xy) ** 4)
-    out = np.array(u, dtype=float, copy=True)
-    if not ok.any():
-        return out
-    a_ok = a[ok]
-    for c in range(u.shape[0]):
-        um = u[c] * m
-        b = np.stack([corr(um, k), corr(um, xx), corr(um, yy)], -1)[ok]
-        coef = np.linalg.solve(a_ok, b[..., None])[..., 0]
-        out[c][ok] = coef[:, 0]  # plane value at the centre (offset 0)
-    return out
+__all__ = ["mesh_strain", "robust_mean", "triangle_gradients"]
 
 
-def triangle_strains(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray, centre: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-triangle radial and circumferential Green-Lagrange strain of one slice and frame.
+def triangle_gradients(x: np.ndarray, big_x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Deformation gradient of every triangle of measured pixels of one slice and frame.
 
     Args:
         x: float ``(2, y, x)`` current positions (mm, in-plane index frame: component 0 along columns, 1 along rows).
         big_x: float ``(2, y, x)`` reference positions of the same material points.
         mask: bool ``(y, x)`` measured pixels.
-        centre: ``(2,)`` reference LV centre in the same frame (mm).
 
     Returns:
-        ``(err, ecc, centroid, area, gradient)``: ``(n,)`` strains, ``(n, 2)`` reference centroids (mm), ``(n,)``
-        reference areas (mm²) and ``(n, 4)`` in-plane deformation gradients (F_xx, F_xy, F_yx, F_yy) of the ``n``
-        triangles whose corners are all measured (non-degenerate ones only).
+        ``(centroid, F)``: ``(n, 2)`` reference centroids (mm) and ``(n, 2, 2)`` in-plane deformation gradients
+        (reference -> current) of the ``n`` non-degenerate triangles whose three corners are measured.
     """
-    m = mask
     corners = [  # (row, col) offsets of the three corners of the two triangles of each 2x2 block
         ((0, 0), (0, 1), (1, 0)),
         ((1, 1), (1, 0), (0, 1)),
     ]
-    errs, eccs, cents, areas, tensors = [], [], [], [], []
-    ny, nx = m.shape
+    cents, grads = [np.zeros((0, 2))], [np.zeros((0, 2, 2))]
+    ny, nx = mask.shape
     for tri in corners:
         valid = np.ones((ny - 1, nx - 1), dtype=bool)
         for dr, dc in tri:
-            valid &= m[dr:dr + ny - 1, dc:dc + nx - 1]
-        if not valid.any():
-            continue
+            valid &= mask[dr:dr + ny - 1, dc:dc + nx - 1]
         rows, cols = np.nonzero(valid)
         pts_x = [np.stack([x[c][rows + dr, cols + dc] for c in range(2)], -1) for dr, dc in tri]
         pts_big = [np.stack([big_x[c][rows + dr, cols + dc] for c in range(2)], -1) for dr, dc in tri]
         dx = np.stack([pts_x[1] - pts_x[0], pts_x[2] - pts_x[0]], -1)  # (n, 2, 2) columns = edges
         d_big = np.stack([pts_big[1] - pts_big[0], pts_big[2] - pts_big[0]], -1)
-        det = np.linalg.det(d_big)
-        good = np.abs(det) > 1e-6
-        if not good.any():
-            continue
-        f = dx[good] @ np.linalg.inv(d_big[good])
-        e = 0.5 * (np.swapaxes(f, -1, -2) @ f - np.eye(2))
-        cen = (pts_big[0] + pts_big[1] + pts_big[2])[good] / 3.0
-        rel = cen - centre
-        e_r = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
-        e_c = np.stack([-e_r[:, 1], e_r[:, 0]], -1)
-        errs.append(np.einsum("ni,nij,nj->n", e_r, e, e_r))
-        eccs.append(np.einsum("ni,nij,nj->n", e_c, e, e_c))
-        cents.append(cen)
-        areas.append(0.5 * np.abs(det[good]))
-        tensors.append(f.reshape(-1, 4))
-    if not errs:
-        empty = np.zeros(0)
-        return empty, empty, np.zeros((0, 2)), empty, np.zeros((0, 3))
-    return (np.concatenate(errs), np.concatenate(eccs), np.concatenate(cents), np.concatenate(areas),
-            np.concatenate(tensors))
+        good = np.abs(np.linalg.det(d_big)) > 1e-6
+        grads.append(dx[good] @ np.linalg.inv(d_big[good]))
+        cents.append((pts_big[0] + pts_big[1] + pts_big[2])[good] / 3.0)
+    return np.concatenate(cents), np.concatenate(grads)
 
 
 def _to_points(src: np.ndarray, values: np.ndarray, targets: np.ndarray, pixel_mm: float) -> np.ndarray:
@@ -152,22 +93,27 @@ def _to_points(src: np.ndarray, values: np.ndarray, targets: np.ndarray, pixel_m
     return out
 
 
+def _winsor_bounds(values: np.ndarray, winsor: float) -> tuple[float, float]:
+    """``median ± winsor · 1.4826 · MAD`` of finite ``values`` (unbounded when the MAD is 0 or ``winsor`` infinite)."""
+    med = np.median(values)
+    mad = 1.4826 * np.median(np.abs(values - med))
+    if mad > 0 and np.isfinite(winsor):
+        return med - winsor * mad, med + winsor * mad
+    return -np.inf, np.inf
+
+
 def robust_mean(values: np.ndarray, winsor: float = 4.0) -> float:
     """Mean after clipping at ``median ± winsor · 1.4826 · MAD`` (NaN for no values)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
         return float("nan")
-    med = np.median(v)
-    mad = 1.4826 * np.median(np.abs(v - med))
-    if mad > 0 and np.isfinite(winsor):
-        v = np.clip(v, med - winsor * mad, med + winsor * mad)
-    return float(v.mean())
+    return float(np.clip(v, *_winsor_bounds(v, winsor)).mean())
 
 
 def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: Any, *,
                 blood_pool_mask: Any = None, long_axis: Sequence[float] | None = None, rv_mask: Any = None,
-                rv_insertion_deg: float | None = None, segments: Any = None, fit: bool = False,
+                rv_insertion_deg: float | None = None, segments: Any = None,
                 average_mm: float = 2.4, winsor: float = 4.0) -> StrainSeries:
     """Radial and circumferential strain of a DENSE (Eulerian) displacement on a triangle mesh (module docstring).
 
@@ -179,7 +125,6 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
         blood_pool_mask: optional ``(z, y, x)`` LV blood pool of the reference frame (LV centre of open rings).
         long_axis, rv_mask, rv_insertion_deg, segments: AHA segmentation, as in
             :func:`~cardiogen.motion.strain.compute_strain`.
-        fit: plane fit of the displacement over 3×3 measured neighbours before triangulation.
         average_mm: the deformation gradient at each reference pixel is averaged over the reference wall's pixels
             in a (2r+1)² box, r = round(average_mm / (2 · pixel)), before ``E`` is formed: noise in ``F`` averages
             out before the quadratic ``FᵀF`` turns it into a positive bias of every component. With the default
@@ -228,15 +173,13 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
                 continue
             u_world = eulerian.array[t, :, k].astype(float)  # (3, y, x)
             u_idx = np.stack([np.tensordot(d[:, 0], u_world, axes=1), np.tensordot(d[:, 1], u_world, axes=1)])
-            if fit:
-                u_idx = plane_fit(u_idx, mk, (sx, sy))
             big_x = pos - u_idx
-            centre = np.array([centres_idx[k, 0] * sx, centres_idx[k, 1] * sy])
-            err, ecc, cen, area, grad = triangle_strains(pos, big_x, mk, centre)
-            if err.size == 0:
+            cen, grad = triangle_gradients(pos, big_x, mk)
+            if cen.shape[0] == 0:
                 continue
+            centre = np.array([centres_idx[k, 0] * sx, centres_idx[k, 1] * sy])
             targets = np.stack([cols[ref[k]] * sx, rows[ref[k]] * sy], -1)
-            f_pts = _to_points(cen, grad, targets, max(sx, sy))  # (m, 4) F at the reference pixel centres
+            f_pts = _to_points(cen, grad.reshape(-1, 4), targets, max(sx, sy))  # (m, 4) F at the pixel centres
             if average_px > 0:  # mean F over the reference wall within the box (normalised convolution)
                 size = 2 * average_px + 1
                 w = ndimage.uniform_filter(ref[k].astype(float), size, mode="constant")
@@ -245,17 +188,12 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
                     plane[ref[k]] = f_pts[:, c]
                     f_pts[:, c] = (ndimage.uniform_filter(plane, size, mode="constant") / np.maximum(w, 1e-12))[ref[k]]
             f2 = f_pts.reshape(-1, 2, 2)
-            e_t = 0.5 * (np.swapaxes(f2, -1, -2) @ f2 - np.eye(2))
-            e = np.stack([e_t[:, 0, 0], e_t[:, 0, 1], e_t[:, 1, 1]], -1)
+            e = 0.5 * (np.swapaxes(f2, -1, -2) @ f2 - np.eye(2))
             rel = targets - centre
             e_r = rel / np.maximum(np.linalg.norm(rel, axis=1, keepdims=True), 1e-12)
             e_c = np.stack([-e_r[:, 1], e_r[:, 0]], -1)
-
-            def quad(v: np.ndarray) -> np.ndarray:
-                return v[:, 0] ** 2 * e[:, 0] + 2 * v[:, 0] * v[:, 1] * e[:, 1] + v[:, 1] ** 2 * e[:, 2]
-
-            maps["radial"][t, k][ref[k]] = quad(e_r)
-            maps["circumferential"][t, k][ref[k]] = quad(e_c)
+            maps["radial"][t, k][ref[k]] = _quad(e_r, e)
+            maps["circumferential"][t, k][ref[k]] = _quad(e_c, e)
             has[t, k] = ref[k]
     if segments is None:
         segments = aha_segments(ref, geometry, rv_mask=rv_mask, rv_insertion_deg=rv_insertion_deg,
@@ -271,11 +209,7 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
             sel = has[t]
             if not sel.any():
                 continue
-            vals = arr[t][sel].astype(float)
-            med = np.median(vals)
-            mad = 1.4826 * np.median(np.abs(vals - med))
-            lo, hi = (med - winsor * mad, med + winsor * mad) if mad > 0 else (-np.inf, np.inf)
-            clipped = np.clip(arr[t].astype(float), lo, hi)
+            clipped = np.clip(arr[t].astype(float), *_winsor_bounds(arr[t][sel].astype(float), winsor))
             glob[t] = float(clipped[sel].mean())
             for s in range(1, N_SEGMENTS + 1):
                 ss = sel & (segments == s)
@@ -283,11 +217,10 @@ def mesh_strain(eulerian: DisplacementSeries, frame_masks: Any, reference_mask: 
                     seg_curve[t, s - 1] = float(clipped[ss].mean())
         curves[name] = seg_curve
         curves[f"global_{name}"] = glob
-        maps[name] = np.where(has, arr, 0.0).astype(np.float32)
     coverage = [float(np.count_nonzero(has[t]) / np.count_nonzero(ref)) for t in range(n_t)]
     provenance = {
         "method": "DENSE mesh: F per triangle of measured pixels (x, X = x - u), E = 1/2 (F^T F - I)",
-        "strain_estimator": "mesh", "plane_fit": bool(fit), "average_mm": float(average_mm),
+        "strain_estimator": "mesh", "average_mm": float(average_mm),
         "average_box_px": 2 * average_px + 1, "winsor_mad": float(winsor),
         "measured_frames": np.flatnonzero(measured).tolist(),
         "coverage": [round(c, 3) for c in coverage],
