@@ -109,7 +109,7 @@ class CardioGenMotionWidget(ScriptedLoadableModuleWidget):
         self.results.append(motion)
         self.ui.peaksLabel.setText(format_peaks(motion.peaks) or "No strain (select a myocardium segmentation).")
         self._updateEnabled()
-        return self.ui.peaksLabel.text()
+        return prop(self.ui.peaksLabel, "text")
 
     def onComponentChanged(self, *_args) -> None:
         if not self.results:
