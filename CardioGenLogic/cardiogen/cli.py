@@ -185,14 +185,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _json_option(value: str, option: str) -> dict:
+    """A JSON object given inline or as a path to a .json/.yaml file (``option`` names it in errors)."""
+    text, source = value, option
+    path = Path(value)
+    if not value.lstrip().startswith("{"):
+        if not path.is_file():
+            raise CardioGenInputError(f"{option} is neither a JSON object nor a file", source=path)
+        text, source = path.read_text(encoding="utf-8"), path
+    try:
+        if isinstance(source, Path) and source.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 (json or yaml syntax)
+        raise CardioGenInputError(f"{option} is not readable: {exc}", source=source) from exc
+    if not isinstance(data, dict):
+        raise CardioGenInputError(f"{option} must be an object (key: value)", source=source,
+                                  got=type(data).__name__)
+    return data
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     from .weights import Registry, add_weights
 
     if args.action == "add":
         if not args.file or not args.id or not args.pipeline:
             raise CardioGenInputError("weights add needs FILE, --id and --pipeline")
+        extra = {}
+        if args.geometry is not None:
+            extra["geometry"] = _json_option(args.geometry, "--geometry")
+            if args.pipeline == "register":  # the learned registration refuses a model whose grid it cannot read
+                from .motion.register import TrainedGrid
+
+                TrainedGrid.from_dict(extra["geometry"], source="--geometry")
+        elif args.pipeline == "register":
+            raise CardioGenInputError("a registration model needs --geometry: the pixel size, matrix and frame count "
+                                      "it was trained for (register_learned resamples inputs there)",
+                                      expected='--geometry \'{"pixel_mm": 2.5, "pixel_mm_range": [2.0, 3.3], '
+                                               '"matrix": 64, "frames": 20, "frames_range": [16, 50]}\'')
+        if args.config is not None:
+            extra["config"] = _json_option(args.config, "--config")
         entry = add_weights(args.file, model_id=args.id, pipeline=args.pipeline, license=args.license,
-                            trained_on=args.trained_on, folder=args.registry)
+                            trained_on=args.trained_on, folder=args.registry, **extra)
         print(f"added {entry.id} ({entry.size_bytes} bytes, sha256 {entry.sha256[:16]}…) to {entry.registry_dir}")
         return EXIT_OK
     registry = Registry([args.registry]) if args.registry else Registry()
@@ -255,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline")
     p.add_argument("--license", default="unknown")
     p.add_argument("--trained-on", default="user data")
+    p.add_argument("--geometry", default=None,
+                   help="add: the grid the model was trained for, JSON or a .json file (pixel_mm, pixel_mm_range, "
+                        "matrix, frames, frames_range); required for pipeline 'register'")
+    p.add_argument("--config", default=None,
+                   help="add: the training config (JSON, or a .json/.yaml file; its 'model' section builds the network)")
     p.add_argument("--registry", type=Path, default=None, help="registry folder (default: shipped + user)")
     p.set_defaults(func=cmd_weights)
 

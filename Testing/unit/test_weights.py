@@ -96,7 +96,7 @@ def test_cli_weights_verify_and_add(tmp_path, capsys):
     from cardiogen.cli import main
 
     src = _weights(tmp_path / "u.safetensors")
-    assert main(["weights", "add", str(src), "--id", "u", "--pipeline", "register", "--registry",
+    assert main(["weights", "add", str(src), "--id", "u", "--pipeline", "vdm", "--registry",
                  str(tmp_path / "reg")]) == 0
     assert main(["weights", "verify", "--registry", str(tmp_path / "reg")]) == 0
     assert "OK" in capsys.readouterr().out
@@ -104,3 +104,32 @@ def test_cli_weights_verify_and_add(tmp_path, capsys):
     assert main(["weights", "add", str(tmp_path / "p.pt"), "--id", "p", "--pipeline", "x", "--registry",
                  str(tmp_path / "reg")]) == 1
     assert "pickled" in capsys.readouterr().err
+
+
+def test_cli_weights_add_registration_model_records_its_grid(tmp_path, capsys):
+    """A registration model is added only with the grid it was trained for (register_learned resamples there);
+    the geometry and the training config land in the registry entry, from inline JSON or a file."""
+    import json
+
+    from cardiogen.cli import EXIT_BAD_INPUT, main
+    from cardiogen.motion.register import TrainedGrid
+
+    src = _weights(tmp_path / "r.safetensors")
+    reg = str(tmp_path / "reg")
+    assert main(["weights", "add", str(src), "--id", "r", "--pipeline", "register", "--registry", reg]) == EXIT_BAD_INPUT
+    assert "--geometry" in capsys.readouterr().err
+    bad = '{"pixel_mm": 2.5, "matrix": 64, "frames": 20}'
+    assert main(["weights", "add", str(src), "--id", "r", "--pipeline", "register", "--registry", reg,
+                 "--geometry", bad]) == EXIT_BAD_INPUT
+    assert "pixel_mm_range" in capsys.readouterr().err
+    assert main(["weights", "add", str(src), "--id", "r", "--pipeline", "register", "--registry", reg,
+                 "--geometry", "{not json"]) == EXIT_BAD_INPUT
+    assert "--geometry is not readable" in capsys.readouterr().err
+    grid = {"pixel_mm": 1.8, "pixel_mm_range": [1.5, 2.2], "matrix": 96, "frames": 30, "frames_range": [20, 40]}
+    (tmp_path / "cfg.yaml").write_text("model: {channels: [8, 16, 32]}\n")
+    (tmp_path / "grid.json").write_text(json.dumps(grid))
+    assert main(["weights", "add", str(src), "--id", "r", "--pipeline", "register", "--registry", reg,
+                 "--geometry", str(tmp_path / "grid.json"), "--config", str(tmp_path / "cfg.yaml")]) == 0
+    entry = Registry([tmp_path / "reg"]).get("r")
+    assert TrainedGrid.from_dict(entry.geometry) == TrainedGrid.from_dict(grid)
+    assert entry.config == {"model": {"channels": [8, 16, 32]}}
