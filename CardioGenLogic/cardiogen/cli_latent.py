@@ -56,8 +56,8 @@ def _project(args: argparse.Namespace, bar) -> dict:
 
     series = io.load(args.file)
     model = _pipeline(args.weights, args.device).model
-    arr, z = _slice_frames(series, args.slice)
-    proj = model.project(arr, video=True, mode=args.mode, steps=args.steps, steps_next=max(1, args.steps // 3),
+    z = _slice_frames(series, args.slice)[1]
+    proj = model.project(model.on_grid(series, z), video=True, mode=args.mode, steps=args.steps, steps_next=max(1, args.steps // 3),
                          progress=bar)
     recon = ImageSeries(((model.frames(proj.ws) + 1.0) * 0.5)[:, None].astype(np.float32), model.geometry(series, z),
                         frame_times=series.frame_times, modality="cine",

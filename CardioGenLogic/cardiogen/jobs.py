@@ -269,8 +269,8 @@ def _job_latent_project(inputs: dict, options: dict, out_dir: Path, progress) ->
     cine = io.load(inputs["cine"])
     report(progress, 0.02, "loading the generator")
     model = _pipeline(options.get("weights"), options.get("device", "cpu")).model
-    arr, z = _slice_frames(cine, int(options.get("slice", -1)))
-    proj = model.project(arr, first_only=True, steps=int(options.get("steps", 150)), seed=int(options.get("seed", 0)),
+    z = _slice_frames(cine, int(options.get("slice", -1)))[1]
+    proj = model.project(model.on_grid(cine, z), first_only=True, steps=int(options.get("steps", 150)), seed=int(options.get("seed", 0)),
                          progress=sub_progress(progress, 0.05, 0.95))
     save_file({"ws": proj.ws.contiguous()}, str(out_dir / "latents.safetensors"),
               metadata={"source": str(inputs["cine"]), "slice": str(z), "weights": model.generator_entry.id})

@@ -112,23 +112,70 @@ class LatentModel:
     def resolution(self) -> int:
         return int(self.generator.cfg.resolution)
 
+    #: An input must span at least this fraction of the generator's field of view along each axis (the rest is
+    #: padded with the video's background level); a smaller crop would leave the generator a frame unlike any it saw.
+    MIN_FOV_FRACTION = 0.6
+
     def geometry(self, cine: Any = None, z: int = 0) -> Any:
         """Geometry of generated frames: the generator's own grid (``pixel_mm`` pixels, 8 mm slab, identity
-        orientation), or — for frames projected from slice ``z`` of ``cine`` — that slice's field of view
-        resampled to the generator's size."""
+        orientation), or — for frames projected from slice ``z`` of ``cine`` — the grid :meth:`on_grid` resamples
+        that slice to (the generator's pixel, ``resolution``² pixels centred on the slice's centre, the slice's
+        orientation)."""
         from ..data import Geometry
 
+        px = self.pixel_mm
         if cine is None:
-            px = self.pixel_mm
             return Geometry(spacing=(px, px, 8.0), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
         g = cine.geometry
         ny, nx = cine.array.shape[-2:]
-        r = self.resolution
-        sx, sy = g.spacing[0] * nx / r, g.spacing[1] * ny / r
+        first = self._grid_start((ny, nx), g.spacing)  # input index (col, row) of the output pixel (0, 0)
         d = np.asarray(g.direction)
-        origin = np.asarray(g.origin) + d @ np.array([0.5 * (sx - g.spacing[0]), 0.5 * (sy - g.spacing[1]),
+        origin = np.asarray(g.origin) + d @ np.array([first[0] * g.spacing[0], first[1] * g.spacing[1],
                                                       z * g.spacing[2]])
-        return Geometry(spacing=(sx, sy, g.spacing[2]), origin=origin, direction=d)
+        return Geometry(spacing=(px, px, g.spacing[2]), origin=origin, direction=d)
+
+    def _grid_start(self, shape: tuple, spacing: Any) -> np.ndarray:
+        """Input index (col, row) of the generator grid's pixel (0, 0): the grid is centred on the input's centre."""
+        ny, nx = shape
+        half = (self.resolution - 1) / 2 * self.pixel_mm
+        return np.array([(nx - 1) / 2 - half / spacing[0], (ny - 1) / 2 - half / spacing[1]])
+
+    def on_grid(self, cine: Any, z: int) -> np.ndarray:
+        """Frames ``(t, R, R)`` of slice ``z`` of the ImageSeries ``cine`` on the generator's grid: resampled to its
+        pixel (``pixel_mm``, the registry's trained geometry) over ``R = resolution`` pixels centred on the slice's
+        centre (a larger field of view is cropped, a smaller one padded with the video's 1st-percentile level),
+        Gaussian pre-filtered when pixels grow. Refused (:class:`CardioGenInputError`) when the slice spans less
+        than :data:`MIN_FOV_FRACTION` of the generator's field of view along an axis."""
+        from scipy import ndimage
+
+        g = cine.geometry
+        t, _, ny, nx = cine.array.shape
+        sx, sy = float(g.spacing[0]), float(g.spacing[1])
+        fov = self.resolution * self.pixel_mm
+        short = {axis: n * s for axis, n, s in (("x", nx, sx), ("y", ny, sy)) if n * s < self.MIN_FOV_FRACTION * fov}
+        if short:
+            raise CardioGenInputError(
+                "the image's field of view is too small for the latent generator, which was trained on "
+                f"{self.resolution}-pixel frames of {self.pixel_mm:g} mm ({fov:.0f} mm)",
+                source=cine.description or "cine",
+                expected=f">= {self.MIN_FOV_FRACTION * fov:.0f} mm along x and y",
+                got=", ".join(f"{a}: {v:.0f} mm" for a, v in short.items()))
+        frames = np.asarray(cine.array[:, z], dtype=np.float32)
+        if abs(sx - self.pixel_mm) < 1e-3 * self.pixel_mm and abs(sy - self.pixel_mm) < 1e-3 * self.pixel_mm \
+                and (ny, nx) == (self.resolution, self.resolution):
+            return frames.copy()
+        sigma = [0.0, max(0.0, (self.pixel_mm / sy) ** 2 - 1) ** 0.5 / 2,
+                 max(0.0, (self.pixel_mm / sx) ** 2 - 1) ** 0.5 / 2]
+        if any(sigma):
+            frames = ndimage.gaussian_filter(frames, sigma, mode="nearest")
+        first = self._grid_start((ny, nx), (sx, sy))
+        j = np.arange(self.resolution)
+        cols = first[0] + j * self.pixel_mm / sx
+        rows = first[1] + j * self.pixel_mm / sy
+        rr, cc = np.meshgrid(rows, cols, indexing="ij")
+        fill = float(np.percentile(frames, 1))
+        return np.stack([ndimage.map_coordinates(f, [rr, cc], order=1, mode="constant", cval=fill)
+                         for f in frames]).astype(np.float32)
 
     @property
     def sliders(self) -> tuple[str, ...]:
@@ -176,8 +223,9 @@ class LatentModel:
     def project(self, frames: Any, *, video: bool = True, first_only: bool = False, mode: str = "w",
                 steps: int = 200, steps_next: int = 60, progress: Optional[Callable] = None,
                 **kwargs: Any) -> Projection:
-        """Project an ImageSeries / frames ``(..., H, W)`` (every frame resized to the generator's size, intensities
-        scaled over the whole video as in training); ``first_only`` projects only the first (ED) frame."""
+        """Project frames ``(..., H, W)`` already on the generator's grid (:meth:`on_grid` brings a slice of an
+        ImageSeries there; other arrays are resized to the generator's size as they are), intensities scaled over
+        the whole video as in training; ``first_only`` projects only the first (ED) frame."""
         x = frames_for_generator(frames, self.resolution)
         if first_only:
             x, video = x[:1], False

@@ -97,6 +97,7 @@ class LatentVideoPipeline(Pipeline):
             if cine is None:
                 raise CardioGenInputError(f"start '{start}' needs an input cine to project")
             arr, z = _slice_frames(cine, int(options["slice"]))
+            arr = m.on_grid(cine, z)
             source = {"source_slice": z, "source": cine.description}
             geometry = m.geometry(cine, z)
             if start == "project_ed":
@@ -207,7 +208,7 @@ def project(cine: ImageSeries, slice_index: int = -1, steps: int = 150, weights:
             device: str = "cpu") -> Any:
     """Projection of every frame of one slice of ``cine`` (a :class:`cardiogen.latent.Projection`)."""
     m = _pipeline(weights, device).model
-    arr, _ = _slice_frames(cine, slice_index)
+    arr = m.on_grid(cine, _slice_frames(cine, slice_index)[1])
     return m.project(arr, video=True, steps=steps, steps_next=max(1, steps // 3))
 
 
