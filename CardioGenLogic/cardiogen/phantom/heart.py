@@ -14,7 +14,8 @@ Geometry at ED
   (an offset-circle crescent) and H(Z) = H₀·sqrt(1 − ((Z_b − Z)/(Z_b − Z_rv))²) (shorter than the LV); the free
   wall (3.5 mm) lies on top of it and reaches a little beyond the cavity's tips. A 2.5 mm layer of epicardial fat
   covers both ventricles.
-* Atria: above the (moving) base plane, within the base's outer radius, up to Z_b + 40 mm (LA, RA on the RV side).
+* Atria: the material above the base plane, Z_b < Z < Z_b + 40 mm, within the base's outer radius (LA, RA on the
+  RV side); like every tissue they are carried by the one motion below, so they stay flush with the base.
 
 Motion (one mapping for all tissues)
 ------------------------------------
@@ -349,13 +350,16 @@ class HeartModel:
         labels[outer_below & in_cav] = A.RV_BLOOD
         labels[outer_below & in_wall] = A.RV_MYO
         labels[outer_below & ~in_cav & ~in_wall & (rho - hout < g.fat_mm) & (z >= 0.0)] = A.EPI_FAT
-        above = ~below & (wp < g.z_base + g.atria_height_mm)
+        # Atria in material coordinates, like every other tissue: above the base the map continues the ventricles
+        # as cylinders (r_endo = a_endo, r_epi = a_epi, h = H(Z_b)), so the atria are carried by the same motion
+        # and stay flush with the contracting base (issue 21.1: testing the deformed r' against ED radii left a
+        # wedge of right atrium beside the systolic RV and a notch at the AV plane).
+        above = ~below & (z < g.z_base + g.atria_height_mm)
         if np.any(above):
-            _, hout_base = g.rv_extent(cos_d, np.full_like(z, g.z_base))
-            atrium = above & (rp < g.a_epi + hout_base)
+            atrium = above & (rho < hout)
             labels[atrium] = A.LA_BLOOD
             cw = math.cos(math.radians(g.rv_half_width_deg))
-            labels[atrium & (rp > g.a_epi) & (cos_d > cw)] = A.RA_BLOOD
+            labels[atrium & outer & (cos_d > cw)] = A.RA_BLOOD
         return InverseResult(r=r, cos_t=ct, sin_t=st, z=z, labels=labels)
 
     def tissue(self, x_material: np.ndarray) -> np.ndarray:
