@@ -70,28 +70,37 @@ def install_gui_standins():
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
 
     qt = types.ModuleType("qt")
+    strict = {}  # Qt class name -> its PythonQt-like subclass (what QUiLoader builds too)
     for mod in (QtCore, QtGui, QtWidgets):
         for name in dir(mod):
             if name.startswith("Q") or name == "Qt":
                 setattr(qt, name, getattr(mod, name))
+    for name in dir(QtWidgets):
+        cls = getattr(QtWidgets, name)
+        if isinstance(cls, type) and issubclass(cls, QtWidgets.QWidget):
+            strict[name] = pythonqt_class(cls)
+            setattr(qt, name, strict[name])
+    qt.QTimer = pythonqt_class(QtCore.QTimer)
+    qt.Qt = pythonqt_enums(QtCore.Qt, "qt.Qt")
     sys.modules["qt"] = qt
 
-    class ctkCollapsibleButton(QtWidgets.QGroupBox):
+    class ctkCollapsibleButton(qt.QGroupBox):
         def setText(self, text):
             self.setTitle(text)
 
-        def text(self):
-            return self.title()
+        @property
+        def text(self):  # a Qt property in CTK: an attribute under PythonQt
+            return QtWidgets.QGroupBox.title(self)
 
-    class ctkPathLineEdit(QtWidgets.QLineEdit):
+    class ctkPathLineEdit(qt.QLineEdit):
         @property
         def currentPath(self):
-            return self.text()
+            return QtWidgets.QLineEdit.text(self)
 
         def setCurrentPath(self, path):
             self.setText(str(path))
 
-    class ctkSliderWidget(QtWidgets.QDoubleSpinBox):
+    class ctkSliderWidget(qt.QDoubleSpinBox):
         """ctkSliderWidget's contract: with ``tracking`` off, ``valueIsChanging(double)`` fires while the user drags
         and ``valueChanged(double)`` once on release. Tests call :meth:`drag` (no release) and ``setValue``."""
 
@@ -116,7 +125,7 @@ def install_gui_standins():
             if self._tracking:
                 self.setValue(value)
 
-    class qMRMLNodeComboBox(QtWidgets.QComboBox):
+    class qMRMLNodeComboBox(qt.QComboBox):
         """Lists scene nodes of the classes in its "nodeTypes" property; currentNode()/setCurrentNode()."""
 
         currentNodeChanged = QtCore.Signal(object)
@@ -151,7 +160,7 @@ def install_gui_standins():
                 self.setCurrentIndex(self._nodes.index(current))
 
         def currentNode(self):
-            i = self.currentIndex()
+            i = QtWidgets.QComboBox.currentIndex(self)
             return self._nodes[i] if 0 <= i < len(self._nodes) else None
 
         def setCurrentNode(self, node):
@@ -159,20 +168,32 @@ def install_gui_standins():
             if node in self._nodes:
                 self.setCurrentIndex(self._nodes.index(node))
 
-    class qMRMLWidget(QtWidgets.QWidget):
+    class qMRMLWidget(qt.QWidget):
         def setMRMLScene(self, scene):
             self._scene = scene
             for combo in self.findChildren(qMRMLNodeComboBox):  # the .ui's mrmlSceneChanged connections
                 combo.setMRMLScene(scene)
 
     custom = (ctkCollapsibleButton, ctkPathLineEdit, ctkSliderWidget, qMRMLWidget, qMRMLNodeComboBox)
+    custom_by_name = {cls.__name__: cls for cls in custom}
     ctk = types.ModuleType("ctk")
     for cls in custom[:3]:
         setattr(ctk, cls.__name__, cls)
     sys.modules["ctk"] = ctk
 
+    class PythonQtUiLoader(QUiLoader):
+        """Builds every widget of a .ui as its PythonQt-like class (Qt properties read as attributes)."""
+
+        def createWidget(self, className, parent=None, name=""):
+            cls = custom_by_name.get(className) or strict.get(className)
+            if cls is None:
+                return super().createWidget(className, parent, name)
+            widget = cls(parent)
+            widget.setObjectName(name)
+            return widget
+
     def loadUI(path):
-        loader = QUiLoader()
+        loader = PythonQtUiLoader()
         for cls in custom:
             loader.registerCustomWidget(cls)
         ui_file = QtCore.QFile(str(path))
@@ -192,11 +213,20 @@ def install_gui_standins():
     def childWidgetVariables(widget):
         ns = types.SimpleNamespace()
         for child in widget.findChildren(QtCore.QObject):
-            if child.objectName():
-                setattr(ns, child.objectName(), child)
+            name = QtCore.QObject.objectName(child)
+            if name:
+                setattr(ns, name, child)
         return ns
 
+    def never(what):
+        def refuse(*_args, **_kwargs):
+            raise RuntimeError(f"slicer.util.{what} in a test: inject a DependencyInstaller with fakes instead")
+        return refuse
+
     slicer.qMRMLNodeComboBox = qMRMLNodeComboBox
+    slicer.util.mainWindow = lambda: None  # no application window: dialogs are top-level
+    slicer.util.pip_install = never("pip_install")  # tests never install into the test environment
+    slicer.util.confirmOkCancelDisplay = never("confirmOkCancelDisplay")  # nor wait for a click on a modal dialog
     slicer.util.loadUI = loadUI
     slicer.util.childWidgetVariables = childWidgetVariables
 
@@ -207,15 +237,26 @@ def install_gui_standins():
             self.parent = parent
 
     class ScriptedLoadableModuleWidget:
+        """As Slicer's: without a parent the constructor makes a qMRMLWidget and calls ``setup()`` itself (before a
+        subclass's ``__init__`` goes on); with a parent the application calls ``setup()`` after construction."""
+
         def __init__(self, parent=None):
-            self.parent = parent if parent is not None else QtWidgets.QWidget()
             self.moduleName = type(self).__name__[: -len("Widget")]
+            self.developerMode = False
+            if not parent:
+                self.parent = qMRMLWidget()
+                self.parent.setLayout(QtWidgets.QVBoxLayout())
+                self.parent.setMRMLScene(slicer.mrmlScene)
+            else:
+                self.parent = parent
+            self.layout = self.parent.layout()
+            if not parent:
+                self.setup()
+                self.parent.show()
 
         def setup(self):
-            layout = self.parent.layout()
-            if layout is None:
-                layout = QtWidgets.QVBoxLayout(self.parent)
-            self.layout = layout
+            if self.layout is None:  # the application's module panel always has one
+                self.layout = QtWidgets.QVBoxLayout(self.parent)
 
         def resourcePath(self, filename):
             module_dir = os.path.dirname(inspect.getfile(type(self)))
@@ -277,3 +318,77 @@ def install_gui_standins():
     slicer.parameterNodeWrapper = pnw
     _GUI = app
     return app
+
+
+# ---- PythonQt semantics ----------------------------------------------------------------------------------------
+#: Properties whose name is also a static method PythonQt keeps callable on the class (qt.QTimer.singleShot(ms, fn)).
+_STATIC_TOO = frozenset({"singleShot"})
+
+
+def pythonqt_class(cls):
+    """A subclass of the PySide6 class ``cls`` that reads Qt properties the way Slicer's PythonQt does.
+
+    Every Qt property is an attribute (``label.text``, ``box.checked``, ``spin.value``) and assigning it sets the
+    property; a getter that shares the property's name is gone, so ``label.text()`` fails with
+    "'str' object is not callable" as it does in Slicer. Other methods (``isChecked()``, ``setText()``) stay.
+    Qt's C++ side (QUiLoader, signals) is unaffected: it never looks at Python attributes.
+    """
+    from PySide6 import QtCore
+
+    namespace = {"__module__": "qt", "__doc__": f"{cls.__name__} with PythonQt property semantics"}
+    meta = cls.staticMetaObject
+    for i in range(meta.propertyCount()):
+        name = meta.property(i).name()
+        existing = getattr(cls, name, None)
+        if name in _STATIC_TOO:
+            continue
+        if existing is not None and (not callable(existing) or isinstance(existing, QtCore.Signal)):
+            continue  # already an attribute (a Python property of a stand-in) or a signal
+
+        # read through the C++ getter (checked -> isChecked, tracking -> hasTracking): QObject.property() of a bool
+        # property upsets shiboken's reference counts (a crash at exit: "deallocating True or False")
+        cap = name[:1].upper() + name[1:]
+        method = existing or getattr(cls, "is" + cap, None) or getattr(cls, "has" + cap, None)
+
+        def getter(self, _name=name, _method=method):
+            return _method(self) if _method is not None else QtCore.QObject.property(self, _name)
+
+        def setter(self, value, _name=name):
+            QtCore.QObject.setProperty(self, _name, value)
+
+        namespace[name] = property(getter, setter, doc=f"Qt property {name!r} (PythonQt: an attribute)")
+    return type(cls.__name__, (cls,), namespace)
+
+
+class _PythonQtEnums:
+    """A Qt namespace as PythonQt shows it: enum values flat on the namespace (``qt.Qt.AlignCenter``); PySide6's
+    scoped spelling (``qt.Qt.AlignmentFlag.AlignCenter``) is not there."""
+
+    def __init__(self, namespace, label):
+        import enum
+
+        scoped = set()
+        for attr in dir(namespace):
+            if attr.startswith("_"):
+                continue
+            value = getattr(namespace, attr)
+            if isinstance(value, type) and issubclass(value, enum.Enum):
+                scoped.add(attr)
+                for member_name, member in value.__members__.items():  # aliases and combined flags too
+                    self.__dict__.setdefault(member_name, member)
+            else:
+                self.__dict__.setdefault(attr, value)
+        for attr in scoped:
+            self.__dict__.pop(attr, None)
+        self.__dict__["_scoped"] = frozenset(scoped)
+        self.__dict__["_label"] = label
+
+    def __getattr__(self, name):
+        if name in self.__dict__.get("_scoped", ()):
+            raise AttributeError(f"{self._label}.{name}: Slicer's PythonQt has no scoped enums; "
+                                 f"use the value directly ({self._label}.<Value>)")
+        raise AttributeError(f"{self._label} has no attribute {name!r}")
+
+
+def pythonqt_enums(namespace, label):
+    return _PythonQtEnums(namespace, label)

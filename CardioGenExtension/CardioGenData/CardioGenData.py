@@ -65,12 +65,13 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
     """The panel. ``logic`` and ``timerFactory`` are injectable (tests drive the widget with fakes)."""
 
     def __init__(self, parent=None, logic=None, timerFactory=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
+        # Slicer's base constructor calls setup() itself when there is no parent: state first
         self._injectedLogic = logic
         self._timerFactory = timerFactory or qt.QTimer
         self.logic = None
         self.panel = None
         self.loaded = []
+        ScriptedLoadableModuleWidget.__init__(self, parent)
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)

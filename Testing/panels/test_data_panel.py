@@ -35,7 +35,7 @@ def _cardiogen_nodes():
 def test_panel_builds_from_ui_file_and_screenshot(qapp, tmp_path, artifacts_dir):
     widget, parent = _widget(tmp_path)
     ui = widget.ui
-    assert ui.loadButton.text() == "Load" and ui.phantomButton.isEnabled() and not ui.cancelButton.isEnabled()
+    assert ui.loadButton.text == "Load" and ui.phantomButton.isEnabled() and not ui.cancelButton.isEnabled()
     assert widget.modalities() == ("cine", "tagging", "dense", "ct", "ecg")
     ui.ctCheckBox.setChecked(False)
     assert "ct" not in widget.modalities()
@@ -55,13 +55,13 @@ def test_phantom_button_runs_in_background_and_loads_nodes(qapp, tmp_path, artif
     ui.phantomButton.click()
     assert ui.cancelButton.isEnabled() and not ui.phantomButton.isEnabled()  # GUI stays responsive: job runs apart
     wait_for_job(qapp, widget)
-    assert widget.job.result.error == "" and ui.statusLabel.text() == "Done.", ui.summaryTextEdit.toPlainText()
+    assert widget.job.result.error == "" and ui.statusLabel.text == "Done.", ui.summaryTextEdit.toPlainText()
     loaded = widget.loaded[-1]
     assert loaded.nodes["cine_sequence"].GetNumberOfDataNodes() == 12
     assert loaded.nodes["ecg_chart"].GetNumberOfPlotSeriesNodes() == 13
     assert "truth_segmentation" in loaded.nodes and "ct" not in loaded.nodes
     assert "cine" in ui.summaryTextEdit.toPlainText()
-    assert ui.progressBar.value() == 100 and ui.phantomButton.isEnabled()
+    assert ui.progressBar.value == 100 and ui.phantomButton.isEnabled()
     parent.grab().save(str(artifacts_dir / "panel_CardioGenData_loaded.png"))
 
 
@@ -79,7 +79,7 @@ def test_cancel_leaves_no_partial_nodes_or_files(qapp, tmp_path):
     widget.ui.cancelButton.click()
     qapp.processEvents()
     assert widget.job.state.value == "cancelled"
-    assert widget.ui.statusLabel.text().startswith("Cancelled")
+    assert widget.ui.statusLabel.text.startswith("Cancelled")
     assert len(_cardiogen_nodes()) == before
     work = tmp_path / "work"
     assert not work.exists() or list(work.iterdir()) == []
@@ -97,7 +97,7 @@ def test_load_button_reads_a_file_and_summarises_it(qapp, tmp_path):
     widget.ui.pathLineEdit.setCurrentPath(str(path))
     widget.ui.loadButton.click()
     wait_for_job(qapp, widget)
-    assert widget.ui.statusLabel.text() == "Done.", widget.ui.summaryTextEdit.toPlainText()
+    assert widget.ui.statusLabel.text == "Done.", widget.ui.summaryTextEdit.toPlainText()
     node = widget.loaded[-1].nodes["image"]
     assert widget.loaded[-1].nodes["image_sequence"].GetNumberOfDataNodes() == 6
     assert node.GetName() == "cine"
@@ -113,7 +113,7 @@ def test_bad_file_shows_the_library_error_in_the_panel(qapp, tmp_path):
     widget.ui.pathLineEdit.setCurrentPath(str(bad))
     widget.ui.loadButton.click()
     wait_for_job(qapp, widget)
-    status = widget.ui.statusLabel.text()
+    status = widget.ui.statusLabel.text
     assert status.startswith("Error:") and "broken.nrrd" in status
     assert "Traceback" not in status
     assert len(_cardiogen_nodes()) == before
@@ -124,4 +124,4 @@ def test_missing_path_is_reported_without_starting_a_job(qapp, tmp_path):
     widget.ui.pathLineEdit.setCurrentPath(str(tmp_path / "nope.dcm"))
     widget.ui.loadButton.click()
     assert widget.job is None
-    assert "file or folder not found" in widget.ui.statusLabel.text()
+    assert "file or folder not found" in widget.ui.statusLabel.text

@@ -61,14 +61,14 @@ def test_dragging_sliders_moves_the_measured_phenotype_and_release_makes_a_video
     widget.sliders["lv_area"].setValue(2.0)  # release: the video is generated in the background
     assert widget.job is not None
     wait_for_job(qapp, widget)
-    assert ui.statusLabel.text().startswith("Done"), ui.statusLabel.text()
+    assert ui.statusLabel.text.startswith("Done"), ui.statusLabel.text
     video = widget.results[-1].series["cine"]
     assert video.sequence.GetNumberOfDataNodes() == 12
     assert "(synthetic)" in video.volume.GetName() and video.volume.GetAttribute("CardioGen.Synthetic") == "1"
     parent.grab().save(str(artifacts_dir / "panel_CardioGenLatent.png"))
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "latent.gif"))
     ui.exportButton.click()
-    assert (tmp_path / "latent.gif").stat().st_size > 500, ui.statusLabel.text()
+    assert (tmp_path / "latent.gif").stat().st_size > 500, ui.statusLabel.text
 
 
 def test_project_a_cine_then_cancel_a_video(qapp, tmp_path, shipped):
@@ -86,18 +86,18 @@ def test_project_a_cine_then_cancel_a_video(qapp, tmp_path, shipped):
     ui.projectionStepsSpinBox.setValue(5)
     ui.applyStartButton.click()
     wait_for_job(qapp, widget)
-    assert widget.start is not None and widget.start.kind == "project_ed", ui.statusLabel.text()
+    assert widget.start is not None and widget.start.kind == "project_ed", ui.statusLabel.text
     assert widget.start.ws.shape[0] == 1
     n_before = slicer.mrmlScene.GetNumberOfNodes()
     ui.framesSpinBox.setValue(200)
     ui.tsrSpinBox.setValue(8)
     ui.generateButton.click()
     ui.cancelButton.click()
-    assert widget.job.state.value == "cancelled" and ui.statusLabel.text().startswith("Cancelled")
+    assert widget.job.state.value == "cancelled" and ui.statusLabel.text.startswith("Cancelled")
     assert slicer.mrmlScene.GetNumberOfNodes() == n_before
 
 
 def test_generate_without_a_start_says_what_to_do(qapp, tmp_path, shipped):
     widget, _ = _widget(tmp_path)
     widget.ui.generateButton.click()
-    assert widget.job is None and "apply a start" in widget.ui.statusLabel.text()
+    assert widget.job is None and "apply a start" in widget.ui.statusLabel.text

@@ -41,10 +41,10 @@ def test_demons_run_shows_strain_overlay_curves_and_exports(qapp, tmp_path, phan
     ui.runButton.click()
     assert ui.cancelButton.isEnabled()
     wait_for_job(qapp, widget)
-    assert ui.statusLabel.text() == "Done.", ui.statusLabel.text()
+    assert ui.statusLabel.text == "Done.", ui.statusLabel.text
     motion = widget.results[-1]
     assert motion.peaks["circumferential"]["peak"] < -0.05 and motion.peaks["radial"]["peak"] > 0.05
-    assert "peak circumferential" in ui.peaksLabel.text()
+    assert "peak circumferential" in ui.peaksLabel.text
     assert motion.nodes["displacement_sequence"].GetNumberOfDataNodes() == 10
     assert motion.nodes["displacement"].GetDisplayNode().GetVisualizationMode() == 1  # grid
     comp = slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceCompositeNode")
@@ -54,7 +54,7 @@ def test_demons_run_shows_strain_overlay_curves_and_exports(qapp, tmp_path, phan
     assert motion.nodes["curves_chart"].GetNumberOfPlotSeriesNodes() >= 3
     assert motion.nodes["legend"] is not None
     ui.componentComboBox.setCurrentText("radial")
-    assert "radial" in ui.statusLabel.text()
+    assert "radial" in ui.statusLabel.text
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "curves.csv"))
     assert ui.exportButton.isEnabled()
     ui.exportButton.click()
@@ -69,7 +69,7 @@ def test_dense_method_needs_dense_data_and_says_so(qapp, tmp_path, phantom_nodes
     widget.ui.methodComboBox.setCurrentText("DENSE phase")
     widget.ui.runButton.click()
     assert widget.job is None
-    assert "DENSE" in widget.ui.statusLabel.text() and widget.ui.statusLabel.text().startswith("Error:")
+    assert "DENSE" in widget.ui.statusLabel.text and widget.ui.statusLabel.text.startswith("Error:")
 
 
 def test_dense_method_on_phantom_dense(qapp, tmp_path, phantom_nodes):
@@ -78,7 +78,7 @@ def test_dense_method_on_phantom_dense(qapp, tmp_path, phantom_nodes):
     widget.ui.methodComboBox.setCurrentText("DENSE phase")
     widget.ui.runButton.click()
     wait_for_job(qapp, widget)
-    assert widget.ui.statusLabel.text() == "Done.", widget.ui.statusLabel.text()
+    assert widget.ui.statusLabel.text == "Done.", widget.ui.statusLabel.text
     assert widget.results[-1].peaks["circumferential"]["peak"] < -0.05
 
 

@@ -47,7 +47,7 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     assert widget.currentPipeline()["name"] == "dense_to_cine"  # the first synthesis pipeline is preselected
     assert set(widget.inputWidgets) == {"dense", "mask"} and {"sampler", "steps", "seed", "samples"} <= set(
         widget.optionWidgets)
-    assert "mfd-v2v-tiny-test" in [ui.weightsComboBox.itemText(i) for i in range(ui.weightsComboBox.count())]
+    assert "mfd-v2v-tiny-test" in [ui.weightsComboBox.itemText(i) for i in range(ui.weightsComboBox.count)]
     widget.inputWidgets["dense"].setCurrentNode(dense_nodes.nodes["dense_magnitude"])
     widget.optionWidgets["steps"].setValue(3)
     widget.optionWidgets["samples"].setValue(2)
@@ -55,14 +55,14 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     assert widget.options()["mean_start"] is False
     ui.runButton.click()
     wait_for_job(qapp, widget)
-    assert ui.statusLabel.text().startswith("Done"), ui.statusLabel.text()
+    assert ui.statusLabel.text.startswith("Done"), ui.statusLabel.text
     made = widget.results[-1]
     assert set(made.series) == {"cine", "cine_2"}
     # the quality check's warnings about those noisy videos reach the status line and its tooltip
     assert made.warnings and "quality check" in made.warnings[0], made.warnings
     from CardioGenSlicerLib.qtcompat import prop
 
-    assert "warning" in ui.statusLabel.text() and made.warnings[0] in prop(ui.statusLabel, "toolTip")
+    assert "warning" in ui.statusLabel.text and made.warnings[0] in prop(ui.statusLabel, "toolTip")
     cine = made.series["cine"]
     assert "(synthetic)" in cine.volume.GetName() and cine.volume.GetAttribute("CardioGen.Synthetic") == "1"
     browser = dense_nodes.nodes["dense_magnitude_browser"]
@@ -75,13 +75,13 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     parent.grab().save(str(artifacts_dir / "panel_CardioGenSynthesis.png"))
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "synthetic.gif"))
     ui.exportButton.click()
-    assert (tmp_path / "synthetic.gif").stat().st_size > 500, ui.statusLabel.text()
+    assert (tmp_path / "synthetic.gif").stat().st_size > 500, ui.statusLabel.text
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "dicom"))
     ui.exportButton.click()
     import pydicom
 
     files = sorted((tmp_path / "dicom").glob("*.dcm"))
-    assert files, ui.statusLabel.text()
+    assert files, ui.statusLabel.text
     ds = pydicom.dcmread(files[0])
     assert "SYNTHETIC" in ds.SeriesDescription.upper() and list(ds.ImageType)[:2] == ["DERIVED", "SECONDARY"]
 
@@ -92,13 +92,13 @@ def test_cancel_and_missing_input(qapp, tmp_path, dense_nodes):
     widget, _ = _widget(tmp_path)
     widget.inputWidgets["dense"].setCurrentNode(dense_nodes.nodes["dense_phase_x"])  # an image, but not DENSE data
     widget.ui.runButton.click()
-    assert widget.job is None and "needs DENSE data" in widget.ui.statusLabel.text()
+    assert widget.job is None and "needs DENSE data" in widget.ui.statusLabel.text
     n_before = slicer.mrmlScene.GetNumberOfNodes()
     widget.inputWidgets["dense"].setCurrentNode(dense_nodes.nodes["dense_magnitude"])
     widget.optionWidgets["steps"].setValue(200)
     widget.ui.runButton.click()
     widget.ui.cancelButton.click()
-    assert widget.job.state.value == "cancelled" and widget.ui.statusLabel.text().startswith("Cancelled")
+    assert widget.job.state.value == "cancelled" and widget.ui.statusLabel.text.startswith("Cancelled")
     assert slicer.mrmlScene.GetNumberOfNodes() == n_before
     assert not [p for p in (tmp_path / "synth").iterdir() if p.name.startswith((".dense_to_cine", "dense_to_cine"))]
 
@@ -109,5 +109,5 @@ def test_gpu_out_of_memory_offers_the_cpu(qapp, tmp_path):
     widget, _ = _widget(tmp_path)
     widget.ui.deviceComboBox.setCurrentText("cuda")
     widget.panel.on_finished(JobResult(JobState.FAILED, error="GPU out of memory while sampling 8 video(s) on cuda"))
-    assert widget.ui.deviceComboBox.currentText() == "cpu"
-    assert "out of memory" in widget.ui.statusLabel.text() and "press Run to retry" in widget.ui.statusLabel.text()
+    assert widget.ui.deviceComboBox.currentText == "cpu"
+    assert "out of memory" in widget.ui.statusLabel.text and "press Run to retry" in widget.ui.statusLabel.text
