@@ -16,7 +16,7 @@ points into ``b``: ``a(x) ≈ b(x + f(x))``, so ``warp(b, f)`` brings ``b`` onto
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
