@@ -275,3 +275,19 @@ def test_mitdb_100_through_the_loader(shared_data):
     ref = raw.fiducials["R"][raw.fiducials["R"] < 360 * 300] / 360.0
     hits = np.min(np.abs(det[:, None] - ref[None]), axis=0) <= 0.05
     assert hits.mean() >= 0.998 and abs(det.size - ref.size) <= 1
+
+
+@pytest.mark.realdata
+def test_dicom_12_lead_sample_through_the_front_end(shared_data):
+    from cardiogen.io.ecg_io import read_ecg_dicom
+
+    path = shared_data / "ecg" / "waveform_ecg.dcm"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    raw = read_ecg_dicom(path)  # 12 leads, 1000 Hz, 10 s, with the device's R fiducials
+    out = fe.prepare(raw, frames=25)
+    assert out["ecg"].signals.shape == (12, 5000) and out["ecg"].lead_names == STANDARD_12_LEADS
+    r_ms = out["r_peaks"] * 2.0
+    assert r_ms.size == raw.fiducials["R"].size == 10
+    assert np.max(np.abs(r_ms - raw.fiducials["R"])) <= 4.0  # device fiducials at 1 ms, ours at 2 ms
+    assert out["cycles"].shape == (9, 12, 25)
