@@ -31,6 +31,13 @@ Because the (θ, Z) → (θ', z') map has Jacobian λ and r'²/2 has derivative 
 incompressible; the map inverts in closed form: θ = θ' − φ(z'), Z = z'/λ(θ), then r from r' region by region.
 LV cavity volume: V(t) = V_ED · mean_θ(λ·k²). The twist uses z' (not Z) so that it inverts exactly.
 
+Above the base the atria hang between the moving AV plane and a fixed roof Z_r = Z_b + 40 mm: z' = λ·Z_b +
+(Z − Z_b)·(Z_r − λ·Z_b)/(Z_r − Z_b) (they stretch as the base descends), the radial factors (λ, k, k_rv, c_rv used
+in r') and the twist blend from their base values at z' ≤ Z_b to the identity at z' = Z_r, and above the roof
+nothing moves. The blend weight depends on z' alone, so the map still inverts in closed form, and the ventricles
+(z' ≤ λ·Z_b ≤ Z_b) move exactly as above. The atria are thus carried by the same map as the ventricles, flush
+with the base at every phase, and the roof never uncovers the static body.
+
 Regional function: an infarct sector multiplies the radial contraction by (1 − w(θ)) and the longitudinal one by
 (1 − w(θ)/2), with w = severity inside the sector and a smooth ±20° taper; dyssynchrony delays the contraction by
 τ(θ) = 120 ms·d·(1 + cos θ)/2 (0 at the septum, maximal at the lateral wall). Twist and the RV follow the undelayed
@@ -253,8 +260,40 @@ class HeartModel:
         p0, p1 = self.twist_params(t_ms)
         if p0 == 0.0 and p1 == 0.0:
             return 1.0, 0.0
-        phi = p0 + p1 * zp
+        zb = self.geometry.z_base
+        phi = (p0 + p1 * np.minimum(zp, zb)) * self._atrial_blend(zp)
         return np.cos(phi), np.sin(phi)
+
+    # ---- the atrial segment (module docstring): base values at z' <= Z_b, identity at the roof -------------
+    @property
+    def roof_z(self) -> float:
+        """Height Z_r of the atrial roof (mm): the map is the identity at and above it."""
+        return self.geometry.z_base + self.geometry.atria_height_mm
+
+    def _atrial_blend(self, zp: np.ndarray) -> np.ndarray:
+        """Weight of the ventricular motion at deformed height z': 1 up to Z_b, linear to 0 at the roof."""
+        zb = self.geometry.z_base
+        return np.clip((self.roof_z - zp) * (1.0 / (self.roof_z - zb)), 0.0, 1.0)
+
+    def _z_forward(self, w: np.ndarray, lam) -> np.ndarray:
+        """z' of material height Z: λ·Z below the base, the stretched atrial segment, Z above the roof."""
+        zb, zr = self.geometry.z_base, self.roof_z
+        zbp = lam * zb
+        return np.where(w <= zb, lam * w, np.where(w < zr, zbp + (w - zb) * ((zr - zbp) / (zr - zb)), w))
+
+    def _z_inverse(self, wp: np.ndarray, lam) -> np.ndarray:
+        """Material height Z of deformed height z' (inverse of :meth:`_z_forward` at the same λ(θ))."""
+        zb, zr = self.geometry.z_base, self.roof_z
+        zbp = lam * zb
+        return np.where(wp <= zbp, wp / lam, np.where(wp < zr, zb + (wp - zbp) * ((zr - zb) / (zr - zbp)), wp))
+
+    def _radial_factors(self, zp: np.ndarray, lam, k, krv, crv) -> tuple:
+        """(λ, k, k_rv, c_rv) of the radial map at z': unchanged at z' <= Z_b, blended to 1 at the roof."""
+        up = zp > self.geometry.z_base
+        if not np.any(up):
+            return lam, k, krv, crv
+        b = self._atrial_blend(zp)
+        return tuple(np.where(up, 1.0 + (f - 1.0) * b, f) for f in (lam, k, krv, crv))
 
     # ---- forward / inverse --------------------------------------------------------------------------------
     def forward(self, x_material: np.ndarray, t_ms: float) -> np.ndarray:
@@ -281,6 +320,8 @@ class HeartModel:
         ct = np.where(small, 1.0, u * inv)
         st = np.where(small, 0.0, v * inv)
         lam, k, krv, crv = self.factors(ct, st, t_ms)
+        zp = self._z_forward(w, lam)
+        lam, k, krv, crv = self._radial_factors(zp, lam, k, krv, crv)
         rn2 = g.r_endo2(w)
         rp2 = g.r_epi2(w)
         a = k * k - 1.0 / lam
@@ -293,7 +334,6 @@ class HeartModel:
         b2 = b1 + crv * (hout - h)
         rho_p = np.where(rho < h, krv * rho, np.where(rho < hout, b1 + crv * (rho - h), b2 + (rho - hout)))
         rp = np.where(blood, k * r, np.where(myo, np.sqrt(np.maximum(r2 / lam + rn2 * a, 0.0)), rpp + rho_p))
-        zp = lam * w
         cphi, sphi = self._twist_cos_sin(zp, t_ms)
         return rp * (ct * cphi - st * sphi), rp * (st * cphi + ct * sphi), zp
 
@@ -323,7 +363,8 @@ class HeartModel:
         ct = np.where(small, 1.0, (up * cphi + vp * sphi) * inv)
         st = np.where(small, 0.0, (vp * cphi - up * sphi) * inv)
         lam, k, krv, crv = self.factors(ct, st, t_ms)
-        z = wp / lam
+        z = self._z_inverse(wp, lam)
+        lam, k, krv, crv = self._radial_factors(wp, lam, k, krv, crv)
         rn2 = g.r_endo2(z)
         rp2 = g.r_epi2(z)
         a = k * k - 1.0 / lam
@@ -354,7 +395,7 @@ class HeartModel:
         # as cylinders (r_endo = a_endo, r_epi = a_epi, h = H(Z_b)), so the atria are carried by the same motion
         # and stay flush with the contracting base (issue 21.1: testing the deformed r' against ED radii left a
         # wedge of right atrium beside the systolic RV and a notch at the AV plane).
-        above = ~below & (z < g.z_base + g.atria_height_mm)
+        above = ~below & (z < self.roof_z)
         if np.any(above):
             atrium = above & (rho < hout)
             labels[atrium] = A.LA_BLOOD
