@@ -5,7 +5,9 @@ Every error says *what* went wrong, *where* (the file or object), and, when it h
 """
 from __future__ import annotations
 
+import importlib
 import os
+from types import ModuleType
 from typing import Any
 
 
@@ -46,6 +48,21 @@ class CardioGenInputError(CardioGenError, ValueError):
         if self.source:
             return self
         return CardioGenInputError(self.problem, source=source, expected=self.expected, got=self.got)
+
+
+class CardioGenMissingPackageError(CardioGenInputError):
+    """An optional Python package that one format or feature needs is not installed (the others still work)."""
+
+
+def import_optional(module: str, *, package: str, feature: str) -> ModuleType:
+    """Import ``module`` for ``feature`` (e.g. "reading NIfTI"); if it is missing, a
+    :class:`CardioGenMissingPackageError` names the pip ``package`` and says that only this feature is off."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise CardioGenMissingPackageError(
+            f"{feature} needs the Python package '{package}', which is not installed (pip install {package}; in "
+            f"3D Slicer the CardioGen modules offer to install it); the other formats still work") from exc
 
 
 class CardioGenWeightsError(CardioGenError):

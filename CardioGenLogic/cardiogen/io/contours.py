@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..data import STANDARD_LABELS, ImageSeries, Segmentation
-from ..errors import CardioGenInputError
+from ..errors import CardioGenInputError, import_optional
 
 __all__ = ["polygon_to_mask", "closed_spline", "read_contour_file", "read_sunnybrook_contours",
            "SUNNYBROOK_CONTOUR_PATTERN"]
@@ -63,7 +63,7 @@ def polygon_to_mask(points_xy: Any, shape: tuple[int, int]) -> np.ndarray:
         raise CardioGenInputError("mask shape must be (rows, cols)", got=shape) from exc
     if rows <= 0 or cols <= 0:
         raise CardioGenInputError("mask shape must be positive", got=(rows, cols))
-    from skimage.draw import polygon  # noqa: PLC0415 - heavy import, only when used
+    polygon = import_optional("skimage.draw", package="scikit-image", feature="filling contours").polygon
 
     rr, cc = polygon(pts[:, 1], pts[:, 0], shape=(rows, cols))
     mask = np.zeros((rows, cols), dtype=bool)

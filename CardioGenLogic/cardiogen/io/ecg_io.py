@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..data import Ecg
-from ..errors import CardioGenInputError
+from ..errors import CardioGenInputError, import_optional
 from .atomic import atomic_path
 
 __all__ = [
@@ -392,7 +392,7 @@ def read_ecg_wfdb(path: str | os.PathLike, expected_leads: int | None = None) ->
     if not header.is_file():
         raise CardioGenInputError("WFDB header (.hea) not found", source=header)
     with _reading(header, "WFDB record"), _quiet_wfdb():
-        import wfdb
+        wfdb = import_optional("wfdb", package="wfdb", feature="reading WFDB ECG records")
 
         head = wfdb.rdheader(str(record))
         files = [f for f in (getattr(head, "file_name", None) or []) if f]

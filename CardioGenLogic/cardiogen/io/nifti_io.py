@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..data import MODALITIES, Geometry, ImageSeries, Segmentation
-from ..errors import CardioGenInputError
+from ..errors import CardioGenInputError, import_optional
 from .atomic import atomic_path
 from .sniff import check_size, full_suffix, input_errors, require_file
 
@@ -94,7 +94,7 @@ def _to_tzyx(data: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _load(path: Path) -> Any:
-    import nibabel as nib  # noqa: PLC0415 (keep `import cardiogen.io` light)
+    nib = import_optional("nibabel", package="nibabel", feature="reading NIfTI")  # light `import cardiogen.io`
     from nibabel.filebasedimages import ImageFileError  # noqa: PLC0415
     from nibabel.imageglobals import LoggingOutputSuppressor  # noqa: PLC0415
     from nibabel.spatialimages import HeaderDataError  # noqa: PLC0415
@@ -201,7 +201,7 @@ def write_nifti(series: ImageSeries, path: str | os.PathLike) -> Path:
     median frame interval and ``toffset`` the first frame time. Exact frame times and cardiogen facts go into a JSON
     header extension. Whole-number images are stored as uint8/int16/int32, others as float32. Written atomically.
     """
-    import nibabel as nib  # noqa: PLC0415
+    nib = import_optional("nibabel", package="nibabel", feature="writing NIfTI")
 
     if not isinstance(series, ImageSeries):
         raise CardioGenInputError("write_nifti expects an ImageSeries", got=type(series).__name__)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..data import DenseSeries, ImageSeries, Segmentation
-from ..errors import CardioGenInputError
+from ..errors import CardioGenInputError, import_optional
 from .atomic import atomic_path
 
 __all__ = ["render_frames", "write_gif", "write_mp4", "mosaic_png", "MIN_SIZE"]
@@ -224,7 +224,7 @@ def write_gif(obj: Any, path: str | os.PathLike, *, slice_index: int | None = No
 
     GIF stores frame delays in 10 ms steps (at least 20 ms), so very fast series play slightly slower.
     """
-    import imageio.v3 as iio  # noqa: PLC0415
+    iio = import_optional("imageio.v3", package="imageio", feature="writing GIF")
 
     series = _as_series(obj)
     frames = render_frames(series, slice_index=slice_index, window=window, overlay=overlay, label=label)
@@ -239,7 +239,7 @@ def write_mp4(obj: Any, path: str | os.PathLike, *, slice_index: int | None = No
               window: tuple[float, float] | None = None, overlay: Segmentation | None = None,
               label: str = "") -> Path:
     """Write an H.264 MP4 (libx264, yuv420p, sizes padded to even) of one slice over time."""
-    import imageio.v2 as iio2  # noqa: PLC0415
+    iio2 = import_optional("imageio.v2", package="imageio", feature="writing MP4")
 
     series = _as_series(obj)
     frames = _pad_even(render_frames(series, slice_index=slice_index, window=window, overlay=overlay, label=label))
