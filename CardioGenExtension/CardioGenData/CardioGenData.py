@@ -22,6 +22,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.parameterNodeWrapper import parameterNodeWrapper  # noqa: E402
 
+from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
@@ -62,12 +63,13 @@ class CardioGenDataParameterNode:
 
 
 class CardioGenDataWidget(ScriptedLoadableModuleWidget):
-    """The panel. ``logic`` and ``timerFactory`` are injectable (tests drive the widget with fakes)."""
+    """The panel. ``logic``, ``timerFactory`` and ``installer`` are injectable (tests drive the widget with fakes)."""
 
-    def __init__(self, parent=None, logic=None, timerFactory=None) -> None:
+    def __init__(self, parent=None, logic=None, timerFactory=None, installer=None) -> None:
         # Slicer's base constructor calls setup() itself when there is no parent: state first
         self._injectedLogic = logic
         self._timerFactory = timerFactory or qt.QTimer
+        self._installer = installer  # a DependencyInstaller (tests inject fakes)
         self.logic = None
         self.panel = None
         self.loaded = []
@@ -79,9 +81,11 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         self.logic = self._injectedLogic or CardioGenDataLogic()
+        # first use: ask once and install what the job needs (never touching Slicer's own packages)
+        self.dependencies = DependencyGate(self._installer or DependencyInstaller, need_torch=False)
         self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.cancelButton,
                               [self.ui.loadButton, self.ui.phantomButton], self._timerFactory(), self._showResult,
-                              details=self.ui.summaryTextEdit)
+                              details=self.ui.summaryTextEdit, before_start=self.dependencies)
         self.ui.loadButton.clicked.connect(self.onLoad)
         self.ui.phantomButton.clicked.connect(self.onCreatePhantom)
         self.ui.infarctCheckBox.toggled.connect(self._updateEnabled)

@@ -22,6 +22,7 @@ import slicer  # noqa: E402
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,  # noqa: E402
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 
+from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_cpu  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
@@ -47,12 +48,13 @@ class CardioGenLatent(ScriptedLoadableModule):
 
 
 class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
-    """The panel; ``logic`` and ``timerFactory`` are injectable for tests."""
+    """The panel; ``logic``, ``timerFactory`` and ``installer`` are injectable for tests."""
 
-    def __init__(self, parent=None, logic=None, timerFactory=None) -> None:
+    def __init__(self, parent=None, logic=None, timerFactory=None, installer=None) -> None:
         # Slicer's base constructor calls setup() itself when there is no parent: state first
         self._injectedLogic = logic
         self._timerFactory = timerFactory or qt.QTimer
+        self._installer = installer  # a DependencyInstaller (tests inject fakes)
         self.logic = None
         self.panel = None
         self.sliders = {}
@@ -70,9 +72,11 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.ui.cineSelector.setMRMLScene(slicer.mrmlScene)
         self.logic = self._injectedLogic or CardioGenLatentLogic()
+        # first use: ask once and install what the job needs (never touching Slicer's own packages)
+        self.dependencies = DependencyGate(self._installer or DependencyInstaller, need_torch=True)
         self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.cancelButton,
                               [self.ui.generateButton, self.ui.applyStartButton], self._timerFactory(),
-                              self._onJobDone)
+                              self._onJobDone, before_start=self.dependencies)
         self.panel.on_out_of_memory = self.offerCpu
         self.ui.applyStartButton.clicked.connect(self.onApplyStart)
         self.ui.generateButton.clicked.connect(self.onGenerate)
@@ -80,6 +84,13 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         self.ui.exportButton.clicked.connect(self.onExport)
         self.ui.startComboBox.currentIndexChanged.connect(self._updateStartWidgets)
         self._updateStartWidgets()
+        if self.dependencies.installer.needed(need_torch=True):  # fresh Slicer: the model loads after the install
+            self.ui.statusLabel.setText("PyTorch and CardioGen's packages are installed on first use (Apply start).")
+        else:
+            self._addSliders()
+
+    def _addSliders(self) -> None:
+        """One slider per fitted phenotype direction of the generator (needs torch and the weights)."""
         try:
             names = self.logic.slider_names()
         except Exception as exc:  # no weights / dependencies: say so in the panel
@@ -115,6 +126,10 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
 
     # ---- start, preview ----------------------------------------------------------------------------------------
     def onApplyStart(self) -> None:
+        if not self.panel.ready():  # first use: the seed start runs here, in Slicer's process, with torch
+            return
+        if not self.sliders:
+            self._addSliders()
         if prop(self.ui.startComboBox, "currentIndex") == 0:
             try:
                 self.start = self.logic.seed_start(int(prop(self.ui.seedSpinBox, "value")))

@@ -21,6 +21,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.parameterNodeWrapper import parameterNodeWrapper  # noqa: E402
 
+from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
 from CardioGenSlicerLib.motion_logic import METHODS  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
@@ -50,12 +51,13 @@ class CardioGenMotionParameterNode:
 
 
 class CardioGenMotionWidget(ScriptedLoadableModuleWidget):
-    """The panel; ``logic`` and ``timerFactory`` are injectable for tests."""
+    """The panel; ``logic``, ``timerFactory`` and ``installer`` are injectable for tests."""
 
-    def __init__(self, parent=None, logic=None, timerFactory=None) -> None:
+    def __init__(self, parent=None, logic=None, timerFactory=None, installer=None) -> None:
         # Slicer's base constructor calls setup() itself when there is no parent: state first
         self._injectedLogic = logic
         self._timerFactory = timerFactory or qt.QTimer
+        self._installer = installer  # a DependencyInstaller (tests inject fakes)
         self.logic = None
         self.panel = None
         self.results = []
@@ -68,8 +70,10 @@ class CardioGenMotionWidget(ScriptedLoadableModuleWidget):
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = self._injectedLogic or CardioGenMotionLogic()
+        # first use: ask once and install what the job needs (never touching Slicer's own packages)
+        self.dependencies = DependencyGate(self._installer or DependencyInstaller, need_torch=self._needsTorch)
         self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.cancelButton, [self.ui.runButton],
-                              self._timerFactory(), self._showResult)
+                              self._timerFactory(), self._showResult, before_start=self.dependencies)
         self.ui.runButton.clicked.connect(self.onRun)
         self.ui.exportButton.clicked.connect(self.onExport)
         self.ui.componentComboBox.currentIndexChanged.connect(self.onComponentChanged)
@@ -83,6 +87,10 @@ class CardioGenMotionWidget(ScriptedLoadableModuleWidget):
         p.component = prop(self.ui.componentComboBox, "currentText")
         p.refineMask = bool(prop(self.ui.refineMaskCheckBox, "checked"))
         return p
+
+    def _needsTorch(self) -> bool:
+        """Only the learned registration (LTMA) needs PyTorch; the classical methods and DENSE phase do not."""
+        return METHODS.get(prop(self.ui.methodComboBox, "currentText")) == "ltma"
 
     def _updateEnabled(self, *_args) -> None:
         self.panel.update_enabled(self.ui.inputSelector.currentNode() is not None)

@@ -18,16 +18,21 @@ class JobPanel:
         details: optional text widget (``setPlainText``) for summaries and log tails.
         timer: a ``qt.QTimer`` (injectable).
         on_success: ``(JobResult) -> str`` turning a finished job into nodes; returns the summary text.
+        before_start: ``() -> None or message`` run before every job, e.g. a
+            :class:`~.dependencies.DependencyGate` (installs what the job needs on first use); a message means the
+            job does not start and the message is shown.
     """
 
     def __init__(self, progress_bar: Any, status_label: Any, cancel_button: Any, run_buttons: Sequence[Any],
-                 timer: Any, on_success: Callable[[JobResult], str], details: Any = None) -> None:
+                 timer: Any, on_success: Callable[[JobResult], str], details: Any = None,
+                 before_start: Optional[Callable[[], Optional[str]]] = None) -> None:
         self.progress_bar = progress_bar
         self.status_label = status_label
         self.cancel_button = cancel_button
         self.run_buttons = list(run_buttons)
         self.details = details
         self.on_success = on_success
+        self.before_start = before_start
         self.on_out_of_memory: Optional[Callable[[], None]] = None  #: e.g. offer the CPU after a GPU OOM
         #: status line after a success, set by ``on_success`` (e.g. to report the result's warnings); "Done." if None
         self.done_message: Optional[str] = None
@@ -46,6 +51,8 @@ class JobPanel:
         """``start_job(on_progress, on_finished)`` starts and returns a BackgroundJob; errors show in the panel."""
         if self.details is not None:
             self.details.setPlainText("")
+        if not self.ready():
+            return
         try:
             self.job = start_job(self.on_progress, self.on_finished)
         except Exception as exc:  # the library's clear error, shown in the panel
@@ -55,6 +62,18 @@ class JobPanel:
         self.status_label.setText(message + " …")
         self.timer.start()
         self.update_enabled()
+
+    def ready(self) -> bool:
+        """Run :attr:`before_start`; False (its message shown, nothing started) when the job cannot run."""
+        refusal = self.before_start() if self.before_start is not None else None
+        if refusal:
+            self.progress_bar.setValue(0)
+            self.status_label.setText(f"Not started: {refusal}")
+            if self.details is not None:
+                self.details.setPlainText(refusal)
+            self.update_enabled()
+            return False
+        return True
 
     def poll(self) -> None:
         if self.job is None or self.job.poll().finished:

@@ -21,6 +21,7 @@ import slicer  # noqa: E402
 from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoadableModuleLogic,  # noqa: E402
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 
+from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_cpu  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
@@ -42,12 +43,13 @@ class CardioGenSynthesis(ScriptedLoadableModule):
 
 
 class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
-    """The panel; ``logic`` and ``timerFactory`` are injectable for tests."""
+    """The panel; ``logic``, ``timerFactory`` and ``installer`` are injectable for tests."""
 
-    def __init__(self, parent=None, logic=None, timerFactory=None) -> None:
+    def __init__(self, parent=None, logic=None, timerFactory=None, installer=None) -> None:
         # Slicer's base constructor calls setup() itself when there is no parent: state first
         self._injectedLogic = logic
         self._timerFactory = timerFactory or qt.QTimer
+        self._installer = installer  # a DependencyInstaller (tests inject fakes)
         self.logic = None
         self.panel = None
         self.declarations = {}
@@ -62,8 +64,10 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         self.logic = self._injectedLogic or CardioGenSynthesisLogic()
+        # first use: ask once and install what the job needs (never touching Slicer's own packages)
+        self.dependencies = DependencyGate(self._installer or DependencyInstaller, need_torch=True)
         self.panel = JobPanel(self.ui.progressBar, self.ui.statusLabel, self.ui.cancelButton, [self.ui.runButton],
-                              self._timerFactory(), self._showResult)
+                              self._timerFactory(), self._showResult, before_start=self.dependencies)
         self.declarations = {d["name"]: d for d in self.logic.pipelines()}
         for name, decl in self.declarations.items():
             self.ui.pipelineComboBox.addItem(decl["title"] or name, name)
