@@ -21,6 +21,8 @@ Conventions
 * **Masks** (:attr:`PhantomTruth.masks`, standard labels 1 LV blood, 2 LV myocardium, 3 RV blood, 4 RV myocardium)
   per frame: on the MR grid the label covering most of each voxel's sub-samples, on the CT grid the voxel centre.
 * **CT**: axial LPS grid (identity direction), phases at i·RR/ct_frames (0-90 % RR for 10 phases).
+  :func:`ct_motion_pair` gives one subject's ES and ED CT with the exact flow between them (voxels and mm) over a
+  seeded population of anatomy, size, pose, position in the field of view and contrast timing.
 * Everything is marked ``synthetic=True`` with "PHANTOM" in the description and provenance
   ``{"source": "cardiogen.phantom", "seed", "config"}``.
 
@@ -34,6 +36,7 @@ Example::
 from .anatomy import heart_to_lps
 from .case import PhantomCase, make_case
 from .config import MR_VIEWS, PHANTOM_MODALITIES, InfarctSpec, PhantomConfig
+from .ct_pair import CtMotionPair, CtVariation, ct_motion_pair, ct_motion_population, ct_population_variation
 from .demographics import Demographics, Phenotypes, phenotypes_from_demographics
 from .heart import HeartGeometry, HeartModel, HeartMotion, aha_segments, solve_heart
 from .render import Placement
@@ -42,6 +45,8 @@ from .truth import PhantomTruth
 
 __all__ = [
     "CardiacTiming",
+    "CtMotionPair",
+    "CtVariation",
     "Demographics",
     "HeartGeometry",
     "HeartModel",
@@ -55,6 +60,9 @@ __all__ = [
     "Phenotypes",
     "Placement",
     "aha_segments",
+    "ct_motion_pair",
+    "ct_motion_population",
+    "ct_population_variation",
     "es_time_ms",
     "heart_to_lps",
     "make_case",

@@ -20,7 +20,8 @@ from .timing import CardiacTiming, es_time_ms
 from .truth import PhantomTruth, lagrangian_truth, measured_phenotypes
 
 #: Independent random streams (so that switching a modality on or off changes nothing else).
-_STREAMS = {"demographics": 1, "residual": 2, "cine": 3, "tagging": 4, "dense": 5, "ct": 6, "ecg": 7}
+_STREAMS = {"demographics": 1, "residual": 2, "cine": 3, "tagging": 4, "dense": 5, "ct": 6, "ecg": 7,
+            "ct_population": 8}
 MR_SUBSAMPLES = (3, 2, 2)  # (through-slice, rows, columns) samples per voxel for partial volume
 FOV_FACTOR = 1.7  # MR field of view / heart width (auto pixel size)
 
@@ -140,6 +141,18 @@ def _load_ecg_synthesizer() -> Callable | None:
     return synthesize_ecg
 
 
+def _build_heart(cfg: PhantomConfig, demographics: Demographics) -> tuple[Phenotypes, CardiacTiming, HeartModel]:
+    """(target phenotypes, timing, heart model) of a subject: the regression (+ the seeded residual) solved."""
+    target = phenotypes_from_demographics(demographics, _rng(cfg.seed, "residual") if cfg.residual_variation
+                                          else None)
+    timing = CardiacTiming(target.heart_rate_bpm, es_time_ms(target.heart_rate_bpm, demographics.sex))
+    geometry, motion = solve_heart(target.lvedv_ml, target.lvesv_ml, target.lv_mass_g, target.rvedv_ml,
+                                   target.rvesv_ml, target.sphericity)
+    model = HeartModel(geometry, motion, timing, infarct=cfg.infarct, dyssynchrony=cfg.dyssynchrony,
+                       motion_scale=cfg.motion_scale)
+    return target, timing, model
+
+
 def make_case(config: PhantomConfig | None = None, demographics: Demographics | None = None) -> PhantomCase:
     """Render one phantom case (deterministic for a given config and demographics).
 
@@ -161,13 +174,8 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
         raise CardioGenInputError("demographics must be a Demographics", source="make_case",
                                   got=type(demographics).__name__)
     timings: dict = {}
-    target = phenotypes_from_demographics(demographics, _rng(cfg.seed, "residual") if cfg.residual_variation
-                                          else None)
-    timing = CardiacTiming(target.heart_rate_bpm, es_time_ms(target.heart_rate_bpm, demographics.sex))
-    geometry, motion = solve_heart(target.lvedv_ml, target.lvesv_ml, target.lv_mass_g, target.rvedv_ml,
-                                   target.rvesv_ml, target.sphericity)
-    model = HeartModel(geometry, motion, timing, infarct=cfg.infarct, dyssynchrony=cfg.dyssynchrony,
-                       motion_scale=cfg.motion_scale)
+    target, timing, model = _build_heart(cfg, demographics)
+    geometry = model.geometry
     rot = A.heart_to_lps()
     placement = Placement(rot, A.LV_MID_LPS - rot @ np.array([0.0, 0.0, 0.5 * geometry.z_base]))
     apex_z = float(placement.origin_lps[2])

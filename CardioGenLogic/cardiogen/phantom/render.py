@@ -303,16 +303,19 @@ def _rician(img: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarr
 
 
 def render_ct(model: HeartModel, ss: SampleSet, phase_times: np.ndarray, *, noise: bool,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+              rng: np.random.Generator, hu_table: np.ndarray | None = None,
+              tissues_out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """CT volumes (HU, float32 ``(t, z, y, x)``) and voxel-centre labels 1-4 (uint8) at the given phases.
 
-    HU from :data:`anatomy.CT_HU`, infarcted myocardium hypo-enhanced, a Gaussian point spread (σ = 0.5 voxel)
-    and white noise of 15 HU.
+    HU from ``hu_table`` (per tissue id, default :data:`anatomy.CT_HU`; see :func:`anatomy.ct_hu_table` for the
+    contrast timing), infarcted myocardium hypo-enhanced, a Gaussian point spread (σ = 0.5 voxel) and white noise
+    of 15 HU. ``tissues_out``, a uint8 ``(t, z, y, x)`` array, receives the tissue id of every voxel centre (the map
+    the HU are drawn from).
     """
     n_t = len(phase_times)
     vols = np.empty((n_t,) + ss.shape, dtype=np.float32)
     labels = np.zeros((n_t,) + ss.shape, dtype=np.uint8)
-    hu_tab = A.CT_HU.astype(np.float32)
+    hu_tab = (A.CT_HU if hu_table is None else np.asarray(hu_table, dtype=np.float64)).astype(np.float32)
     for f, t in enumerate(phase_times):
         lab, heart, res = ss.labels_at(model, t)
         hu = hu_tab[lab]
@@ -322,6 +325,8 @@ def render_ct(model: HeartModel, ss: SampleSet, phase_times: np.ndarray, *, nois
             hu[ss.cand[myo]] -= np.float32(A.CT_INFARCT_HU_DROP) * w
         vols[f] = ndimage.gaussian_filter(hu.reshape(ss.shape), sigma=0.5, mode="nearest", truncate=3.0)
         labels[f] = np.where((lab >= 1) & (lab <= 4), lab, 0).reshape(ss.shape)
+        if tissues_out is not None:
+            tissues_out[f] = lab.reshape(ss.shape)
     if noise:
         vols += rng.standard_normal(vols.shape, dtype=np.float32) * np.float32(CT_NOISE_HU)
     return vols, labels
