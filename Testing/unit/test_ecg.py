@@ -145,7 +145,7 @@ def test_sokolow_lyon_grows_with_lv_mass():
     masses = [90.0, 120.0, 150.0, 180.0, 210.0]
     volts = [ecg_tools.sokolow_lyon_mv(make(lv_mass_g=m)) for m in masses]
     assert all(b > a for a, b in zip(volts, volts[1:])), volts
-    assert 1.5 <= ecg_tools.sokolow_lyon_mv(make(lv_mass_g=140.0)) <= 3.0  # normal heart
+    assert 1.5 <= ecg_tools.sokolow_lyon_mv(make(lv_mass_g=100.0)) <= 3.0  # normal heart (by cardiac MR)
     assert ecg_tools.sokolow_lyon_mv(make(lv_mass_g=200.0, sex="F")) > 3.5  # LVH criterion (PHYSIOLOGY §7)
 
 

@@ -31,9 +31,32 @@ the matching change of axis and precordial pattern. With u, v, w as defined abov
 has a left-handed frame (u × v points to the apex, det = −1); either handedness is accepted, but a frame that
 flips one axis mirrors the ECG.
 
-Timing: the R peak (largest QRS deflection of the noise-free lead II) of beat k is at t = k·RR exactly
-(the R wave is end-diastole = image frame time 0). QT follows the heart rate (QT = 521 − 2.0·HR ms men,
-511 − 1.8·HR ms women; lengthened by the extra QRS width of dyssynchrony), PR ≈ 160 ms at 60 bpm.
+How the ECG depends on the heart (each relation is a function below, with its source)
+-------------------------------------------------------------------------------------
+* **Heart rate -> cycle**: the R peak (largest QRS deflection of the noise-free lead II) of beat k is at t = k·RR
+  exactly, RR = 60000/HR ms; the R wave is end-diastole, the cine's frame 0, and frame j is at j·RR/frames.
+* **Heart rate -> QT** (:func:`qt_interval_ms`): QT = 521 − 2.0·HR ms (men), 511 − 1.8·HR ms (women), the
+  regression of healthy adults that also gives the phantom's end-systole (QS2; Weissler, Chest 1981;80:613,
+  PHYSIOLOGY.md §4). It is a linear (Hodges-type) rate dependence: Hodges' QTc = QT + 1.75·(HR − 60)
+  (Hodges, JACC 1983;1:694) stays within ≈ 20 ms from 50 to 120 bpm, whereas Bazett's QT/√RR over-corrects at
+  high rates. Dyssynchrony lengthens QT by its QRS widening (the JT interval is kept).
+* **Dyssynchrony -> QRS duration** (:func:`qrs_duration_ms`): the septal vector reverses and the LV free wall is
+  activated late through the septum (left bundle branch block), so the QRS widens from ≈ 90 ms (normal 85 ± 8,
+  70-104 ms, Rautaharju, J Electrocardiol 2013) to ≈ 150 ms at dyssynchrony 1 (LBBB ≥ 120 ms, AHA/ACCF/HRS 2009;
+  Strauss, Am J Cardiol 2011: ≥ 140 ms men, ≥ 130 ms women), ≥ 120 ms from dyssynchrony ≈ 0.5.
+* **LV mass -> QRS voltage** (:func:`qrs_voltage_scale`): every QRS force scales with 0.4 + 0.6·M/100 g, so the
+  Sokolow-Lyon voltage SV1 + RV5/6 (Sokolow & Lyon, Am Heart J 1949;37:161) and the Cornell voltage RaVL + SV3
+  (Casale, Circulation 1987;75:565) grow with the mass and the Sokolow-Lyon criterion of LV hypertrophy
+  (≥ 3.5 mV) is reached at ≈ 190 g (LVH by cardiac MR); a normal 100 g heart has lead II R ≈ 0.9 mV and
+  Sokolow-Lyon ≈ 2.4 mV, a small 50 g heart still ≥ 0.5 mV in lead II (typical adult R 0.5-2 mV).
+* **T wave** scales with the QRS voltage (0.3 + 0.7·scale), lead II T ≈ 0.25·R (T/R 0.1-0.35 in normal adults).
+* **Infarct -> Q waves and ST-T** (:func:`infarct_forces`): the scar's depolarization forces are lost, so the
+  early QRS vector points away from it: pathological Q waves (≥ 40 ms or ≥ 25 % of R, ESC athlete criteria /
+  4th UDMI, Thygesen JACC 2018;72:2231) in the leads facing the territory (anterior θ ≈ 90°: V1-V4; lateral
+  θ ≈ 0°: I, aVL, V5-V6; inferior θ ≈ 270°: II, III, aVF) and taller R waves in the opposite leads; an injury
+  current gives ST elevation in the facing leads (reciprocal depression opposite) and repolarization turns away
+  from the scar (T inversion). Q, ST and T scale with the severity and (as √) with the circumferential extent.
+* PR ≈ 160 ms at 60 bpm, shortening with the rate (PR 158 ± 34 ms, Rautaharju 2013).
 """
 from __future__ import annotations
 
@@ -45,7 +68,8 @@ from ..data import STANDARD_12_LEADS, Ecg
 from ..ecg_tools import _run_around_peak
 from ..errors import CardioGenInputError
 
-__all__ = ["synthesize_ecg", "reference_heart_to_lps", "DOWER_MATRIX", "lps_to_frank"]
+__all__ = ["synthesize_ecg", "reference_heart_to_lps", "DOWER_MATRIX", "lps_to_frank", "qrs_voltage_scale",
+           "qt_interval_ms", "qrs_duration_ms", "infarct_forces"]
 
 #: Dower matrix (Clin Cardiol 1980;3:87): rows I, II, V1..V6; columns Frank X, Y, Z.
 DOWER_MATRIX = np.array(
@@ -108,6 +132,8 @@ _DIR_R1_LBBB = _heart_dir(0.65, 0.35, 0.65)  # transseptal
 _DIR_R2_LBBB = _heart_dir(0.7, 0.0, 0.75)  # late LV free wall: left-posterior
 
 _APICAL_TILT = 0.35  # outward normal of the LV cone tilts towards the apex
+#: T-wave dipole (mV) of a normal 100 g heart: lead II T ≈ 0.25 of its R (T/R 0.1-0.35 in normal adults).
+T_AMPLITUDE_MV = 0.23
 
 
 @dataclass(frozen=True)
@@ -223,51 +249,124 @@ def _shifted(comp: _Component, shift: float) -> _Component:
     return _Component(comp.kind, comp.center + shift, comp.width1, comp.width2, comp.width3, comp.vector)
 
 
-def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, infarct_center_deg: float | None,
-                infarct_width_deg: float, infarct_severity: float, sex: str) -> _BeatModel:
-    """Dipole components of one beat, times in ms since QRS onset."""
-    hr = heart_rate_bpm
-    d = dyssynchrony
-    rr = 60000.0 / hr
-    # Voltage grows with LV mass (Sokolow-Lyon ≈ 2.4 mV at 140 g, ≈ 3.7 mV at 200 g).
-    volt = (lv_mass_g / 140.0) ** 1.2
+def _gauss(center: float, sigma: float, amp: float, direction: np.ndarray) -> _Component:
+    return _Component("gauss", center, sigma, 0.0, 0.0, amp * direction)
+
+
+#: LV mass (g) at which the QRS forces have their reference size (a normal adult heart by cardiac MR).
+REFERENCE_LV_MASS_G = 100.0
+
+
+def qrs_voltage_scale(lv_mass_g: float) -> float:
+    """Factor on every QRS force: 0.4 + 0.6·M / 100 g (1 for a normal 100 g LV).
+
+    The QRS voltage grows with the LV mass (the basis of the Sokolow-Lyon, Am Heart J 1949;37:161, and Cornell,
+    Casale, Circulation 1987;75:565, voltage criteria of LV hypertrophy). The intercept stands for the forces that
+    do not grow with the LV (RV, atrioventricular conduction, body habitus), so small hearts keep a lead II R of
+    at least 0.5 mV; the slope puts the Sokolow-Lyon voltage at its 3.5 mV criterion at ≈ 190 g, an LV mass that
+    cardiac MR calls hypertrophied in either sex (≈ 95 g/m² at 2 m²) [GK calibration].
+    """
+    return 0.4 + 0.6 * float(lv_mass_g) / REFERENCE_LV_MASS_G
+
+
+def qt_interval_ms(heart_rate_bpm: float, sex: str) -> float:
+    """QT (ms) of a normal QRS at ``heart_rate_bpm``: 521 − 2.0·HR (men), 511 − 1.8·HR (women), ≥ 200 ms.
+
+    Weissler's regression of healthy adults (Chest 1981;80:613; PHYSIOLOGY.md §4), the same source as the
+    phantom's end-systole (:func:`cardiogen.phantom.timing.es_time_ms`), so T ends ≈ 20 ms before the second
+    heart sound at every rate. Its slope is close to Hodges' (QTc = QT + 1.75·(HR − 60), JACC 1983;1:694), so
+    Hodges' QTc is nearly constant (≈ 404 ms at 50 bpm, ≈ 386 ms at 120 bpm, men).
+    """
+    qt = (521.0 - 2.0 * heart_rate_bpm) if sex == "M" else (511.0 - 1.8 * heart_rate_bpm)
+    return max(qt, 200.0)
+
+
+def _qrs_components(volt: float, d: float) -> list[_Component]:
+    """QRS forces (ms, not yet aligned to the onset) for voltage scale ``volt`` and dyssynchrony ``d``.
+
+    Normal sequence (Durrer, Circulation 1970;41:899): septum left -> right (q in I, V5-V6, r in V1), apical and
+    anterior forces (R progression V2-V4), the LV free wall (the main R, ≈ 45 ms), posterobasal forces (s).
+    Dyssynchrony = left bundle branch block: the septum is activated right -> left (no septal q in I, V5-V6; QS
+    in V1), and the free wall ≈ 52·d ms later through the septum, which splits the R (notch) and widens the QRS.
+    """
     qrs: list[_Component] = []
-
-    def gauss(center: float, sigma: float, amp: float, direction: np.ndarray) -> _Component:
-        return _Component("gauss", center, sigma, 0.0, 0.0, amp * direction)
-
-    infarct = infarct_center_deg is not None and infarct_severity > 0 and infarct_width_deg > 0
-    if infarct:
-        normal = _infarct_normal(float(infarct_center_deg))
-        extent = float(np.clip(infarct_width_deg / 90.0, 0.25, 3.0)) ** 0.5
-        sev = float(infarct_severity)
-
-    # ---- QRS (designed times; shifted below so that the measured onset is 0) -----------------------------
     sep_sigma = 6.0 + 4.0 * d
     sep_dir = _unit(*((1.0 - d) * _DIR_SEPTAL + d * _DIR_SEPTAL_LBBB))
-    qrs.append(gauss(2.0 * sep_sigma, sep_sigma, 0.22 * volt, sep_dir))
+    qrs.append(_gauss(2.0 * sep_sigma, sep_sigma, 0.22 * volt, sep_dir))
     if d < 1:
-        qrs.append(gauss(28.0, 9.0, 0.6 * volt * (1.0 - d), _DIR_APICAL))
+        qrs.append(_gauss(28.0, 9.0, 0.6 * volt * (1.0 - d), _DIR_APICAL))
     main_sigma = 11.0 + 5.0 * d
     c1 = 45.0 + 2.0 * d
     c2 = 45.0 + 52.0 * d
     amp_main = 1.45 * volt * (1.0 + 0.35 * d)
     dir1 = _unit(*((1.0 - d) * _DIR_MAIN + d * _DIR_R1_LBBB))
     dir2 = _unit(*((1.0 - d) * _DIR_MAIN + d * _DIR_R2_LBBB))
-    qrs.append(gauss(c1, main_sigma, amp_main * (1.0 - 0.45 * d), dir1))
+    qrs.append(_gauss(c1, main_sigma, amp_main * (1.0 - 0.45 * d), dir1))
     if d > 0:  # LBBB: the late free-wall activation splits off (bifid R)
-        qrs.append(gauss(c2, main_sigma, amp_main * 0.45 * d, dir2))
+        qrs.append(_gauss(c2, main_sigma, amp_main * 0.45 * d, dir2))
     if d < 1:
-        qrs.append(gauss(max(66.0, c2 + 24.0), 9.0, 0.5 * volt * (1.0 - d), _DIR_TERMINAL))
-    if infarct:  # loss of the scar's early depolarization forces: Q waves in the leads facing it
-        qrs.append(gauss(26.0, 11.0, -0.75 * sev * extent * volt, normal))
+        qrs.append(_gauss(max(66.0, c2 + 24.0), 9.0, 0.5 * volt * (1.0 - d), _DIR_TERMINAL))
+    return qrs
+
+
+def qrs_duration_ms(dyssynchrony: float) -> float:
+    """QRS duration (ms) of the model without infarct: ≈ 90 ms at dyssynchrony 0, ≈ 150 ms at 1.
+
+    Measured on the noise-free dipole like :func:`cardiogen.ecg_tools.measure_qrs` measures a recording
+    (spatial velocity above 10 % of its peak). Normal 85 ± 8 ms (70-104, Rautaharju, J Electrocardiol 2013);
+    LBBB ≥ 120 ms (AHA/ACCF/HRS 2009), ≥ 140 ms men / 130 ms women (Strauss, Am J Cardiol 2011;107:927).
+    """
+    onset, offset = _qrs_extent(_qrs_components(1.0, float(dyssynchrony)))  # the extent does not depend on volt
+    return offset - onset
+
+
+def infarct_forces(center_deg: float, width_deg: float, severity: float, volt: float) -> dict[str, object]:
+    """Dipole changes of a transmural infarct at circumferential angle ``center_deg`` (heart frame).
+
+    * ``q``: the scar no longer depolarizes, so its early forces (≈ 10-40 ms after QRS onset, when the
+      subendocardium-to-epicardium activation of the LV walls runs) are subtracted: the initial QRS vector points
+      away from the scar, giving Q waves (≥ 40 ms or ≥ 25 % of R; ESC / 4th UDMI) in the leads facing it and a
+      taller R opposite (e.g. V1-V2 in a lateral/posterior infarct). Scales with the QRS voltage.
+    * ``st``: injury current towards the scar, ST elevation from the J point into the T wave in the facing leads,
+      reciprocal ST depression opposite (4th UDMI: ≥ 0.1 mV in 2 contiguous leads).
+    * ``t``: repolarization turns away from the scar: T inversion in the facing leads.
+
+    All three scale with ``severity`` and with √(width / 90°) (bounded to 0.5-1.7).
+    """
+    normal = _infarct_normal(float(center_deg))
+    extent = float(np.clip(width_deg / 90.0, 0.25, 3.0)) ** 0.5
+    sev = float(severity)
+    return {
+        "normal": normal,
+        "q": _gauss(24.0, 12.0, -0.85 * sev * extent * volt, normal),
+        "st_mv": 0.42 * sev * extent,
+        "t_mv": -0.6 * sev * extent,
+    }
+
+
+def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, infarct_center_deg: float | None,
+                infarct_width_deg: float, infarct_severity: float, sex: str) -> _BeatModel:
+    """Dipole components of one beat, times in ms since QRS onset."""
+    hr = heart_rate_bpm
+    d = dyssynchrony
+    rr = 60000.0 / hr
+    volt = qrs_voltage_scale(lv_mass_g)
+
+    infarct = None
+    if infarct_center_deg is not None and infarct_severity > 0 and infarct_width_deg > 0:
+        infarct = infarct_forces(float(infarct_center_deg), infarct_width_deg, infarct_severity, volt)
+
+    # ---- QRS (designed times; shifted below so that the measured onset is 0) -----------------------------
+    qrs = _qrs_components(volt, d)
+    if infarct is not None:
+        qrs.append(infarct["q"])
     onset, offset = _qrs_extent(qrs)
     comps = [_shifted(c, -onset) for c in qrs]
     qrs_offset = offset - onset
 
     # ---- intervals --------------------------------------------------------------------------------------------
-    qt = (521.0 - 2.0 * hr) if sex == "M" else (511.0 - 1.8 * hr)
-    qt = max(qt, 200.0) + 56.0 * d  # the QRS widening of dyssynchrony lengthens QT, not JT
+    widening = max(0.0, qrs_duration_ms(d) - qrs_duration_ms(0.0)) if d > 0 else 0.0
+    qt = qt_interval_ms(hr, sex) + widening  # the QRS widening of dyssynchrony lengthens QT, not JT
     qt = min(qt, 0.9 * rr)
     pr = float(np.clip(160.0 - 0.4 * (hr - 60.0), 110.0, 200.0))
     pr = min(pr, 0.35 * rr)
@@ -275,7 +374,7 @@ def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, in
     # ---- P wave -----------------------------------------------------------------------------------------------
     p_sigma = min(20.0, pr / 7.0)
     p_onset = -pr
-    comps.append(gauss(p_onset + 2.5 * p_sigma, p_sigma, 0.16, _DIR_P))
+    comps.append(_gauss(p_onset + 2.5 * p_sigma, p_sigma, 0.16, _DIR_P))
 
     # ---- ST-T -------------------------------------------------------------------------------------------------
     t_offset = qt
@@ -283,17 +382,18 @@ def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, in
     t_sigma_left = 0.16 * qt
     t_peak = t_offset - 2.0 * t_sigma_right  # tangent of the steepest downslope meets the baseline at T end
     t_dir = _unit(*((1.0 - d) * _DIR_T - d * 1.2 * _DIR_R2_LBBB))  # LBBB: discordant T
-    t_amp = 0.38 * (0.6 + 0.4 * volt) * (1.0 + 0.4 * d)
+    t_amp = T_AMPLITUDE_MV * (0.3 + 0.7 * volt) * (1.0 + 0.4 * d)
     comps.append(_Component("agauss", t_peak, t_sigma_left, t_sigma_right, 0.0, t_amp * t_dir))
     # small normal ST plateau (concordant with T); discordant ST shift in LBBB
     st_vec = 0.04 * _DIR_T - 0.18 * d * volt * _DIR_R2_LBBB
     comps.append(_Component("plateau", qrs_offset - 10.0, 8.0, t_peak, 0.6 * t_sigma_right, st_vec))
-    if infarct:
+    if infarct is not None:
+        normal = infarct["normal"]
         # injury current: ST elevation towards the infarct, from the J point into the T wave
         comps.append(_Component("plateau", qrs_offset - 10.0, 6.0, t_peak - 0.5 * t_sigma_left, 0.4 * t_sigma_left,
-                                0.42 * sev * extent * normal))
+                                infarct["st_mv"] * normal))
         # repolarization turns away from the scar: (terminal) T inversion
-        comps.append(_Component("agauss", t_peak, t_sigma_left, t_sigma_right, 0.0, -0.6 * sev * extent * normal))
+        comps.append(_Component("agauss", t_peak, t_sigma_left, t_sigma_right, 0.0, infarct["t_mv"] * normal))
 
     return _BeatModel(tuple(comps), p_onset, qrs_offset, t_offset, qt, pr)
 
@@ -334,7 +434,8 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
         heart_rate_bpm: constant heart rate (20-250 bpm); R of beat k at t = k·60/HR s exactly.
         duration_s: length of the recording (s, ≤ 3600).
         sampling_rate: Hz (≥ 50).
-        lv_mass_g: LV mass (g); QRS voltage grows as mass^1.2 (Sokolow-Lyon ≈ 2.4 mV at 140 g, ≈ 3.7 mV at 200 g).
+        lv_mass_g: LV mass (g); every QRS force scales with :func:`qrs_voltage_scale` (Sokolow-Lyon ≈ 2.4 mV at
+            100 g, ≈ 3.5 mV, the LVH criterion, at ≈ 190 g).
         dyssynchrony: 0 (normal, QRS ≈ 90 ms) .. 1 (LBBB-like, QRS ≈ 150 ms, bifid R in I, aVL, V5-V6).
         infarct_center_deg: circumferential angle θ of the infarct in the heart frame (0 lateral, 90 anterior,
             180 septal, 270 inferior), or None for no infarct.
@@ -409,6 +510,8 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
     names = list(STANDARD_12_LEADS)
     sv1 = -min(0.0, float(clean[names.index("V1"), in_qrs].min()))
     rv56 = max(float(clean[names.index("V5"), in_qrs].max()), float(clean[names.index("V6"), in_qrs].max()))
+    cornell = max(0.0, float(clean[names.index("aVL"), in_qrs].max())) - min(0.0, float(clean[names.index("V3"),
+                                                                                             in_qrs].min()))
     qrs_ms = float(model.qrs_offset)
     metadata = {
         "source": "cardiogen.phantom",
@@ -418,8 +521,11 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
         "qrs_duration_ms": qrs_ms,
         "qt_ms": float(model.qt_ms),
         "qtc_bazett_ms": float(model.qt_ms / np.sqrt(rr / 1000.0)),
+        "qtc_hodges_ms": float(model.qt_ms + 1.75 * (hr - 60.0)),
         "r_after_qrs_onset_ms": r_offset,
         "sokolow_lyon_mv": sv1 + rv56,
+        "cornell_mv": cornell,
+        "qrs_voltage_scale": qrs_voltage_scale(float(lv_mass_g)),
         "lv_mass_g": float(lv_mass_g),
         "dyssynchrony": float(dyssynchrony),
         "infarct_center_deg": None if infarct_center_deg is None else float(infarct_center_deg),
