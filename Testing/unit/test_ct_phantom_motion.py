@@ -130,3 +130,18 @@ def test_atria_move_with_the_base_and_the_roof_stays(config):
     atrial = np.isin(tissue, (A.LA_BLOOD, A.RA_BLOOD))
     assert np.all(x[atrial, 2] < xm[atrial, 2] + 1e-9)  # the atria descend with the base ...
     assert np.ptp(x[atrial, 2] - xm[atrial, 2]) > 5.0  # ... more at the AV plane than under the roof
+
+
+@pytest.mark.parametrize("config,phases", CASES)
+def test_the_contracting_heart_uncovers_only_lung_and_fat(config, phases):
+    """Where the ED heart was and the heart is no longer, the static body shows lung or mediastinal fat: never the cut
+    face of a solid organ (liver dome, spine, muscle, aorta) that the ED heart overlapped."""
+    case = make_case(config)
+    times = case.ct.frame_times
+    tissues = _rendered_tissues(case, [times[0]] + [times[p] for p in phases])
+    ed_heart = np.isin(tissues[0], MOVING)
+    for i, p in enumerate(phases, start=1):
+        uncovered = tissues[i][ed_heart & ~np.isin(tissues[i], MOVING)]
+        assert uncovered.size > 100
+        solid = np.isin(uncovered, A.SOLID_BODY_TISSUES)
+        assert not solid.any(), f"phase {p}: uncovered {np.bincount(uncovered[solid])} (tissue ids)"

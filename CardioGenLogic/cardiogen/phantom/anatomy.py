@@ -29,6 +29,7 @@ TISSUE_NAMES = ("air", "LV blood pool", "LV myocardium", "RV blood pool", "RV my
                 "left atrium", "right atrium", "lung", "fat", "muscle", "bone", "aorta", "liver")
 BLOOD_TISSUES = (LV_BLOOD, RV_BLOOD, LA_BLOOD, RA_BLOOD, AORTA)
 HEART_TISSUES = (LV_BLOOD, LV_MYO, RV_BLOOD, RV_MYO)
+SOLID_BODY_TISSUES = (MUSCLE, BONE, AORTA, LIVER)  # static organs the ED heart must not overlap (see SampleSet)
 
 
 def _table(values: dict[int, float], default: float = 0.0) -> np.ndarray:

@@ -76,6 +76,12 @@ class SampleSet:
         self.cand = np.flatnonzero(model.may_be_heart(u, v, w))
         self.cu, self.cv, self.cw = u[self.cand], v[self.cand], w[self.cand]
         self.crp = np.sqrt(self.cu * self.cu + self.cv * self.cv)
+        # The body is built around the heart: where the ED heart sits, solid organs (liver dome, spine, paraspinal
+        # muscle, aorta) give way to mediastinal fat, so that the contracting heart uncovers fat and lung, never
+        # the cut face of an organ (a region that would appear from nowhere in systole).
+        ed_heart = self.cand[self.invert(model, 0.0).labels > 0]
+        solid = np.isin(self.static_labels[ed_heart], A.SOLID_BODY_TISSUES)
+        self.static_labels[ed_heart[solid]] = A.FAT
         zs, ys, xs = self.sample_shape
         sz, sy, sx = self.sub
         cz, rem = np.divmod(self.cand, ys * xs)
