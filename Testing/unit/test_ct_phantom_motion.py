@@ -59,7 +59,7 @@ def _warp_mismatch(case, ed: np.ndarray, phase: np.ndarray, t_ms: float) -> tupl
 
 
 CASES = [
-    pytest.param(PhantomConfig(seed=0, modalities=("ct",), noise=False), (3, 5), id="demo-seed0"),
+    pytest.param(PhantomConfig(seed=0, modalities=("ct",), noise=False), tuple(range(1, 10)), id="demo-seed0"),
     pytest.param(PhantomConfig(seed=5, modalities=("ct",), noise=False, ct_size=48, ct_frames=5), (1, 2, 3),
                  id="seed5"),
     pytest.param(PhantomConfig(seed=11, modalities=("ct",), noise=False, ct_size=48, ct_frames=5, dyssynchrony=0.6,
