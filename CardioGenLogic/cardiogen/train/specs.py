@@ -165,3 +165,4 @@ try:
 except ImportError:  # pragma: no cover - metrics package not installed in a trimmed build
     pass
 from . import specs_latent  # noqa: E402,F401
+from . import specs_ct_motion  # noqa: E402,F401
