@@ -76,3 +76,68 @@ def test_phantom_pairs_warp_es_onto_ed_and_flips_keep_that_true():
         err = (warped - ed[0, 0]).abs()[heart].mean()
         static = (es - ed)[0, 0].abs()[heart].mean()
         assert err < 0.35 * static, (float(err), float(static))
+
+
+# ---- the ct_motion pipeline (tiny CVAE of the fixture) -------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_pipeline(tiny_ct_registry):
+    from cardiogen.pipelines import get_pipeline
+
+    return get_pipeline("ct_motion").load("ct-cvae-tiny-test", "cpu")
+
+
+def test_pipeline_on_a_phantom_4d_ct_gives_marked_pairs_whose_flow_makes_the_ed(tiny_pipeline):
+    from cardiogen.phantom import PhantomConfig, make_case
+
+    case = make_case(PhantomConfig(seed=5, ct_size=40, ct_frames=4, modalities=("ct",)))
+    es = case.truth.ct_es_phase
+    out = tiny_pipeline.run({"ct": case.ct}, {"samples": 2, "seed": 3})
+    assert set(out) == {"pair", "pair_2", "flow", "flow_2", "ed_samples"}
+    pair, flow = out["pair"], out["flow"]
+    assert pair.array.shape == (2,) + case.ct.array.shape[1:] and pair.geometry.allclose(case.ct.geometry)
+    assert pair.synthetic and "SYNTHETIC" in pair.description and out["ed_samples"].synthetic and flow.synthetic
+    assert pair.provenance["weights"] == "ct-cvae-tiny-test" and pair.provenance["es_phase"] == es
+    assert np.array_equal(pair.array[1], case.ct.array[es].astype(np.float32))  # frame 1 is the given ES
+    assert np.all(flow.array[0] == 0) and np.abs(flow.array[1]).max() > 0
+    # frame 0 is the ES warped by the flow: resampling the ES at x + u(x) again gives it back
+    again = tiny_pipeline._sample_world(case.ct.array[es], case.ct.geometry, case.ct.geometry, pair.array.shape[1:],
+                                        cval=float(np.percentile(case.ct.array[es], 1)), offset_mm=flow.array[1])
+    assert np.allclose(again, pair.array[0], atol=1e-3)
+    assert not np.allclose(out["pair_2"].array[0], pair.array[0])  # two samples differ
+    assert np.array_equal(out["ed_samples"].array[1], out["pair_2"].array[0])
+    same = tiny_pipeline.run({"ct": case.ct}, {"samples": 1, "seed": 3})
+    assert np.allclose(same["pair"].array, pair.array, atol=0.05)  # seeded (a batch of one: float rounding only)
+
+
+def test_pipeline_runs_on_the_real_ct_crop_with_its_heart_mask(tiny_pipeline):
+    from cardiogen import io
+    from cardiogen.io import sample_data_dir
+
+    folder = sample_data_dir() / "ct"
+    if not (folder / "ct_cropped.nii.gz").is_file():
+        pytest.skip(f"real CT sample absent ({folder})")
+    ct = io.load(folder / "ct_cropped.nii.gz")
+    heart = io.load(folder / "heart.nii.gz", kind="segmentation")  # on another grid than the crop
+    out = tiny_pipeline.run({"ct": ct, "heart": heart}, {"samples": 1})
+    assert out["pair"].array.shape == (2,) + ct.array.shape[1:] and out["pair"].geometry.allclose(ct.geometry)
+    assert out["pair"].provenance["heart_from"] == "mask input"
+    moved = np.linalg.norm(out["flow"].array[1], axis=0)
+    assert moved.max() > 0 and moved[0, 0, 0] == 0  # the corner of the crop is outside the model's cube
+
+
+def test_pipeline_refuses_a_ct_without_heart_and_an_unknown_es_phase(tiny_pipeline):
+    from cardiogen.data import Geometry, ImageSeries
+    from cardiogen.errors import CardioGenInputError
+    from cardiogen.phantom import PhantomConfig, make_case
+
+    lung = ImageSeries(np.full((1, 40, 40, 40), -800.0, np.float32), geometry=Geometry(spacing=(3.0, 3.0, 3.0)),
+                       frame_times=[0.0], modality="ct", description="lung only")
+    with pytest.raises(CardioGenInputError, match="no contrast-filled heart") as err:
+        tiny_pipeline.run({"ct": lung}, {})
+    assert "lung only" in str(err.value)
+    case = make_case(PhantomConfig(seed=5, ct_size=40, ct_frames=3, modalities=("ct",)))
+    four_d = case.ct.with_array(case.ct.array, metadata={})
+    with pytest.raises(CardioGenInputError, match="end-systolic phase"):
+        tiny_pipeline.run({"ct": four_d}, {})
+    with pytest.raises(CardioGenInputError, match="out of range"):
+        tiny_pipeline.run({"ct": case.ct}, {"phase": 7})

@@ -154,7 +154,7 @@ def get_pipeline(name: str) -> Pipeline:
 
 #: Order of the built-in pipelines in listings (front ends preselect the first synthesis pipeline); it must not
 #: depend on which module happened to be imported first. Pipelines registered by others follow, in their order.
-BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video")
+BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video", "ct_motion")
 
 
 def list_pipelines() -> list[dict]:
@@ -172,6 +172,7 @@ def _import_builtin() -> None:
     except ImportError:  # pragma: no cover - optional until its models exist
         pass
     from . import latent_video  # noqa: F401
+    from . import ct_motion  # noqa: F401
 
 
 __all__ = ["Input", "Output", "Option", "Pipeline", "PIPELINES", "register_pipeline", "get_pipeline",
