@@ -3,6 +3,7 @@
 * :func:`ct_intensity` — HU to the networks' [0, 1] (a soft-tissue/contrast window, -250 to 750 HU).
 * :func:`phantom_pair_pool` — phantom ES/ED pairs (:func:`cardiogen.phantom.ct_motion_pair`) with their exact
   flow, normalised, cached per process: the training and evaluation data of both networks.
+* :func:`load_flow_estimator`, :func:`load_cvae` — the registered networks.
 * :func:`estimate_flow` — the 3D PWC-Net's ED→ES flow of one pair.
 * :func:`generate_flows` — the CVAE's flows for one ES volume, and the synthetic ED volumes they give.
 * :func:`jacobian_determinant`, :func:`flow_epe` — the checks of the benchmark.
@@ -42,6 +43,35 @@ def phantom_pair_pool(seeds: tuple[int, ...], size: int) -> tuple:
                     "mask": p.flow_mask[None].astype(np.float32), "es_labels": p.es_labels, "ed_labels": p.ed_labels,
                     "spacing_mm": float(p.geometry.spacing[0]), "seed": int(seed)})
     return tuple(out)
+
+
+def load_cvae(model_id: str) -> Any:
+    """A registered ``ct_cvae`` model, evaluation mode (its pyramid's widths are read from its weights)."""
+    from .flow_cvae import FlowCVAE, FlowCVAEConfig
+    from ..nets.pwc3d import FeaturePyramid3D
+    from ..weights import Registry
+
+    registry = Registry()
+    entry = registry.get(model_id)
+    state = registry.load_state_dict(entry.id)
+    levels = sorted({int(k.split(".")[2]) for k in state if k.startswith("pyramid.stages.")})
+    channels = [int(state[f"pyramid.stages.{i}.0.0.weight"].shape[0]) for i in levels]
+    model = FlowCVAE(FlowCVAEConfig.from_dict({**entry.config.get("model", {}), "pyramid_channels": channels}),
+                     FeaturePyramid3D(tuple(channels)))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load_flow_estimator(model_id: str) -> Any:
+    """A registered ``ct_flow`` model (3D PWC-Net, evaluation mode)."""
+    from ..nets.pwc3d import PWC3DConfig, PWCFlow3D
+    from ..weights import Registry
+
+    registry = Registry()
+    entry = registry.get(model_id)
+    model = PWCFlow3D(PWC3DConfig.from_dict(entry.config.get("model", {})))
+    model.load_state_dict(registry.load_state_dict(entry.id))
+    return model.eval()
 
 
 def flow_epe(pred: np.ndarray, true: np.ndarray, mask: np.ndarray | None = None) -> float:

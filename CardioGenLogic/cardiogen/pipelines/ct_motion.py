@@ -100,23 +100,16 @@ class CtMotionPipeline(Pipeline):
 
     def _load(self) -> None:
         from ..device import resolve_device
-        from ..models.flow_cvae import FlowCVAE, FlowCVAEConfig
-        from ..nets.pwc3d import FeaturePyramid3D
+        from ..models.ct_motion import load_cvae
         from ..weights import Registry
 
         registry = Registry()
         entry = registry.get(self.weights) if self.weights else registry.default_for("ct_motion")
-        state = registry.load_state_dict(entry.id)
-        levels = sorted({int(k.split(".")[2]) for k in state if k.startswith("pyramid.stages.")})
-        pyramid_channels = [int(state[f"pyramid.stages.{i}.0.0.weight"].shape[0]) for i in levels]
-        cfg = FlowCVAEConfig.from_dict({**entry.config.get("model", {}), "pyramid_channels": pyramid_channels})
-        model = FlowCVAE(cfg, FeaturePyramid3D(tuple(pyramid_channels)))
-        model.load_state_dict(state)
         if not entry.geometry or not entry.geometry.get("pixel_mm") or not entry.geometry.get("matrix"):
             raise CardioGenInputError("the CT motion model does not record its grid (registry 'geometry')",
                                       source=f"registry model '{entry.id}'")
         self.device_ = str(resolve_device(self.device))
-        self.model = model.to(self.device_).eval()
+        self.model = load_cvae(entry.id).to(self.device_).eval()
         self.entry = entry
 
     # ------------------------------------------------------------------------------------------------------------
