@@ -6,6 +6,9 @@
   ``CardioGen.Synthetic`` attribute), synchronises result sequences with the input's browser so both play together,
   and shows the input and the result side by side (first and second slice view).
 * :meth:`SynthesisLogic.export` writes a result as GIF, MP4 or a synthetic-marked DICOM series.
+* ``ct_motion`` (seed 004) results get their own nodes (:mod:`.mrml_ct_motion`): each flow as two grid transforms
+  (ED->ES and ES->ED), the heart segmentation input moved onto each synthetic ED and played between ES and ED with
+  the pair's browser; :func:`recorded_phase` gives the panel the 4D CT's recorded ES phase.
 """
 from __future__ import annotations
 
@@ -27,6 +30,16 @@ NODE_TYPES = {
     "Ecg": ("vtkMRMLTableNode",),
     "DisplacementSeries": ("vtkMRMLGridTransformNode",),
 }
+
+
+def recorded_phase(node: Any) -> Optional[tuple[Optional[int], int]]:
+    """``(recorded ES frame or None, number of frames)`` of a 4D volume series node; None for anything else."""
+    if node is None or not node.IsA("vtkMRMLScalarVolumeNode"):
+        return None
+    seq = mb._as_sequence(node)
+    if seq is None:
+        return None
+    return mb.recorded_es_frame(node), seq.GetNumberOfDataNodes()
 
 
 def pipeline_declarations() -> list[dict]:
@@ -107,12 +120,17 @@ class SynthesisLogic(JobLogic):
         job.start()
         return job
 
-    def import_result(self, result: JobResult, input_node: Any = None, name: str = "CardioGen") -> SynthesisResult:
+    def import_result(self, result: JobResult, input_node: Any = None, name: str = "CardioGen",
+                      inputs: Optional[dict] = None) -> SynthesisResult:
+        """Nodes for every output; ``inputs`` (``{input name: node}``, the run's inputs) lets ``ct_motion`` move its
+        heart segmentation input onto the synthetic ED volumes."""
         from cardiogen import io
         from cardiogen.data import DisplacementSeries, ImageSeries, Segmentation
 
         out = Path(result.output_dir)
         made = SynthesisResult(output_dir=out, summary=dict(result.summary))
+        if made.summary.get("pipeline") == "ct_motion":
+            return self._import_ct_motion(result, made, input_node, name, inputs or {})
         try:
             for key, rel in result.outputs.items():
                 obj = io.load(out / rel)
@@ -132,8 +150,32 @@ class SynthesisLogic(JobLogic):
             raise
         return made
 
-    def _show(self, made: SynthesisResult, input_node: Any) -> None:
-        browser = mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node) if input_node is not None else None
+    def _import_ct_motion(self, result: JobResult, made: SynthesisResult, input_node: Any, name: str,
+                          inputs: dict) -> SynthesisResult:
+        from cardiogen import io
+
+        from . import mrml_ct_motion as mct
+
+        out = Path(result.output_dir)
+        outputs = {key: io.load(out / rel) for key, rel in result.outputs.items()}
+        nodes = mct.ct_motion_to_nodes(outputs, name, heart_node=inputs.get("heart"), scene=self.scene)
+        made.series.update(nodes.series())
+        made.nodes.update(nodes.nodes())
+        for obj in outputs.values():
+            for text in (getattr(obj, "provenance", None) or {}).get("warnings", []) or []:
+                if text not in made.warnings:
+                    made.warnings.append(text)
+        try:
+            # the pair has its own times (ED 0, ES at its time): it plays with its own browser, not the input's
+            self._show(made, input_node, synchronise=False)
+        except Exception:
+            mb.remove_nodes(made.all_nodes(), self.scene)
+            raise
+        return made
+
+    def _show(self, made: SynthesisResult, input_node: Any, synchronise: bool = True) -> None:
+        browser = (mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node)
+                   if input_node is not None and synchronise else None)
         for series in made.series.values():
             if browser is not None and series.sequence is not None:
                 # play together: the result follows the input's browser (frame times are the same)

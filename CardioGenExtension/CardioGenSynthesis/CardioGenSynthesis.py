@@ -25,7 +25,7 @@ from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller 
 from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_cpu  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
-from CardioGenSlicerLib.synthesis_logic import NODE_TYPES  # noqa: E402
+from CardioGenSlicerLib.synthesis_logic import NODE_TYPES, recorded_phase  # noqa: E402
 
 
 class CardioGenSynthesis(ScriptedLoadableModule):
@@ -36,9 +36,12 @@ class CardioGenSynthesis(ScriptedLoadableModule):
         self.parent.dependencies = ["Sequences"]
         self.parent.contributors = ["CardioGen developers"]
         self.parent.helpText = (
-            "Generate synthetic cardiac images with the CardioGen pipelines (for example DENSE → cine). Choose the "
-            "pipeline, its inputs from the scene, device, sampler steps, seed and number of samples. Results are "
-            "marked synthetic in their names, attributes and exported DICOM (ImageType DERIVED, 'SYNTHETIC').")
+            "Generate synthetic cardiac images with the CardioGen pipelines (for example DENSE → cine, or ES CT → "
+            "synthetic ED CTs with their flow). Choose the pipeline, its inputs from the scene, device, sampler "
+            "steps, seed and number of samples. Results are marked synthetic in their names, attributes and "
+            "exported DICOM (ImageType DERIVED, 'SYNTHETIC'). CT motion: each flow arrives as two grid transforms "
+            "(ED->ES moves a node on the synthetic ED to the ES; ES->ED moves the ES heart segmentation onto the "
+            "synthetic ED); with a heart segmentation its surface plays between ES and ED with the pair's browser.")
         self.parent.acknowledgementText = "Pipelines follow the seed papers listed in the CardioGen documentation."
 
 
@@ -91,7 +94,31 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
             self.ui.weightsComboBox.addItem(model_id)
         self._rebuild(self.ui.inputsLayout, self.inputWidgets, [self._inputWidget(i) for i in decl["inputs"]])
         self._rebuild(self.ui.optionsLayout, self.optionWidgets, [self._optionWidget(o) for o in decl["options"]])
+        for combo in self.inputWidgets.values():
+            combo.currentNodeChanged.connect(self.onInputChanged)
+        self.onInputChanged()
         self.panel.update_enabled()
+
+    def onInputChanged(self, *_args) -> None:
+        """A 4D series that records its end-systolic frame (a phantom or loaded 4D CT) sets option ``phase`` to
+        that frame and bounds it by its frames (ct_motion: the ES phase the synthetic ED volumes start from)."""
+        phase = self.optionWidgets.get("phase")
+        if phase is None or not self.inputWidgets:
+            return
+        recorded = recorded_phase(next(iter(self.inputWidgets.values())).currentNode())
+        if recorded is None:  # a 3D volume (its only phase) or nothing chosen: the default, -1
+            phase.setMaximum(1e6)
+            phase.setValue(-1)
+            phase.setToolTip("ES phase of a 4D CT (-1: the one the file records)")
+            return
+        es, frames = recorded
+        phase.setMaximum(frames - 1)
+        if es is None:
+            phase.setValue(-1)
+            phase.setToolTip(f"ES phase (0..{frames - 1}): this series records none, choose it")
+            return
+        phase.setValue(es)
+        phase.setToolTip(f"ES phase (0..{frames - 1}); the series records phase {es} as end-systole")
 
     @staticmethod
     def _rebuild(layout, store: dict, rows: list) -> None:
@@ -165,7 +192,8 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
 
     def _showResult(self, result) -> str:
         first_input = next(iter(self.inputNodes().values()), None)
-        made = self.logic.import_result(result, first_input, name=self.currentPipeline()["name"])
+        made = self.logic.import_result(result, first_input, name=self.currentPipeline()["name"],
+                                        inputs=self.inputNodes())
         self.results.append(made)
         self.ui.exportButton.setEnabled(bool(made.series))
         names = ", ".join(s.volume.GetName() for s in made.series.values())
