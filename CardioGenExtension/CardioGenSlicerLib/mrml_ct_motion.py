@@ -108,15 +108,17 @@ def _moved_segmentation(heart_node: Any, transform_node: Any, name: str, scene: 
     """A copy of ``heart_node`` hardened through ``transform_node`` (marked synthetic), with a closed surface."""
     scn = mb._scene(scene)
     moved = scn.AddNewNodeByClass("vtkMRMLSegmentationNode", mb.node_name(name, True))
-    moved.GetSegmentation().DeepCopy(heart_node.GetSegmentation())
     moved.CreateDefaultDisplayNodes()
+    source = heart_node.GetSegmentation()
+    for i in range(source.GetNumberOfSegments()):  # segment by segment: the display node learns each one
+        moved.GetSegmentation().CopySegmentFromSegmentation(source, source.GetNthSegmentID(i))
     moved.SetAndObserveTransformNodeID(transform_node.GetID())
     slicer.vtkSlicerTransformLogic.hardenTransform(moved)
     moved.CreateClosedSurfaceRepresentation()
     display = moved.GetDisplayNode()
     if display is not None:
         display.SetVisibility3D(True)
-        display.SetOpacity3D(0.8)
+        display.SetVisibility2DFill(False)  # outlines over the synthetic ED: the volume stays visible under them
     mb._mark(moved, "segmentation", True, {"source": heart_node.GetName(), "moved_by": transform_node.GetName()})
     moved.SetDescription(f"SYNTHETIC: {heart_node.GetName()} moved onto the synthetic ED by {transform_node.GetName()}")
     return moved
