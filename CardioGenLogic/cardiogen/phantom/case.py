@@ -196,7 +196,8 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
     rngs = {name: _rng(cfg.seed, name) for name in ("cine", "tagging", "dense")}
     mr = render_mr(model, ss, frame_times, cine="cine" in mods, tagging="tagging" in mods,
                    dense="dense" in mods, dense_ke=cfg.dense_ke, dense_encodings=cfg.dense_encodings,
-                   tag_spacing_mm=cfg.tag_spacing_mm, noise=cfg.noise, rngs=rngs, timings=timings)
+                   tag_spacing_mm=cfg.tag_spacing_mm, tag_lines=cfg.tag_pattern == "lines",
+                   tag_cspamm=cfg.tag_cspamm, noise=cfg.noise, rngs=rngs, timings=timings)
     t0 = time.perf_counter()
     meta = {"heart_rate_bpm": target.heart_rate_bpm, "rr_ms": rr, "es_frame": es_frame, "view": cfg.view,
             "heart_to_lps": rot.tolist()}
@@ -213,7 +214,8 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
                          synthetic=True, provenance=dict(provenance))
     cine = series(mr["cine"], "cine", "cine", mr_geom, frame_times) if "cine" in mods else None
     tagging = (series(mr["tagging"], "tagging", "tagging", mr_geom, frame_times,
-                      {"tag_spacing_mm": cfg.tag_spacing_mm}) if "tagging" in mods else None)
+                      {"tag_spacing_mm": cfg.tag_spacing_mm, "tag_pattern": cfg.tag_pattern,
+                       "tag_cspamm": cfg.tag_cspamm}) if "tagging" in mods else None)
     dense = None
     if "dense" in mods:
         mag = series(mr["dense_mag"], "dense_mag", "DENSE magnitude", mr_geom, frame_times,

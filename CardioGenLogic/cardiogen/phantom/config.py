@@ -11,6 +11,7 @@ from ..errors import CardioGenInputError
 
 #: Modalities :func:`cardiogen.phantom.make_case` can render.
 PHANTOM_MODALITIES = ("cine", "tagging", "dense", "ct", "ecg")
+TAG_PATTERNS = ("grid", "lines")
 
 #: MR views :func:`cardiogen.phantom.make_case` can render.
 MR_VIEWS = ("sax", "4ch")
@@ -81,7 +82,12 @@ class PhantomConfig:
         ct_pixel_mm: CT isotropic voxel (mm); None: the field of view fits the heart (~2.3 mm at 64).
         dense_ke: DENSE encoding frequency (cycles/mm, > 0).
         dense_encodings: DENSE encoded index axes, subset of ("x", "y", "z").
-        tag_spacing_mm: SPAMM tag spacing (mm, 4..15).
+        tag_spacing_mm: SPAMM tag spacing (mm, 4..15). The tags need about 3 pixels per spacing to be seen
+            moving: the default 7 mm wants a pixel of 2.3 mm or less (``size`` >= 96 with the automatic FOV).
+        tag_pattern: "grid" (two orthogonal tag families along the image axes) or "lines" (planes across x).
+        tag_cspamm: complementary SPAMM (the difference of two acquisitions with opposite tag phase): removes the
+            T1-relaxed untagged magnetisation, so the contrast lasts into diastole; shown as S·(1 + D)/2 with
+            D = e^{-t/T1}·(2·L − 1) per tag family (mean over the families of a grid).
         noise: add image/ECG noise (False gives noise-free images: useful in tests).
         infarct: None or an :class:`InfarctSpec`.
         dyssynchrony: 0..1; the contraction of the wall is delayed from 0 ms at the septum to 120 ms·dyssynchrony
@@ -108,6 +114,8 @@ class PhantomConfig:
     dense_ke: float = 0.1
     dense_encodings: tuple[str, ...] = ("x", "y")
     tag_spacing_mm: float = 7.0
+    tag_pattern: str = "grid"
+    tag_cspamm: bool = False
     noise: bool = True
     infarct: InfarctSpec | None = None
     dyssynchrony: float = 0.0
@@ -144,6 +152,10 @@ class PhantomConfig:
                                       source=_SOURCE, got=enc)
         setv("dense_encodings", enc)
         setv("tag_spacing_mm", _number(self.tag_spacing_mm, "tag_spacing_mm", 4.0, 15.0))
+        if self.tag_pattern not in TAG_PATTERNS:
+            raise CardioGenInputError("unknown tag pattern", source=_SOURCE, expected=TAG_PATTERNS,
+                                      got=self.tag_pattern)
+        setv("tag_cspamm", bool(self.tag_cspamm))
         setv("noise", bool(self.noise))
         if self.infarct is not None and not isinstance(self.infarct, InfarctSpec):
             if isinstance(self.infarct, dict):

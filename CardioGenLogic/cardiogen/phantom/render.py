@@ -162,6 +162,46 @@ def tag_pattern(s1: np.ndarray, s2: np.ndarray, spacing_mm: float, sharp: bool =
     return (1.0 - c1) * (1.0 - c2)
 
 
+def _tag_lines(s: np.ndarray, spacing_mm: float, sharp: bool) -> np.ndarray:
+    """One family of SPAMM tags: 1 between tags, 0 on the dark planes s = n·spacing (profile as tag_pattern)."""
+    c = 0.5 + 0.5 * np.cos(np.float32(2.0 * math.pi / spacing_mm) * s)
+    if sharp:
+        c *= c
+        c *= c
+    return 1.0 - c
+
+
+def tag_modulation(s1: np.ndarray, s2: np.ndarray, spacing_mm: float, sharp: bool, lines: bool = False,
+                   cspamm: bool = False) -> np.ndarray:
+    """The tag pattern P(X) of material coordinates, written at the R wave.
+
+    SPAMM: P = T in [0, 1], the longitudinal magnetisation left by the tagging pulses (grid: the product of the
+    two families, lines: the family across s1). CSPAMM: P = D/e in [-1, 1], the difference of the two acquisitions
+    with opposite tag phase per family, (2·L − 1), averaged over the families of a grid.
+    """
+    if not cspamm:
+        return _tag_lines(s1, spacing_mm, sharp) if lines else tag_pattern(s1, s2, spacing_mm, sharp)
+    q = 2.0 * _tag_lines(s1, spacing_mm, sharp) - 1.0
+    if not lines:
+        q = 0.5 * (q + 2.0 * _tag_lines(s2, spacing_mm, sharp) - 1.0)
+    return q
+
+
+def tag_weights(t_ms: float, cspamm: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per tissue (alpha, beta) with signal = S·(alpha + beta·P) at t ms after the R wave.
+
+    SPAMM: M_z(X, t) = M0·(1 − e(t)·(1 − T(X))), e(t) = exp(−t/T1) (T1 recovery of the tagged magnetisation), so
+    alpha = 1 − e, beta = e. CSPAMM: (A − B)/2 = M0·e·P/2, shown as S·(1 + e·P)/2 (mid grey = no tag),
+    alpha = 1/2, beta = e/2. Blood loses its tags within the first frames (flow and mixing replace the tagged
+    blood of the slice): e = exp(−t/BLOOD_TAG_WASHOUT_MS) after frame 0.
+    """
+    e = np.exp(-t_ms / A.T1_MS)
+    e[list(A.BLOOD_TISSUES)] = 1.0 if t_ms == 0 else math.exp(-t_ms / BLOOD_TAG_WASHOUT_MS)
+    if cspamm:
+        return np.full_like(e, 0.5), 0.5 * e
+    return 1.0 - e, e
+
+
 BLOOD_TAG_WASHOUT_MS = 40.0  # tags in blood flow out within a few frames
 CINE_NOISE = 30.0  # blood 1000
 TAG_NOISE = 25.0  # myocardium 1000
@@ -171,7 +211,7 @@ CT_NOISE_HU = 15.0
 
 def render_mr(model: HeartModel, ss: SampleSet, frame_times: np.ndarray, *, cine: bool,
               tagging: bool, dense: bool, dense_ke: float, dense_encodings: tuple[str, ...], tag_spacing_mm: float,
-              noise: bool, rngs: dict, timings: dict) -> dict:
+              noise: bool, rngs: dict, timings: dict, tag_lines: bool = False, tag_cspamm: bool = False) -> dict:
     """Render the MR modalities on one short-axis grid.
 
     The static body's block sums are computed once per tissue; per frame only the samples that hold moving heart
@@ -197,8 +237,9 @@ def render_mr(model: HeartModel, ss: SampleSet, frame_times: np.ndarray, *, cine
         tag_tab = A.spgr_signal()
         sample_mm = max(ss.geometry.spacing[0] / ss.sub[2], ss.geometry.spacing[1] / ss.sub[1])
         sharp = sample_mm <= tag_spacing_mm / 8.0  # 4th harmonic below the sampling Nyquist
-        untagged = 1.0 - tag_pattern(ss.static_u, ss.static_v, tag_spacing_mm, sharp)  # 1 - T of static samples
-        tag_weight = ss.tissue_block_sums(untagged)
+        # the static body's material position is its position: its pattern is fixed, its contrast still relaxes
+        static_p = tag_modulation(ss.static_u, ss.static_v, tag_spacing_mm, sharp, tag_lines, tag_cspamm)
+        tag_weight = ss.tissue_block_sums(static_p)
         out["tagging"] = np.empty(vshape, dtype=np.float32)
     if dense:
         dmag_tab = A.DENSE_MAGNITUDE
@@ -207,8 +248,6 @@ def render_mr(model: HeartModel, ss: SampleSet, frame_times: np.ndarray, *, cine
         dense_im = np.empty_like(dense_re)
         axes = [ss.axis_in_heart("xyz".index(enc)) for enc in dense_encodings]
         two_pi_ke = np.float32(2.0 * math.pi * dense_ke)
-    blood = np.zeros(A.N_TISSUES, dtype=bool)
-    blood[list(A.BLOOD_TISSUES)] = True
     clock.lap("mr_grid")
     for f, t in enumerate(frame_times):
         res = ss.invert(model, t)
@@ -229,11 +268,12 @@ def render_mr(model: HeartModel, ss: SampleSet, frame_times: np.ndarray, *, cine
             out["cine"][f] = ((cine_static + ss.scatter(hv, diff)) * inv_sub).reshape(ss.shape)
             clock.lap("cine")
         if tagging:
-            contrast = np.exp(-t / A.T1_MS)
-            contrast[blood] = 1.0 if t == 0 else math.exp(-t / BLOOD_TAG_WASHOUT_MS)
-            static = (tag_tab[tissues] @ counts) - (tag_tab[tissues] * contrast[tissues]) @ tag_weight
-            value_h = tag_tab[lab_h] * (1.0 - contrast[lab_h] * (1.0 - tag_pattern(mu, mv, tag_spacing_mm, sharp)))
-            value_s = tag_tab[sl] * (1.0 - contrast[sl] * untagged[hs])
+            # heart tissue carries the pattern written at t = 0 on its material (ED) position (mu, mv)
+            alpha, beta = tag_weights(t, tag_cspamm)
+            static = ((tag_tab * alpha)[tissues] @ counts) + ((tag_tab * beta)[tissues] @ tag_weight)
+            p_h = tag_modulation(mu, mv, tag_spacing_mm, sharp, tag_lines, tag_cspamm)
+            value_h = tag_tab[lab_h] * (alpha[lab_h] + beta[lab_h] * p_h)
+            value_s = tag_tab[sl] * (alpha[sl] + beta[sl] * static_p[hs])
             out["tagging"][f] = ((static + ss.scatter(hv, value_h - value_s)) * inv_sub).reshape(ss.shape)
             clock.lap("tagging")
         if dense:
