@@ -87,7 +87,7 @@ def _subpixel_minimum(img: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def _intersection_errors(case, frame: int):
-    spacing = case.config.tag_spacing_mm
+    spacing = case.tagging.metadata["tag_spacing_mm"]
     err_truth, err_static = [], []
     for k in SLICES:
         img = case.tagging.array[frame, k].astype(float)
@@ -108,14 +108,14 @@ def test_tag_intersections_follow_the_truth_motion(case):
     # a pattern that stayed where it was written (static tags) misses the found minima at end-systole
     assert err_static.mean() > 1.0, err_static.mean()
     # the motion is big enough that tags that stayed at their reference positions would be found elsewhere
-    p0s, ps = zip(*(_predicted(case, k, es, case.config.tag_spacing_mm) for k in SLICES))
+    p0s, ps = zip(*(_predicted(case, k, es, case.tagging.metadata["tag_spacing_mm"]) for k in SLICES))
     moved = np.linalg.norm(np.concatenate(ps) - np.concatenate(p0s), axis=1)
     assert moved.mean() > 1.0, moved.mean()
 
 
 def _tag_depth(case, frame: int) -> float:
     """Mean (tag centre − intersection) signal in the deep myocardium, sampled at the predicted positions."""
-    spacing = case.config.tag_spacing_mm
+    spacing = case.tagging.metadata["tag_spacing_mm"]
     depths = []
     for k in SLICES:
         img = case.tagging.array[frame, k].astype(float)
@@ -177,11 +177,23 @@ def _spectral_spacing(case) -> float:
 
 
 def test_default_tag_spacing_from_the_spectrum(case):
+    assert case.tagging.metadata["tag_spacing_mm"] == 7.0
     s = _spectral_spacing(case)
     assert 6.0 <= s <= 8.0, s
     wide = make_case(PhantomConfig(seed=3, size=128, slices=10, frames=2, modalities=("tagging",), noise=False,
                                    tag_spacing_mm=10.0))
     assert 9.0 <= _spectral_spacing(wide) <= 11.0
+
+
+def test_default_spacing_is_widened_to_three_pixels_on_a_coarse_grid():
+    coarse = make_case(PhantomConfig(seed=3, size=64, slices=10, frames=2, modalities=("tagging",), noise=False))
+    pixel = coarse.tagging.geometry.spacing[0]
+    assert pixel > 7.0 / 3.0
+    assert coarse.tagging.metadata["tag_spacing_mm"] == pytest.approx(3.0 * pixel)
+    assert abs(_spectral_spacing(coarse) - 3.0 * pixel) < 1.0
+    explicit = make_case(PhantomConfig(seed=3, size=64, slices=10, frames=2, modalities=("tagging",), noise=False,
+                                       tag_spacing_mm=7.0))
+    assert explicit.tagging.metadata["tag_spacing_mm"] == 7.0
 
 
 def _relative_contrast(case, frame: int) -> float:
@@ -205,7 +217,7 @@ def test_cspamm_keeps_more_contrast_in_late_diastole(case):
     err = []
     for k in SLICES:
         img = cs.tagging.array[cs.truth.es_frame, k].astype(float)
-        _, p = _predicted(cs, k, cs.truth.es_frame, cs.config.tag_spacing_mm)
+        _, p = _predicted(cs, k, cs.truth.es_frame, cs.tagging.metadata["tag_spacing_mm"])
         err += [np.linalg.norm(_subpixel_minimum(img, b) - b) for b in p]
     assert np.mean(err) < 0.5, np.mean(err)
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..data import DenseSeries, Ecg, Geometry, ImageSeries, Segmentation, STANDARD_LABELS
 from ..errors import CardioGenInputError
 from . import anatomy as A
-from .config import PhantomConfig
+from .config import DEFAULT_TAG_SPACING_MM, MIN_TAG_PIXELS, PhantomConfig
 from .demographics import Demographics, Phenotypes, phenotypes_from_demographics
 from .heart import HeartModel, solve_heart
 from .render import Placement, SampleSet, render_ct, render_mr
@@ -52,6 +52,14 @@ class PhantomCase:
     demographics: Demographics
     phenotypes: Phenotypes
     timings_s: dict = field(default_factory=dict)
+
+
+def tag_spacing_for(cfg: PhantomConfig, geometry: Geometry) -> float:
+    """The SPAMM tag spacing (mm) rendered on an MR grid: the configured one, or 7 mm widened to 3 pixels."""
+    if cfg.tag_spacing_mm is not None:
+        return float(cfg.tag_spacing_mm)
+    pixel = max(float(geometry.spacing[0]), float(geometry.spacing[1]))
+    return max(DEFAULT_TAG_SPACING_MM, MIN_TAG_PIXELS * pixel)
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -194,9 +202,10 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
     ss = SampleSet(mr_geom, mr_shape, MR_SUBSAMPLES, placement, model, apex_z)
     timings["mr_setup"] = time.perf_counter() - t0
     rngs = {name: _rng(cfg.seed, name) for name in ("cine", "tagging", "dense")}
+    tag_spacing = tag_spacing_for(cfg, mr_geom)
     mr = render_mr(model, ss, frame_times, cine="cine" in mods, tagging="tagging" in mods,
                    dense="dense" in mods, dense_ke=cfg.dense_ke, dense_encodings=cfg.dense_encodings,
-                   tag_spacing_mm=cfg.tag_spacing_mm, tag_lines=cfg.tag_pattern == "lines",
+                   tag_spacing_mm=tag_spacing, tag_lines=cfg.tag_pattern == "lines",
                    tag_cspamm=cfg.tag_cspamm, noise=cfg.noise, rngs=rngs, timings=timings)
     t0 = time.perf_counter()
     meta = {"heart_rate_bpm": target.heart_rate_bpm, "rr_ms": rr, "es_frame": es_frame, "view": cfg.view,
@@ -214,7 +223,7 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
                          synthetic=True, provenance=dict(provenance))
     cine = series(mr["cine"], "cine", "cine", mr_geom, frame_times) if "cine" in mods else None
     tagging = (series(mr["tagging"], "tagging", "tagging", mr_geom, frame_times,
-                      {"tag_spacing_mm": cfg.tag_spacing_mm, "tag_pattern": cfg.tag_pattern,
+                      {"tag_spacing_mm": tag_spacing, "tag_pattern": cfg.tag_pattern,
                        "tag_cspamm": cfg.tag_cspamm}) if "tagging" in mods else None)
     dense = None
     if "dense" in mods:

@@ -12,6 +12,8 @@ from ..errors import CardioGenInputError
 #: Modalities :func:`cardiogen.phantom.make_case` can render.
 PHANTOM_MODALITIES = ("cine", "tagging", "dense", "ct", "ecg")
 TAG_PATTERNS = ("grid", "lines")
+DEFAULT_TAG_SPACING_MM = 7.0
+MIN_TAG_PIXELS = 3.0  # automatic spacing: at least this many in-plane pixels per tag
 
 #: MR views :func:`cardiogen.phantom.make_case` can render.
 MR_VIEWS = ("sax", "4ch")
@@ -82,8 +84,10 @@ class PhantomConfig:
         ct_pixel_mm: CT isotropic voxel (mm); None: the field of view fits the heart (~2.3 mm at 64).
         dense_ke: DENSE encoding frequency (cycles/mm, > 0).
         dense_encodings: DENSE encoded index axes, subset of ("x", "y", "z").
-        tag_spacing_mm: SPAMM tag spacing (mm, 4..15). The tags need about 3 pixels per spacing to be seen
-            moving: the default 7 mm wants a pixel of 2.3 mm or less (``size`` >= 96 with the automatic FOV).
+        tag_spacing_mm: SPAMM tag spacing (mm, 4..15); None (default): 7 mm, or 3 in-plane pixels where the pixel
+            is coarser than 7/3 mm (tags finer than ~3 pixels alias as they move: at the automatic 64-pixel grid,
+            ~3 mm pixels, the spacing becomes ~9 mm; ``size`` >= 84 keeps 7 mm). The spacing used is in the
+            tagging series' metadata "tag_spacing_mm".
         tag_pattern: "grid" (two orthogonal tag families along the image axes) or "lines" (planes across x).
         tag_cspamm: complementary SPAMM (the difference of two acquisitions with opposite tag phase): removes the
             T1-relaxed untagged magnetisation, so the contrast lasts into diastole; shown as S·(1 + D)/2 with
@@ -113,7 +117,7 @@ class PhantomConfig:
     ct_pixel_mm: float | None = None
     dense_ke: float = 0.1
     dense_encodings: tuple[str, ...] = ("x", "y")
-    tag_spacing_mm: float = 7.0
+    tag_spacing_mm: float | None = None
     tag_pattern: str = "grid"
     tag_cspamm: bool = False
     noise: bool = True
@@ -151,7 +155,8 @@ class PhantomConfig:
             raise CardioGenInputError("dense_encodings must be distinct index axes from ('x', 'y', 'z')",
                                       source=_SOURCE, got=enc)
         setv("dense_encodings", enc)
-        setv("tag_spacing_mm", _number(self.tag_spacing_mm, "tag_spacing_mm", 4.0, 15.0))
+        if self.tag_spacing_mm is not None:
+            setv("tag_spacing_mm", _number(self.tag_spacing_mm, "tag_spacing_mm", 4.0, 15.0))
         if self.tag_pattern not in TAG_PATTERNS:
             raise CardioGenInputError("unknown tag pattern", source=_SOURCE, expected=TAG_PATTERNS,
                                       got=self.tag_pattern)
