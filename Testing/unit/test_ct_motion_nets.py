@@ -119,3 +119,20 @@ def test_augmentation_moves_image_and_flow_together():
     with pytest.raises(ValueError, match="multiples"):
         FlowCVAE(FlowCVAEConfig(channels=(6, 8), latent=2, pyramid_channels=(4, 6)),
                  FeaturePyramid3D((4, 6))).condition(torch.rand(1, 1, 6, 8, 8))
+
+
+def test_latent_skips_feed_the_latent_to_every_decoder_level():
+    """With ``latent_skips`` each decoder level sees the (upsampled) latent: changing z changes the flow even when
+    the bottom path is cut off."""
+    torch.manual_seed(0)
+    cfg = FlowCVAEConfig(channels=(6, 8), latent=2, pyramid_channels=(4, 6), latent_skips=True)
+    model = FlowCVAE(cfg, FeaturePyramid3D((4, 6))).eval()
+    assert model.dec_mix[0][0].in_channels == 6 + 4 + 2 and model.dec_mix[1][0].in_channels == 6 + 1 + 2
+    es = torch.rand(1, 1, 8, 8, 8)
+    with torch.no_grad():
+        for p in model.dec_in.parameters():  # no signal through the bottom: only the skips can carry z
+            p.zero_()
+        za, zb = torch.zeros(model.latent_shape(tuple(es.shape))), torch.ones(model.latent_shape(tuple(es.shape)))
+        for p in model.to_flow.parameters():
+            p.normal_(0, 0.1)
+        assert not torch.allclose(model.decode(za, es), model.decode(zb, es))

@@ -455,6 +455,8 @@ OVERRIDES = (
              "two CPU processes (Gloo) of the 4-step config instead of four GPUs"),
     Override(("cardiogen", "train", "stylegan2"), _swap("stylegan2_phantom.yaml", "stylegan2_tiny.yaml"),
              "stylegan2_phantom.yaml trains 12000 steps; stylegan2_tiny.yaml runs the same code for 4 steps"),
+    Override(("cardiogen", "train", "ct_flow"), _swap("ct_flow_phantom.yaml", "ct_flow_tiny.yaml"),
+             "ct_flow_phantom.yaml trains 1500 steps on 48^3 pairs; ct_flow_tiny.yaml runs the same code for 4 steps"),
     Override(("cardiogen", "latent", "project"), _append("--steps", "20"),
              "150 projection steps of the first frame take about 50 s on one core; 20 run the same code"),
     Override(("cardiogen", "latent", "fit"),

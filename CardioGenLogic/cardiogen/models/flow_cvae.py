@@ -9,7 +9,8 @@ The seed's model, scaled by config only:
   strided 3D convolution, the level's pyramid features concatenated, a 3D convolution), giving the mean and log
   variance of a spatial latent ``z`` ``(B, latent, D/2^L, H/2^L, W/2^L)``.
 * **Decoder**: mirrors it with transposed 3D convolutions; at every level the pyramid features (and at full
-  resolution the ES volume) are concatenated with the activations; the last layer gives the flow.
+  resolution the ES volume) are concatenated with the activations (with ``latent_skips``, the latent too, upsampled);
+  the last layer gives the flow.
 * **Loss** (:func:`cvae_loss`): ``λ_rec · MSE(flow) + λ_KL · KL(q(z | flow, ES) ‖ N(0, I))``; the MSE sums the three
   components, i.e. it is the mean squared endpoint error. The seed clips gradients at norm 0.75 (training config).
 * **Generation** (:meth:`FlowCVAE.sample`): ``z ~ N(0, I)`` → flow → the ES volume warped by it is a synthetic
@@ -41,6 +42,9 @@ class FlowCVAEConfig:
     channels: tuple = (16, 24, 32, 48)
     latent: int = 8
     pyramid_channels: tuple = (8, 16, 24, 32)  #: the frozen pyramid's widths (from the flow estimator's config)
+    #: also concatenate the (upsampled) latent at every decoder level, not only at the coarsest: with a strong
+    #: condition, a decoder that sees z only at the bottom learns to ignore it (measured in ct_motion's benchmark)
+    latent_skips: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> "FlowCVAEConfig":
@@ -86,7 +90,7 @@ class FlowCVAE(nn.Module):
             skip = pc[level - 1] if level > 0 else 1  # the next finer pyramid level, or the ES volume itself
             self.dec_up.append(nn.Sequential(nn.ConvTranspose3d(ch[level], cout, 4, stride=2, padding=1),
                                              nn.LeakyReLU(0.1)))
-            self.dec_mix.append(_conv(cout + skip, cout))
+            self.dec_mix.append(_conv(cout + skip + (cfg.latent if cfg.latent_skips else 0), cout))
         self.to_flow = nn.Conv3d(ch[0], 3, 3, padding=1)
         nn.init.normal_(self.to_flow.weight, std=1e-3)
         nn.init.zeros_(self.to_flow.bias)
@@ -141,7 +145,10 @@ class FlowCVAE(nn.Module):
         for i, (up, mix) in enumerate(zip(self.dec_up, self.dec_mix)):
             level = n - 1 - i
             skip = feats[level - 1] if level > 0 else es
-            x = mix(torch.cat([up(x), skip], dim=1))
+            parts = [up(x), skip]
+            if self.config.latent_skips:
+                parts.append(F.interpolate(z, size=skip.shape[-3:], mode="nearest"))
+            x = mix(torch.cat(parts, dim=1))
         return self.to_flow(x)
 
     def forward(self, flow: torch.Tensor, es: torch.Tensor, generator: torch.Generator | None = None):
