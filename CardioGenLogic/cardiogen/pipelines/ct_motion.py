@@ -177,7 +177,15 @@ class CtMotionPipeline(Pipeline):
         heart_in = inputs.get("heart")
         heart = (_mask_on_grid(heart_in, geom, es.shape, es_index) if heart_in is not None
                  else find_heart(es, geom, source))
-        grid = self.model_grid(geom, heart)
+        try:
+            grid = self.model_grid(geom, heart)
+        except CardioGenInputError as err:
+            if heart_in is not None:
+                raise
+            raise CardioGenInputError(f"{err.problem}: the region found from the contrast takes in more than the heart"
+                                      " (aorta, atria); give a heart mask (input 'heart')", source=source,
+                                      expected=err.expected, got=err.got) from err
+
         n = int(self.entry.geometry["matrix"])
         background = float(np.percentile(es, 1))
         es_model = self._sample_world(es, geom, grid, (n, n, n), cval=background)
