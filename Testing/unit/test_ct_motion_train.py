@@ -188,16 +188,22 @@ def test_cli_ct_motion_writes_pairs_and_flows_and_refuses_bad_input(tiny_ct_regi
     assert "bad.nrrd" in capsys.readouterr().err and not (tmp_path / "out2").exists()
 
 
-def test_pipeline_without_a_mask_on_the_real_crop_says_to_give_one(tiny_pipeline):
-    """The real crop's contrast-filled region takes in the aorta: wider than the model's cube, refused with advice."""
+def test_pipeline_finds_the_heart_from_the_contrast_or_says_to_give_a_mask(tiny_pipeline):
+    """Without a mask, the contrast-filled region centres the model's cube (the real crop runs); a region that does
+    not fit the cube (here a contrast-filled tube along z, as an aorta) is refused with the advice to give a mask."""
     from cardiogen import io
+    from cardiogen.data import Geometry, ImageSeries
     from cardiogen.errors import CardioGenInputError
     from cardiogen.io import sample_data_dir
 
     path = sample_data_dir() / "ct" / "ct_cropped.nii.gz"
-    if not path.is_file():
-        pytest.skip(f"real CT sample absent ({path})")
-    ct = io.load(path)
+    if path.is_file():
+        out = tiny_pipeline.run({"ct": io.load(path)}, {})
+        assert out["pair"].provenance["heart_from"].startswith("find_heart")
+    vol = np.full((1, 120, 40, 40), 40.0, np.float32)  # soft tissue
+    vol[0, :, 15:25, 15:25] = 400.0                     # a 360 mm contrast-filled tube
+    tube = ImageSeries(vol, geometry=Geometry(spacing=(3.0, 3.0, 3.0)), frame_times=[0.0], modality="ct",
+                       description="tube")
     with pytest.raises(CardioGenInputError, match="give a heart mask") as err:
-        tiny_pipeline.run({"ct": ct}, {})  # the tiny model's cube (32 voxels of about 5 mm) is too small as well
-    assert "ct_cropped" in str(err.value)
+        tiny_pipeline.run({"ct": tube}, {})
+    assert "tube" in str(err.value)

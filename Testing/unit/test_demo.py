@@ -152,3 +152,23 @@ def test_dense_to_cine_row_shows_input_and_true_cine_in_the_models_box(tmp_path)
     expected = (x1 - x0 + 2) * mag.spacing[0]  # the box's pixels and its frame one pixel outside on each side
     assert abs(side_mm - expected) < 0.5 * mag.spacing[0] and expected > fov, (side_mm, expected, fov)
     assert f"show {mag.shape[3] * mag.spacing[0] / fov:.1f}× larger" in page
+
+
+def test_ct_motion_section_shows_es_synthetic_ed_samples_and_their_flow(tmp_path):
+    from cardiogen.demo import ct_motion_section
+    from cardiogen.phantom import PhantomConfig, make_case
+    from cardiogen.weights import Registry
+
+    try:
+        Registry().get("ct-cvae-phantom-48")
+    except Exception:  # noqa: BLE001
+        pytest.skip("ct-cvae-phantom-48 is not registered")
+    case = make_case(PhantomConfig(seed=2, ct_size=48, ct_frames=4, modalities=("ct",)))
+    page = ct_motion_section(case, tmp_path, samples=2)
+    for name in ("ct_es", "ct_synthetic_ed_1", "ct_synthetic_ed_2", "ct_true_ed", "ct_flow_1", "ct_flow_2"):
+        assert (tmp_path / "previews" / f"{name}.png").is_file(), name
+    assert page.count("<figcaption>SYNTHETIC ED") == 2 and "ct-cvae-phantom-48" in page and "true ED" in page
+    from PIL import Image
+
+    flow = np.asarray(Image.open(tmp_path / "previews" / "ct_flow_1.png"))
+    assert flow.std() > 5  # the flow map is not blank

@@ -30,6 +30,8 @@ from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 #: HU range of contrast-filled blood used by :func:`find_heart`, and the smallest chamber volume (mL) it accepts.
 BLOOD_HU = (150.0, 900.0)
 MIN_HEART_ML = 40.0
+#: A region found from the contrast (ventricles, atria, great vessels) must lie this much inside the model's cube.
+MIN_FOUND_INSIDE = 0.9
 
 
 def find_heart(hu: np.ndarray, geometry: Geometry, source: str = "CT") -> np.ndarray:
@@ -128,23 +130,38 @@ class CtMotionPipeline(Pipeline):
                                       source=ct.description or "CT", expected=f"0..{n - 1}", got="none recorded")
         return int(recorded)
 
-    def model_grid(self, geometry: Geometry, heart: np.ndarray) -> Geometry:
-        """The model's cube (registry voxel and matrix) centred on the heart, in the input's orientation; refused when
-        the heart does not fit it."""
+    def model_grid(self, geometry: Geometry, heart: np.ndarray, *, found: bool = False) -> Geometry:
+        """The model's cube (registry voxel and matrix) in the input's orientation, centred on the heart mask's box
+        (refused unless the whole mask fits, with a margin), or — for a region ``found`` from the contrast, which
+        takes in atria and great vessels — on its centroid (refused unless :data:`MIN_FOUND_INSIDE` of it fits)."""
         n = int(self.entry.geometry["matrix"])
         s = float(self.entry.geometry["pixel_mm"])
-        idx = np.argwhere(heart)  # (z, y, x)
-        lo, hi = idx.min(axis=0)[::-1], idx.max(axis=0)[::-1]  # (x, y, z)
+        idx = np.argwhere(heart)[:, ::-1].astype(float)  # (x, y, z) indices
         sp = np.asarray(geometry.spacing, dtype=float)
-        extent = (hi - lo + 1) * sp
-        if np.any(extent > 0.95 * n * s):
-            raise CardioGenInputError("the heart is larger than the model's field of view",
-                                      expected=f"<= {0.95 * n * s:.0f} mm per axis ({n} voxels of {s:.2f} mm)",
-                                      got=f"{extent.round(0).tolist()} mm")
-        centre_world = (geometry.index_to_world() @ np.append((lo + hi) / 2.0, 1.0))[:3]
         d = np.asarray(geometry.direction, dtype=float)
+        if found:
+            centre = idx.mean(axis=0)
+        else:
+            lo, hi = idx.min(axis=0), idx.max(axis=0)
+            extent = (hi - lo + 1) * sp
+            if np.any(extent > 0.95 * n * s):
+                raise CardioGenInputError("the heart is larger than the model's field of view",
+                                          expected=f"<= {0.95 * n * s:.0f} mm per axis ({n} voxels of {s:.2f} mm)",
+                                          got=f"{extent.round(0).tolist()} mm")
+            centre = (lo + hi) / 2.0
+        centre_world = (geometry.index_to_world() @ np.append(centre, 1.0))[:3]
         origin = centre_world - d @ np.full(3, (n - 1) / 2.0 * s)
-        return Geometry(spacing=(s, s, s), origin=origin, direction=d)
+        grid = Geometry(spacing=(s, s, s), origin=origin, direction=d)
+        if found:
+            pts = grid.world_to_index() @ geometry.index_to_world() @ np.vstack([idx.T, np.ones(len(idx))])
+            inside = float(np.all((pts[:3] >= 0.025 * n) & (pts[:3] <= 0.975 * n - 1), axis=0).mean())
+            if inside < MIN_FOUND_INSIDE:
+                raise CardioGenInputError(
+                    "the contrast-filled region found in the CT does not fit the model's field of view: it takes in "
+                    "more than the heart (aorta, atria); give a heart mask (input 'heart')",
+                    expected=f">= {MIN_FOUND_INSIDE:.0%} of it inside {n} voxels of {s:.2f} mm",
+                    got=f"{inside:.0%}")
+        return grid
 
     @staticmethod
     def _sample_world(volume: np.ndarray, src: Geometry, dst: Geometry, shape: tuple, cval: float,
@@ -178,13 +195,9 @@ class CtMotionPipeline(Pipeline):
         heart = (_mask_on_grid(heart_in, geom, es.shape, es_index) if heart_in is not None
                  else find_heart(es, geom, source))
         try:
-            grid = self.model_grid(geom, heart)
+            grid = self.model_grid(geom, heart, found=heart_in is None)
         except CardioGenInputError as err:
-            if heart_in is not None:
-                raise
-            raise CardioGenInputError(f"{err.problem}: the region found from the contrast takes in more than the heart"
-                                      " (aorta, atria); give a heart mask (input 'heart')", source=source,
-                                      expected=err.expected, got=err.got) from err
+            raise CardioGenInputError(err.problem, source=source, expected=err.expected, got=err.got) from err
 
         n = int(self.entry.geometry["matrix"])
         background = float(np.percentile(es, 1))
