@@ -34,6 +34,8 @@ __all__ = [
     "Segmentation",
     "LabelInfo",
     "StrainSeries",
+    "LandmarkSeries",
+    "LANDMARK_LAYERS",
     "STANDARD_LABELS",
     "MODALITIES",
     "STANDARD_12_LEADS",
@@ -612,3 +614,119 @@ def ensure_sequence(value: Any, length: int, name: str) -> Sequence:
     if len(value) != length:
         raise CardioGenInputError(f"{name} must have {length} values", got=len(value))
     return value
+
+
+#: Myocardial layers of a landmark ring, from the endocardium outwards (the default ``layer_order``).
+LANDMARK_LAYERS = ("endo", "mid", "epi")
+
+
+@dataclass
+class LandmarkSeries:
+    """Myocardial landmarks tracked over frames (tagging / tag tracking; seed 001 ch. 4).
+
+    Args:
+        points: float ``(t, n, 3)`` LPS world mm (``(t, n, 2)`` accepted: in-plane x, y mm with z = 0).
+        labels: name -> ``(n,)`` array per point. Known names: ``"layer"`` (str, one of ``layer_order``, endo ->
+            epi), ``"sector"`` (int: angular position along its ring, points of one ring ordered by it; points of
+            different layers with the same sector lie on one radial line), ``"slice"`` (int: which short-axis ring,
+            0 = most basal; default 0), ``"segment"`` (int AHA 1..16: overrides the angle-derived segment).
+        layer_order: layer names from the endocardium to the epicardium.
+        frame_times: ``(t,)`` ms, strictly increasing.
+        geometry: optional image grid (for pixel <-> mm and the in-plane axes used for angles).
+        reference_frame: end-diastole (zero strain), default 0; es_frame: optional end-systole.
+    """
+
+    points: np.ndarray
+    labels: dict = field(default_factory=dict)
+    layer_order: tuple = LANDMARK_LAYERS
+    frame_times: np.ndarray | None = None
+    geometry: Geometry | None = None
+    reference_frame: int = 0
+    es_frame: int | None = None
+    synthetic: bool = False
+    provenance: dict = field(default_factory=dict)
+    description: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        pts = np.asarray(self.points)
+        if pts.dtype.kind not in "biuf":
+            raise CardioGenInputError("landmark points must be numeric", got=str(pts.dtype))
+        if pts.ndim == 2 and pts.shape[-1] in (2, 3):
+            pts = pts[None]
+        if pts.ndim != 3 or pts.shape[2] not in (2, 3):
+            raise CardioGenInputError("landmark points must be (t, n, 3) or (t, n, 2) mm", got=f"shape {pts.shape}")
+        if pts.shape[0] == 0 or pts.shape[1] == 0:
+            raise CardioGenInputError("landmark series is empty", got=f"shape {pts.shape}")
+        pts = pts.astype(float)
+        if pts.shape[2] == 2:
+            pts = np.concatenate([pts, np.zeros(pts.shape[:2] + (1,))], axis=2)
+        _check_finite(pts, "landmark points")
+        self.points = np.ascontiguousarray(pts)
+        n = pts.shape[1]
+        self.frame_times = _check_frame_times(self.frame_times, pts.shape[0], "LandmarkSeries")
+        if self.geometry is not None and not isinstance(self.geometry, Geometry):
+            raise CardioGenInputError("geometry must be a cardiogen.data.Geometry", got=type(self.geometry).__name__)
+        order = tuple(str(x) for x in self.layer_order)
+        if not order or len(set(order)) != len(order):
+            raise CardioGenInputError("layer_order must list distinct layer names (endo -> epi)", got=order)
+        self.layer_order = order
+        labels = {}
+        for name, values in dict(self.labels).items():
+            arr = np.asarray(values)
+            if arr.ndim != 1 or arr.shape[0] != n:
+                raise CardioGenInputError(f"landmark label '{name}' needs one value per point", expected=n,
+                                          got=f"shape {arr.shape}")
+            if name in ("sector", "slice", "segment"):
+                if arr.dtype.kind == "f":
+                    if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+                        raise CardioGenInputError(f"landmark label '{name}' must be whole numbers")
+                elif arr.dtype.kind not in "iub":
+                    raise CardioGenInputError(f"landmark label '{name}' must be integers", got=str(arr.dtype))
+                arr = arr.astype(np.int64)
+            elif name == "layer":
+                arr = np.asarray([str(v) for v in arr.tolist()], dtype=object)
+                bad = sorted(set(arr.tolist()) - set(order))
+                if bad:
+                    raise CardioGenInputError("unknown landmark layer", expected=order, got=bad[:5])
+            labels[str(name)] = arr
+        if "segment" in labels and np.any((labels["segment"] < 1) | (labels["segment"] > 16)):
+            raise CardioGenInputError("landmark AHA segment must be 1..16", got=sorted(set(labels["segment"]))[:5])
+        self.labels = labels
+        t = pts.shape[0]
+        if not -t <= int(self.reference_frame) < t:
+            raise CardioGenInputError("landmark reference frame out of range", expected=f"0..{t - 1}",
+                                      got=self.reference_frame)
+        self.reference_frame = int(self.reference_frame) % t
+        if self.es_frame is not None:
+            if not -t <= int(self.es_frame) < t:
+                raise CardioGenInputError("landmark ES frame out of range", expected=f"0..{t - 1}", got=self.es_frame)
+            self.es_frame = int(self.es_frame) % t
+        self.synthetic = bool(self.synthetic)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        return int(self.points.shape[1])
+
+    @staticmethod
+    def pixels_to_mm(pixels: Any, geometry: Geometry, slice_index: float = 0.0) -> np.ndarray:
+        """``(..., 2)`` (column x, row y) pixel indices -> ``(..., 3)`` LPS mm on slice ``slice_index``."""
+        px = np.asarray(pixels, dtype=float)
+        if px.shape[-1] != 2:
+            raise CardioGenInputError("pixel coordinates must be (..., 2) (column x, row y)", got=f"shape {px.shape}")
+        idx = np.concatenate([px, np.full(px.shape[:-1] + (1,), float(slice_index))], axis=-1)
+        m = geometry.index_to_world()
+        return idx @ m[:3, :3].T + m[:3, 3]
+
+    @staticmethod
+    def mm_to_pixels(points: Any, geometry: Geometry) -> np.ndarray:
+        """``(..., 3)`` LPS mm -> ``(..., 3)`` continuous (x, y, z) voxel indices."""
+        p = np.asarray(points, dtype=float)
+        if p.shape[-1] != 3:
+            raise CardioGenInputError("world points must be (..., 3) LPS mm", got=f"shape {p.shape}")
+        m = geometry.world_to_index()
+        return p @ m[:3, :3].T + m[:3, 3]
