@@ -186,3 +186,24 @@ def test_read_tagging_nifti(tmp_path) -> None:
     save(series, tmp_path / "t.nii.gz")
     tag = L.read_tagging(tmp_path / "t.nii.gz")
     assert tag.modality == "tagging" and tag.shape == (4, 1, 12, 12)
+
+
+def test_tagged_dicom_named_tagging(tmp_path) -> None:
+    pydicom = pytest.importorskip("pydicom")
+    from cardiogen.io import load, write_dicom_series
+
+    series = ImageSeries(np.random.default_rng(1).random((3, 1, 10, 10)) * 100, modality="cine",
+                         geometry=Geometry(spacing=(1.4, 1.4, 8.0)), frame_times=[0, 41, 82])
+    files = write_dicom_series(series, tmp_path / "dcm")
+    for desc, expected in (("cine_tagging_3sl_rot45", "tagging"), ("SAX grid TAG", "tagging"),
+                           ("CSPAMM mid", "tagging"), ("CINE_segmented_SAX stage", "cine")):
+        for f in files:
+            ds = pydicom.dcmread(f)
+            if "ImageComments" in ds:
+                del ds.ImageComments
+            ds.SeriesDescription = desc
+            ds.save_as(f)
+        out = load(tmp_path / "dcm")
+        assert out.modality == expected, desc
+        assert out.n_frames == 3 and out.frame_times.tolist() == pytest.approx([0, 41, 82])
+    assert L.read_tagging(tmp_path / "dcm").modality == "tagging"

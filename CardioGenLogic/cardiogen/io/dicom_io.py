@@ -847,6 +847,9 @@ def _metadata(frames: list[_Frame], layout: _Layout, n_slices: int) -> dict:
     return md
 
 
+_TAGGING_NAME = re.compile(r"(?i)tagg|(?<![a-z])tag(?![a-z])|spamm")
+
+
 def _modality(frames: list[_Frame], layout: _Layout) -> str:
     ds, path = frames[0].ds, frames[0].path
     m = re.search(r"CardioGen[^;]*modality=(\w+)", _text(ds, "ImageComments"))
@@ -856,6 +859,10 @@ def _modality(frames: list[_Frame], layout: _Layout) -> str:
     if code == "CT":
         return "ct"
     if code in ("", "MR"):
+        # Tagged cine (SPAMM / CSPAMM; e.g. UK Biobank "cine_tagging_3sl"): named in the series description/protocol.
+        names = " ".join(_text(ds, k) for k in ("SeriesDescription", "ProtocolName", "SequenceName"))
+        if _TAGGING_NAME.search(names):
+            return "tagging"
         cni = None
         with contextlib.suppress(CardioGenInputError):
             cni = _float(ds, "CardiacNumberOfImages", path)
@@ -913,7 +920,8 @@ def read_dicom_series(folder_or_files: Source, series_uid: str | None = None, mo
 
     Returns:
         ImageSeries with rescaled values (CT in HU), geometry (LPS; see module docstring for slice order),
-        frame times in ms, modality "cine" (MR with CardiacNumberOfImages > 1 or several trigger times), "ct",
+        frame times in ms, modality "tagging" (MR whose series description, protocol or sequence name says
+        tag/tagging/SPAMM), "cine" (MR with CardiacNumberOfImages > 1 or several trigger times), "ct",
         "mr" or "other" (a modality stored by :func:`~cardiogen.io.dicom_export.write_dicom_series` is restored);
         ``synthetic`` is True when SeriesDescription or ImageComments says "SYNTHETIC"; ``metadata`` holds
         patient-free header facts (manufacturer, field strength, TR/TE/flip, heart rate, UIDs ...);
