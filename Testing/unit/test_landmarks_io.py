@@ -173,6 +173,9 @@ def test_hdf5(tmp_path) -> None:
         L.read_landmarks_hdf5(tmp_path / "two.h5")
     one = L.read_landmarks_hdf5(tmp_path / "two.h5", landmarks_key="b", case=0)
     np.testing.assert_allclose(one[0][1].points[:, :, 1], lm[0, :, 1])
+    from cardiogen.io import load
+
+    assert len(load(tmp_path / "d.h5", kind="landmarks", case=1)) == 1
     (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00" * 40)
     with pytest.raises(CardioGenInputError):
         L.read_landmarks_hdf5(tmp_path / "bad.h5")
@@ -207,3 +210,21 @@ def test_tagged_dicom_named_tagging(tmp_path) -> None:
         assert out.modality == expected, desc
         assert out.n_frames == 3 and out.frame_times.tolist() == pytest.approx([0, 41, 82])
     assert L.read_tagging(tmp_path / "dcm").modality == "tagging"
+
+
+def test_load_dispatch_and_describe(tmp_path) -> None:
+    from cardiogen.io import describe, load
+
+    csv_path = _csv(tmp_path / "l.csv", _rows())
+    s = load(csv_path, kind="landmarks")
+    assert isinstance(s, LandmarkSeries)
+    recs = [dict(zip(("frame", "point", "x", "y", "unit"), r[:5])) for r in _rows()]
+    (tmp_path / "l.json").write_text(json.dumps({"landmarks": recs}))
+    assert load(tmp_path / "l.json").n_points == 8  # a JSON with a "landmarks" list is recognised
+    d = describe(s)
+    assert d["kind"] == "landmarks" and d["points"] == 8 and d["frames"] == 3 and d["layers"] == ["endo", "epi"]
+    (tmp_path / "l.xyz").write_text("x")
+    with pytest.raises(CardioGenInputError, match="unknown landmark file type"):
+        load(tmp_path / "l.xyz", kind="landmarks")
+    with pytest.raises(CardioGenInputError, match="do not apply"):
+        load(csv_path, kind="landmarks", bogus=1)

@@ -40,6 +40,8 @@ _EXPORTS = {
     "is_ecg_dicom": "ecg_io", "read_ecg": "ecg_io",
     "closed_spline": "contours", "polygon_to_mask": "contours", "read_sunnybrook_contours": "contours",
     "read_dense_bundle": "bundle", "write_dense_bundle": "bundle",
+    "read_landmarks_csv": "landmarks_io", "read_landmarks_json": "landmarks_io", "read_landmarks_hdf5": "landmarks_io",
+    "read_landmarks": "landmarks_io", "read_tagging": "landmarks_io",
 }
 __all__ += sorted(_EXPORTS)
 
@@ -104,7 +106,7 @@ def _call(reader: Any, path: Path, options: dict) -> Any:
 # ----------------------------------------------------------------------------------------------------------------
 # load
 # ----------------------------------------------------------------------------------------------------------------
-_KINDS = (None, "auto", "image", "segmentation", "displacement", "dense", "ecg")
+_KINDS = (None, "auto", "image", "segmentation", "displacement", "dense", "ecg", "landmarks")
 
 
 def load(path: str | os.PathLike, *, kind: str | None = None, **options: Any) -> Any:
@@ -112,8 +114,11 @@ def load(path: str | os.PathLike, *, kind: str | None = None, **options: Any) ->
 
     Args:
         path: a file, or a folder of DICOM files.
-        kind: force what to read: "image", "segmentation", "displacement", "dense" or "ecg" (default: from the
-            file; NRRD headers say whether they hold a label map / segments or vectors).
+        kind: force what to read: "image", "segmentation", "displacement", "dense", "ecg" or "landmarks" (default:
+            from the file; NRRD headers say whether they hold a label map / segments or vectors; a JSON file with a
+            "landmarks" list is read as landmarks). ``kind="landmarks"`` reads a landmark CSV / JSON
+            (:class:`~cardiogen.data.LandmarkSeries`) or an HDF5 file of tagging cases (a list of
+            (ImageSeries, LandmarkSeries)); see :mod:`cardiogen.io.landmarks_io`.
         options: passed to the reader (e.g. ``series_uid=`` for DICOM folders, ``modality=`` for NIfTI/NRRD,
             ``ke=`` / ``frame_interval_ms=`` for DENSE workspaces, ``sampling_rate=`` for CSV ECGs).
 
@@ -129,6 +134,8 @@ def load(path: str | os.PathLike, *, kind: str | None = None, **options: Any) ->
     p = Path(path)
     if not p.exists():
         raise CardioGenInputError("file or folder not found", source=p)
+    if kind == "landmarks":
+        return _call(_function("landmarks_io", "read_landmarks", p), p, options)
     if p.is_file() and p.name.lower().endswith(".json"):
         return _load_bundle(p, **options)
     fmt = detect_format(p)
@@ -169,6 +176,8 @@ def _load_bundle(p: Path, **options: Any) -> Any:
     bundle_kind = is_bundle(p)
     if bundle_kind == "dense":
         return _call(_function("bundle", "read_dense_bundle", p), p, options)
+    if _function("landmarks_io", "is_landmarks_json", p)(p):
+        return _call(_function("landmarks_io", "read_landmarks_json", p), p, options)
     raise CardioGenInputError("unknown file type: JSON file that is not a CardioGen DENSE bundle", source=p,
                               expected=list(FORMATS.values()) + ['.dense.json ("cardiogen": "dense")'],
                               got=bundle_kind or ".json")
@@ -287,6 +296,13 @@ def describe(obj: Any) -> dict:
     if isinstance(obj, StrainSeries):
         return {"kind": "strain", "components": sorted(obj.components), **_grid(obj.geometry),
                 **_timing(obj.frame_times), "synthetic": obj.synthetic}
+    from ..data import LandmarkSeries  # noqa: PLC0415
+
+    if isinstance(obj, LandmarkSeries):
+        labels = {k: sorted({str(v) for v in vals.tolist()})[:20] for k, vals in obj.labels.items()}
+        return {"kind": "landmarks", "points": obj.n_points, **_timing(obj.frame_times),
+                "layers": list(obj.layer_order), "labels": labels, "reference_frame": obj.reference_frame,
+                "es_frame": obj.es_frame, "synthetic": obj.synthetic}
     if isinstance(obj, Ecg):
         try:
             hr = round(float(obj.heart_rate_bpm()), 2)

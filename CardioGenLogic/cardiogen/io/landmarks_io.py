@@ -31,8 +31,8 @@ from ..data import LANDMARK_LAYERS, Geometry, ImageSeries, LandmarkSeries
 from ..errors import CardioGenInputError, import_optional
 from .sniff import check_size, input_errors, require_file
 
-__all__ = ["read_landmarks_csv", "read_landmarks_json", "read_landmarks_hdf5", "landmarks_from_records",
-           "read_tagging"]
+__all__ = ["read_landmarks", "read_landmarks_csv", "read_landmarks_json", "read_landmarks_hdf5",
+           "landmarks_from_records", "is_landmarks_json", "read_tagging"]
 
 _MAX_TEXT = 256 * 1024**2
 _UNITS = ("mm", "px")
@@ -336,3 +336,41 @@ def read_tagging(path: str | os.PathLike, **options: Any) -> ImageSeries:
     if series.modality != "tagging":
         series = series.with_array(series.array, modality="tagging")
     return series
+
+
+_HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5")
+
+
+def is_landmarks_json(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a JSON file (under 64 MB) whose top level is a ``landmarks`` list (or a list of records
+    with ``frame`` and ``point``)."""
+    p = Path(path)
+    try:
+        if not p.is_file() or p.stat().st_size > 64 * 1024**2:
+            return False
+        doc = json.loads(p.read_bytes().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    if isinstance(doc, dict):
+        return isinstance(doc.get("landmarks"), list)
+    return isinstance(doc, list) and bool(doc) and isinstance(doc[0], dict) and {"frame", "point"} <= set(doc[0])
+
+
+def read_landmarks(path: str | os.PathLike, **options: Any) -> Any:
+    """Landmarks by file type: ``.csv`` / ``.json`` -> :class:`LandmarkSeries`; HDF5 (``.h5``, ``.hdf5`` or the
+    HDF5 signature) -> list of ``(ImageSeries, LandmarkSeries)`` per case. ``options`` go to the reader."""
+    from . import _call  # noqa: PLC0415 (options a reader does not take: a clear error)
+
+    p = require_file(path, "landmark file")
+    suffix = p.suffix.lower()
+    with input_errors(p, "landmark file"):
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+    if suffix in _HDF5_SUFFIXES or head == b"\x89HDF\r\n\x1a\n":
+        return _call(read_landmarks_hdf5, p, options)
+    if suffix == ".json":
+        return _call(read_landmarks_json, p, options)
+    if suffix in (".csv", ".txt", ".tsv"):
+        return _call(read_landmarks_csv, p, options)
+    raise CardioGenInputError("unknown landmark file type", source=p,
+                              expected=".csv, .json or HDF5 (.h5/.hdf5)", got=suffix or "(no extension)")
