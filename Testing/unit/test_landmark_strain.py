@@ -1,7 +1,7 @@
 """Issue 19 item 3: strain from landmarks (Green-Lagrange and engineering), reference-checked on the phantom.
 
-Landmarks are placed on the ED myocardium of a mid-ventricular short-axis ring (36 sectors at 0°, 10°, ...; endo / mid / epi rings
-at 3 %, 50 % and 97 % of the wall) and carried by the phantom's exact forward map; their strain is compared with
+Landmarks are placed on the ED myocardium of a mid-ventricular short-axis ring (36 sectors at 0°, 10°, ...;
+endo / mid / epi rings at 3 %, 50 % and 97 % of the wall) and carried by the phantom's exact forward map; their strain is compared with
 the truth Green-Lagrange strain (HeartModel.strain_rcl) averaged over the same region: along each ring
 (circumferential) or along the transmural lines (radial). Measured max |error| over seeds 0-2, with and without an
 infarct, all frames: circumferential 0.0019, radial endo-epi 0.0078, endo-mid 0.0037, mid-epi 0.0008.

@@ -27,8 +27,6 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 
 from ..data import LandmarkSeries
@@ -87,7 +85,8 @@ class LandmarkStrain:
             raise CardioGenInputError("no such landmark strain curve", expected=sorted(self.curves), got=key)
         return self.curves[key]
 
-    def segment_curves(self, component: str, definition: str = "green_lagrange", layer: str | None = None) -> np.ndarray:
+    def segment_curves(self, component: str, definition: str = "green_lagrange",
+                       layer: str | None = None) -> np.ndarray:
         key = f"{definition}/{component}" + (f"/{layer}" if layer else "")
         if key not in self.segments:
             raise CardioGenInputError("no such landmark strain segment curves", expected=sorted(self.segments),
