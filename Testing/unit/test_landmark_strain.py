@@ -17,7 +17,7 @@ import pytest
 
 from cardiogen.data import Geometry, LandmarkSeries
 from cardiogen.errors import CardioGenInputError
-from cardiogen.motion.landmark_strain import DEFINITIONS, landmark_strain_series
+from cardiogen.motion.landmarks import DEFINITIONS, landmark_strain_series
 from cardiogen.phantom import InfarctSpec, PhantomConfig, make_case
 
 N_SECTORS = 36

@@ -45,7 +45,7 @@ def test_csv_mm_and_px(tmp_path) -> None:
 
 
 def test_json_and_strain_end_to_end(tmp_path) -> None:
-    from cardiogen.motion.landmark_strain import landmark_strain_series
+    from cardiogen.motion.landmarks import landmark_strain_series
 
     recs = [dict(zip(("frame", "point", "x", "y", "unit", "layer", "sector"), r)) for r in _rows()]
     for r in recs:
