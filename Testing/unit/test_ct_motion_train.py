@@ -207,3 +207,21 @@ def test_pipeline_finds_the_heart_from_the_contrast_or_says_to_give_a_mask(tiny_
     with pytest.raises(CardioGenInputError, match="give a heart mask") as err:
         tiny_pipeline.run({"ct": tube}, {})
     assert "tube" in str(err.value)
+
+
+def test_cvae_export_carries_its_fitted_latent_prior(tiny_ct_registry):
+    """After training, the aggregated posterior of the training pairs is fitted and exported with the weights; samples
+    draw from it (at temperature 0: its mean), N(0, I) stays available, and another volume size is refused."""
+    from cardiogen.models.ct_motion import load_cvae
+
+    model = load_cvae("ct-cvae-tiny-test")
+    es = torch.rand(1, 1, 32, 32, 32)
+    assert model.has_latent_prior and tuple(model.latent_mean.shape) == model.latent_shape(tuple(es.shape))[1:]
+    assert bool((model.latent_std > 0).all())
+    with torch.no_grad():
+        at_mean = model.sample(es, 1, temperature=0.0)
+        assert torch.allclose(at_mean, model.decode(model.latent_mean[None], es), atol=1e-6)
+        normal = model.sample(es, 1, temperature=0.0, prior="normal")
+        assert torch.allclose(normal, model.decode(torch.zeros_like(model.latent_mean)[None], es), atol=1e-6)
+    with pytest.raises(ValueError, match="another size"):
+        model.sample(torch.rand(1, 1, 16, 16, 16), 1)

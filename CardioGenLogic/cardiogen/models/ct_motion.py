@@ -74,6 +74,21 @@ def load_flow_estimator(model_id: str) -> Any:
     return model.eval()
 
 
+def lv_ejection_fraction(es_labels: np.ndarray, flow: np.ndarray) -> float:
+    """LV ejection fraction (%) of an ES label map ``(z, y, x)`` (1 = LV blood) and a flow ``(3, z, y, x)`` (ED grid
+    -> ES): the ED labels are the ES labels warped by the flow (nearest), EF = (EDV − ESV) / EDV."""
+    import torch
+
+    from ..nets.warp import warp
+
+    es_blood = np.asarray(es_labels) == 1
+    lab = torch.from_numpy(es_blood.astype(np.float32))[None, None]
+    with torch.no_grad():
+        ed_blood = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")[0, 0]
+    edv, esv = float(ed_blood.sum()), float(es_blood.sum())
+    return 100.0 * (edv - esv) / max(edv, 1.0)
+
+
 def flow_epe(pred: np.ndarray, true: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean endpoint error ``‖pred − true‖`` over voxels (``mask`` ``(z, y, x)`` selects them); flows ``(3, z, y, x)``."""
     e = np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(true, dtype=np.float64), axis=0)

@@ -13,8 +13,13 @@ The seed's model, scaled by config only:
   the last layer gives the flow.
 * **Loss** (:func:`cvae_loss`): ``λ_rec · MSE(flow) + λ_KL · KL(q(z | flow, ES) ‖ N(0, I))``; the MSE sums the three
   components, i.e. it is the mean squared endpoint error. The seed clips gradients at norm 0.75 (training config).
-* **Generation** (:meth:`FlowCVAE.sample`): ``z ~ N(0, I)`` → flow → the ES volume warped by it is a synthetic
-  end-diastolic (ED) volume whose flow is known exactly; :func:`latent_line` samples along a line in latent space.
+* **Generation** (:meth:`FlowCVAE.sample`): ``z`` → flow → the ES volume warped by it is a synthetic end-diastolic
+  (ED) volume whose flow is known exactly; :func:`latent_line` samples along a line in latent space. The seed draws
+  ``z ~ N(0, I)``; a model whose posteriors do not fill N(0, I) then decodes implausible flows from it (measured on
+  the phantom: near-zero motion), so after training the aggregated posterior of the training pairs is fitted by a
+  diagonal Gaussian (:meth:`FlowCVAE.fit_latent_prior`, ex-post density estimation as in Ghosh et al. 2020,
+  "From variational to deterministic autoencoders") and sampling draws from it when fitted (``prior="normal"``: the
+  seed's).
 
 Flow convention (:mod:`cardiogen.nets.warp`): voxels, channels (x, y, z), defined on the ED grid and pointing into
 the ES volume, ``ED(x) = ES(x + f(x))``; so ``warp(ES, f)`` is the ED volume, and the 3D PWC-Net estimates ``f`` as
@@ -94,6 +99,36 @@ class FlowCVAE(nn.Module):
         self.to_flow = nn.Conv3d(ch[0], 3, 3, padding=1)
         nn.init.normal_(self.to_flow.weight, std=1e-3)
         nn.init.zeros_(self.to_flow.bias)
+        # the aggregated posterior (fit_latent_prior): empty until fitted; sized by the checkpoint when loaded
+        self.register_buffer("latent_mean", torch.zeros(0))
+        self.register_buffer("latent_std", torch.zeros(0))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001 (torch's signature)
+        for name in ("latent_mean", "latent_std"):  # weights or checkpoints from before the fit: no prior
+            if prefix + name not in state_dict:
+                state_dict[prefix + name] = torch.zeros(0)
+            setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.no_grad()
+    def fit_latent_prior(self, flows: list[torch.Tensor], volumes: list[torch.Tensor]) -> dict:
+        """Fit the aggregated posterior ``q(z) = mean_i q(z | flow_i, ES_i)`` of training pairs by a diagonal
+        Gaussian (mean, and variance = variance of the posterior means + mean posterior variance): the prior that
+        :meth:`sample` draws from once fitted. Flows ``(1, 3, D, H, W)`` and ES volumes ``(1, 1, D, H, W)``."""
+        mus, variances = [], []
+        for f, v in zip(flows, volumes):
+            mu, logvar = self.encode(f, v)
+            mus.append(mu[0])
+            variances.append(logvar[0].exp())
+        mu = torch.stack(mus)
+        self.latent_mean = mu.mean(dim=0)
+        self.latent_std = (mu.var(dim=0, unbiased=False) + torch.stack(variances).mean(dim=0)).sqrt()
+        return {"pairs": len(mus), "mean_abs_mean": float(self.latent_mean.abs().mean()),
+                "mean_std": float(self.latent_std.mean())}
+
+    @property
+    def has_latent_prior(self) -> bool:
+        return self.latent_mean.numel() > 0
 
     # -- conditioning ---------------------------------------------------------------------------------------------
     def freeze_pyramid(self) -> None:
@@ -159,17 +194,34 @@ class FlowCVAE(nn.Module):
         z = mu + torch.exp(0.5 * logvar) * eps
         return self.decode(z, es, feats), mu, logvar
 
+    def draw_latents(self, shape: tuple, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+                     prior: str = "auto", device=None, dtype=None) -> torch.Tensor:
+        """Latents of ``shape`` (:meth:`latent_shape`): from the fitted aggregated posterior (``prior`` "auto" when
+        fitted, or "aggregate") as ``mean + temperature · std · ε``, or from N(0, temperature² I) ("normal", the
+        seed's prior; "auto" without a fit)."""
+        eps = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+        if prior not in ("auto", "aggregate", "normal"):
+            raise ValueError(f"prior must be 'auto', 'aggregate' or 'normal', got {prior!r}")
+        if prior == "normal" or (prior == "auto" and not self.has_latent_prior):
+            return temperature * eps
+        if not self.has_latent_prior:
+            raise ValueError("no aggregated posterior fitted (fit_latent_prior)")
+        if tuple(self.latent_mean.shape) != tuple(shape[1:]):
+            raise ValueError(f"the fitted prior is for latents {tuple(self.latent_mean.shape)}, got {tuple(shape[1:])}"
+                             ": the ES volume has another size than the training volumes")
+        return self.latent_mean.to(eps) + temperature * self.latent_std.to(eps) * eps
+
     @torch.no_grad()
     def sample(self, es: torch.Tensor, n: int = 1, *, generator: torch.Generator | None = None,
-               z: torch.Tensor | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """``n`` flows ``(n, 3, D, H, W)`` for one ES volume ``(1, 1, D, H, W)``: z ~ N(0, temperature² I) (or the
+               z: torch.Tensor | None = None, temperature: float = 1.0, prior: str = "auto") -> torch.Tensor:
+        """``n`` flows ``(n, 3, D, H, W)`` for one ES volume ``(1, 1, D, H, W)``: z from :meth:`draw_latents` (or the
         given ``z`` ``(n, latent, d, h, w)``)."""
         if es.shape[0] != 1:
             raise ValueError(f"sample takes one ES volume (1, 1, D, H, W), got {tuple(es.shape)}")
         es_n = es.expand(n if z is None else z.shape[0], *es.shape[1:])
         if z is None:
-            z = temperature * torch.randn(self.latent_shape(tuple(es_n.shape)), generator=generator,
-                                          device=es.device, dtype=es.dtype)
+            z = self.draw_latents(self.latent_shape(tuple(es_n.shape)), generator=generator, temperature=temperature,
+                                  prior=prior, device=es.device, dtype=es.dtype)
         return self.decode(z, es_n)
 
 
@@ -227,8 +279,8 @@ def latent_line(model: FlowCVAE, es: torch.Tensor, steps: int = 5, *, seed: int 
     """Flows ``(steps, 3, D, H, W)`` decoded uniformly along a line between two random latents (the seed's Fig. 7)."""
     g = torch.Generator().manual_seed(int(seed))
     shape = model.latent_shape(tuple(es.shape))
-    a = torch.randn(shape, generator=g, dtype=es.dtype)
-    b = torch.randn(shape, generator=g, dtype=es.dtype)
+    a = model.draw_latents(shape, generator=g, dtype=es.dtype)
+    b = model.draw_latents(shape, generator=g, dtype=es.dtype)
     t = torch.linspace(0, 1, int(steps), dtype=es.dtype).view(-1, 1, 1, 1, 1)
     return model.sample(es, z=(1 - t) * a + t * b)
 

@@ -97,7 +97,9 @@ class CtMotionPipeline(Pipeline):
     options = (Option("samples", 1, minimum=1, maximum=16, help="number of synthetic ED volumes"),
                Option("seed", 0, minimum=0),
                Option("phase", -1, minimum=-1, help="ES phase of a 4D CT (-1: the one the file records)"),
-               Option("temperature", 1.0, minimum=0.0, maximum=2.0, help="scale of the latent samples"))
+               Option("temperature", 1.0, minimum=0.0, maximum=2.0, help="scale of the latent samples"),
+               Option("prior", "auto", choices=("auto", "normal"),
+                      help="latent prior: the model's fitted aggregated posterior (auto) or N(0, I) as in the seed"))
     synthetic_outputs = True
 
     def _load(self) -> None:
@@ -208,8 +210,8 @@ class CtMotionPipeline(Pipeline):
         g = torch.Generator().manual_seed(int(options["seed"]))
         samples = int(options["samples"])
         with torch.inference_mode():
-            z = float(options["temperature"]) * torch.randn(self.model.latent_shape((samples, 1, n, n, n)),
-                                                             generator=g)
+            z = self.model.draw_latents(self.model.latent_shape((samples, 1, n, n, n)), generator=g,
+                                        temperature=float(options["temperature"]), prior=options["prior"])
             flows_vox = self.model.sample(x, z=z.to(self.device_)).cpu().numpy()  # (s, 3, n, n, n) model voxels
         d = np.asarray(grid.direction, dtype=float)
         s_mm = float(grid.spacing[0])
@@ -219,6 +221,8 @@ class CtMotionPipeline(Pipeline):
         pair_times = np.array([0.0, t_es if t_es is not None else 1.0])
         common = {"weights": self.entry.id, "weights_sha256": self.entry.sha256, "device": self.device_,
                   "temperature": float(options["temperature"]), "es_phase": es_index, "source": source,
+                  "latent_prior": ("aggregate posterior" if options["prior"] == "auto" and self.model.has_latent_prior
+                                   else "N(0, I)"),
                   "model_grid": {"spacing_mm": s_mm, "matrix": n, "origin": np.asarray(grid.origin).tolist()},
                   "heart_from": "mask input" if heart_in is not None else "find_heart (contrast-filled chambers)",
                   "frame_times": "ms after the R wave" if t_es is not None else "order only (ED 0, ES 1)",

@@ -200,6 +200,8 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
     if rank == 0:
         ema.copy_to(model)  # evaluate and export the averaged weights (no-op when ema_decay is 0)
         model.eval()
+        if hasattr(spec, "finalize"):  # post-training fits that belong to the exported model (e.g. a latent prior)
+            spec.finalize(model, cfg)
         metrics = spec.evaluate(model, cfg)
         metrics["final_train_logs"] = logs
         result = _export(spec, model_name, model, cfg, out, register_dir, metrics, train_seconds, start_step,

@@ -201,6 +201,15 @@ class CtCvaeSpec:
     def parameters(self, model: Any) -> Any:
         return model.trainable_parameters()
 
+    def finalize(self, model: Any, config: dict) -> None:
+        """Fit the aggregated posterior of the training pairs (the sampling prior, :meth:`FlowCVAE.fit_latent_prior`)."""
+        import torch
+
+        pool = _pool(config)
+        model.cpu().eval()
+        model.fit_latent_prior([torch.from_numpy(p["flow"][None]) for p in pool],
+                               [torch.from_numpy(p["es"][None]) for p in pool])
+
     def geometry(self, config: dict) -> dict:
         return _geometry(config)
 
@@ -241,11 +250,11 @@ class CtCvaeSpec:
         det(I + ∇f) <= 0); CPU seconds per sample."""
         import torch
 
-        from ..models.ct_motion import flow_epe, generate_flows, jacobian_determinant
+        from ..models.ct_motion import flow_epe, generate_flows, jacobian_determinant, lv_ejection_fraction
 
         model = model.cpu().eval()
         seeds = _eval_seeds(config)
-        rec, rec_all, spread, fold, seconds = [], [], [], [], []
+        rec, rec_all, spread, fold, seconds, ef_err = [], [], [], [], [], []
         for p in _pool(config, seeds):
             es, flow = torch.from_numpy(p["es"][None]), torch.from_numpy(p["flow"][None])
             m = p["mask"][0] > 0
@@ -259,11 +268,14 @@ class CtCvaeSpec:
             seconds.append((time.perf_counter() - start) / 4)
             spread.append(np.mean([flow_epe(flows[i], flows[j], m) for i in range(4) for j in range(i + 1, 4)]))
             fold.append(np.mean([float((jacobian_determinant(f)[m] <= 0).mean()) for f in flows]))
+            true_ef = lv_ejection_fraction(p["es_labels"], p["flow"])
+            ef_err.append(np.mean([abs(lv_ejection_fraction(p["es_labels"], f) - true_ef) for f in flows]))
         r = np.array(rec)
         return {"heldout_seeds": list(seeds), "recon_mepe_heart_vox": float(r[:, 0].mean()),
                 "recon_mepe_heart_vox_sd": float(r[:, 0].std()), "recon_mepe_heart_mm": float((r[:, 0] * r[:, 1]).mean()),
                 "recon_mepe_all_vox": float(np.mean(rec_all)), "sample_spread_heart_vox": float(np.mean(spread)),
-                "sample_folding_fraction": float(np.mean(fold)),
+                "sample_folding_fraction": float(np.mean(fold)), "sample_ef_abs_error": float(np.mean(ef_err)),
+                "sample_prior": "aggregate posterior" if model.has_latent_prior else "N(0, I)",
                 "pyramid_sha256": getattr(model, "pyramid_sha256", None),
                 "timing": {"cpu_s_per_sample": round(float(np.mean(seconds)), 3)}}
 
