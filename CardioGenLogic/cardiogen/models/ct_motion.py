@@ -117,10 +117,10 @@ def estimate_flow(model: Any, ed: np.ndarray, es: np.ndarray) -> np.ndarray:
         return model.eval()(a, b)[0].numpy()
 
 
-def generate_flows(model: Any, es: np.ndarray, n: int = 1, *, seed: int = 0,
-                   temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def generate_flows(model: Any, es: np.ndarray, n: int = 1, *, seed: int = 0, temperature: float = 1.0,
+                   prior: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """``n`` CVAE flows ``(n, 3, d, h, w)`` for one normalised ES volume and the synthetic ED volumes
-    ``(n, d, h, w)`` (the ES warped by each flow)."""
+    ``(n, d, h, w)`` (the ES warped by each flow); ``prior`` as :meth:`FlowCVAE.draw_latents`."""
     import torch
 
     from .flow_cvae import synthesise_ed
@@ -128,6 +128,6 @@ def generate_flows(model: Any, es: np.ndarray, n: int = 1, *, seed: int = 0,
     x = torch.from_numpy(np.asarray(es, dtype=np.float32).reshape((1, 1) + np.shape(es)[-3:]))
     g = torch.Generator().manual_seed(int(seed))
     with torch.inference_mode():
-        flows = model.eval().sample(x, int(n), generator=g, temperature=float(temperature))
+        flows = model.eval().sample(x, int(n), generator=g, temperature=float(temperature), prior=prior)
         eds = synthesise_ed(x, flows)
     return flows.numpy(), eds[:, 0].numpy()
