@@ -204,7 +204,8 @@ def synthetic_data_experiment(small: int, per_real: int, steps: int, cvae_steps:
                                     for k, n in nets.items()}
         del os.environ["CARDIOGEN_USER_MODELS"]
     mean = {k: float(np.mean([r[k] for r in rows.values()])) for k in nets}
-    return {"real_subjects": small, "synthetic_per_real": per_real, "synthetic_pairs": small * per_real, "steps": steps, "batch_size": base["data"]["batch_size"],
+    return {"real_subjects": small, "synthetic_per_real": per_real, "synthetic_pairs": small * per_real,
+            "steps": steps, "batch_size": base["data"]["batch_size"],
             "cvae_steps": cvae_steps, "train_s": {"real_only": real_s, "real_plus_synthetic": aug_s},
             "per_subject_vox": rows, "mean_vox": mean,
             "improvement_vox": mean["real_only"] - mean["real_plus_synthetic"]}
