@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nets.pwc3d import FeaturePyramid3D
+from ..nets.pwc3d import FeaturePyramid3D, config_fields, conv3
 from ..nets.warp import warp
 
 __all__ = ["FlowCVAEConfig", "FlowCVAE", "cvae_loss", "augment_pair", "latent_line", "synthesise_ed"]
@@ -53,16 +53,10 @@ class FlowCVAEConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FlowCVAEConfig":
-        known = {k: tuple(int(x) for x in v) if isinstance(v, (list, tuple)) else v
-                 for k, v in dict(data).items() if k in cls.__dataclass_fields__}
-        cfg = cls(**known)
+        cfg = cls(**config_fields(cls, data))
         if len(cfg.channels) != len(cfg.pyramid_channels):
             raise ValueError(f"one CVAE width per pyramid level: {cfg.channels} vs {cfg.pyramid_channels}")
         return cfg
-
-
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1))
 
 
 class FlowCVAE(nn.Module):
@@ -77,17 +71,17 @@ class FlowCVAE(nn.Module):
             raise ValueError(f"pyramid widths {self.pyramid.channels} differ from the config's {cfg.pyramid_channels}")
         self.freeze_pyramid()
         ch, pc = list(cfg.channels), list(cfg.pyramid_channels)
-        self.enc_in = _conv(3 + 1, ch[0])
+        self.enc_in = conv3(3 + 1, ch[0])
         self.enc_down = nn.ModuleList()
         self.enc_mix = nn.ModuleList()
         cin = ch[0]
         for c, p in zip(ch, pc):
-            self.enc_down.append(_conv(cin, c, stride=2))
-            self.enc_mix.append(_conv(c + p, c))
+            self.enc_down.append(conv3(cin, c, stride=2))
+            self.enc_mix.append(conv3(c + p, c))
             cin = c
         self.to_mu = nn.Conv3d(ch[-1], cfg.latent, 1)
         self.to_logvar = nn.Conv3d(ch[-1], cfg.latent, 1)
-        self.dec_in = _conv(cfg.latent + pc[-1], ch[-1])
+        self.dec_in = conv3(cfg.latent + pc[-1], ch[-1])
         self.dec_up = nn.ModuleList()
         self.dec_mix = nn.ModuleList()
         for level in range(len(ch) - 1, -1, -1):
@@ -95,7 +89,7 @@ class FlowCVAE(nn.Module):
             skip = pc[level - 1] if level > 0 else 1  # the next finer pyramid level, or the ES volume itself
             self.dec_up.append(nn.Sequential(nn.ConvTranspose3d(ch[level], cout, 4, stride=2, padding=1),
                                              nn.LeakyReLU(0.1)))
-            self.dec_mix.append(_conv(cout + skip + (cfg.latent if cfg.latent_skips else 0), cout))
+            self.dec_mix.append(conv3(cout + skip + (cfg.latent if cfg.latent_skips else 0), cout))
         self.to_flow = nn.Conv3d(ch[0], 3, 3, padding=1)
         nn.init.normal_(self.to_flow.weight, std=1e-3)
         nn.init.zeros_(self.to_flow.bias)

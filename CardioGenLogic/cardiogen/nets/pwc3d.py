@@ -37,15 +37,20 @@ class PWC3DConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "PWC3DConfig":
-        known = {k: tuple(int(x) for x in v) if isinstance(v, (list, tuple)) else v
-                 for k, v in dict(data).items() if k in cls.__dataclass_fields__}
-        cfg = cls(**known)
+        cfg = cls(**config_fields(cls, data))
         if len(cfg.search) != len(cfg.channels):
             raise ValueError(f"search needs one radius per level ({len(cfg.channels)}), got {cfg.search}")
         return cfg
 
 
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+def config_fields(cls: type, data: dict) -> dict:
+    """The entries of ``data`` that are fields of the dataclass ``cls``, lists turned into tuples of ints (widths)."""
+    return {k: tuple(int(x) for x in v) if isinstance(v, (list, tuple)) else v
+            for k, v in dict(data).items() if k in cls.__dataclass_fields__}
+
+
+def conv3(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    """3×3×3 convolution (padding 1) and LeakyReLU(0.1), the block of the pyramid, the estimators and the CVAE."""
     return nn.Sequential(nn.Conv3d(cin, cout, 3, stride=stride, padding=1), nn.LeakyReLU(0.1))
 
 
@@ -57,7 +62,7 @@ class FeaturePyramid3D(nn.Module):
         self.channels = tuple(int(c) for c in channels)
         stages, cin = [], in_channels
         for c in self.channels:
-            stages.append(nn.Sequential(_conv(cin, c, stride=2), _conv(c, c)))
+            stages.append(nn.Sequential(conv3(cin, c, stride=2), conv3(c, c)))
             cin = c
         self.stages = nn.ModuleList(stages)
 
@@ -108,7 +113,7 @@ class _Estimator(nn.Module):
         super().__init__()
         layers, c = [], cin
         for w in widths:
-            layers.append(_conv(c, w))
+            layers.append(conv3(c, w))
             c = w
         self.body = nn.Sequential(*layers)
         self.flow = nn.Conv3d(c, 3, 3, padding=1)
