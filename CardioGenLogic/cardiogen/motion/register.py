@@ -238,8 +238,9 @@ def register_learned(series: ImageSeries, model: Any = None, *, weights: Optiona
             u_mm = u * np.array([net.spacing[0], net.spacing[1]], np.float32)[None, None, :, None, None]
             if net.resampled:
                 u_mm = np.roll(resample_plane(resample_frames(u_mm, t, axis=1), (ny, nx)), reference, axis=1)
-            out[:, :, z0:z1] = np.einsum("k,stiyx->tksyx", d[:, 0], u_mm[:, :, :1]) + np.einsum(
-                "k,stiyx->tksyx", d[:, 1], u_mm[:, :, 1:])
+            ux, uy = u_mm[:, :, 0].transpose(1, 0, 2, 3), u_mm[:, :, 1].transpose(1, 0, 2, 3)  # (t, slices, y, x)
+            for k in range(3):  # index axes -> LPS
+                out[:, k, z0:z1] = d[k, 0] * ux + d[k, 1] * uy
             report(progress, z1 / nz, f"LTMA slices {z0 + 1}-{z1} of {nz}")
     out[reference] = 0.0
     return DisplacementSeries(out, series.geometry, frame_times=series.frame_times, reference_frame=reference,
