@@ -3,6 +3,7 @@ injectable installer, no network) under constraints that keep Slicer's own packa
 nothing and says so; a missing optional reader disables only its format."""
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 
@@ -12,6 +13,15 @@ from qt_helpers import wait_for_job
 #: What a fresh Slicer lacks (import name -> distribution name).
 FRESH_MISSING = {"nrrd": "pynrrd", "nibabel": "nibabel", "wfdb": "wfdb", "safetensors": "safetensors",
                  "torch": "torch", "skimage": "scikit-image"}
+
+# Import them for real before any test hides them, so that "installing" one gives back the same module object: a
+# second import of torch in one process registers its C operators twice and breaks torch for every later test
+# of the worker (pytest-xdist runs other files in this process afterwards).
+for _module in FRESH_MISSING:
+    try:
+        importlib.import_module(_module)
+    except ImportError:
+        pass
 
 
 class FreshSlicer:
@@ -27,6 +37,9 @@ class FreshSlicer:
         self.absent = set(FRESH_MISSING.values()) | {"imageio", "imageio-ffmpeg", "pyyaml", "tqdm"}
         self.monkeypatch = monkeypatch
         self.hidden = set(FRESH_MISSING)
+        # the modules already imported in this process come back as the same objects when "installed": importing
+        # torch a second time in one process breaks it (its C operators register twice) for every later test
+        self.originals = {module: sys.modules.get(module) for module in FRESH_MISSING}
         for module in FRESH_MISSING:  # hidden from this process: panels must set up without them
             monkeypatch.setitem(sys.modules, module, None)
         real_find_spec = importlib.util.find_spec
@@ -48,7 +61,10 @@ class FreshSlicer:
             for module, dist in FRESH_MISSING.items():  # importable from now on
                 if dist == req.name and module in self.hidden:
                     self.hidden.discard(module)
-                    self.monkeypatch.delitem(sys.modules, module, raising=False)
+                    if self.originals[module] is not None:
+                        self.monkeypatch.setitem(sys.modules, module, self.originals[module])
+                    else:
+                        self.monkeypatch.delitem(sys.modules, module, raising=False)
 
     def progress_factory(self, title):
         log = self.progress
@@ -154,7 +170,7 @@ def test_latent_explorer_installs_torch_on_first_apply_then_previews(qapp, tmp_p
         torch_installs.append(1)
         fresh.absent.discard("torch")
         fresh.hidden.discard("torch")
-        monkeypatch.delitem(sys.modules, "torch", raising=False)
+        monkeypatch.setitem(sys.modules, "torch", fresh.originals["torch"])  # the same module (never re-imported)
         return True
 
     installer = fresh.dep.DependencyInstaller(confirm=fresh.confirm, pip_install=fresh.pip_install,
