@@ -259,7 +259,7 @@ def report(record: dict) -> tuple[str, str]:
         else:
             table += (f"| {name} | {d[f'flow_{key}_vox_mean']:.2f} ± {d[f'flow_{key}_vox_sd']:.2f} | "
                       f"{d[f'flow_{key}_mm_mean']:.2f} | {d[f'flow_{key}_s_mean']:.2f} |\n")
-    table += ("\n| CVAE (`" + CVAE_ID + "`), held-out subjects | ours: fitted prior (default) | ours: N(0, I) | "
+    table += ("\n| CVAE (`" + CVAE_ID + "`), held-out subjects | ours: fitted prior (default) | ours: `N(0, I)` | "
               "seed 004 |\n|---|---|---|---|\n"
               f"| reconstruction mEPE heart (voxels) | {d['cvae_recon_vox_mean']:.2f} ± {d['cvae_recon_vox_sd']:.2f} | "
               f"(same encoder) | {CONSTANTS['seed_recon_mepe_vox']:.2f} ± {CONSTANTS['seed_recon_mepe_sd_vox']:.2f} |\n"
