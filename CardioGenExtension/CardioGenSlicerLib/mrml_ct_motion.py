@@ -23,9 +23,71 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+import numpy as np
 import slicer
+from cardiogen.data import DisplacementSeries, Geometry
 
 from . import mrml_bridge as mb
+
+ATTR_FLOW_DIRECTION = "CardioGen.FlowDirection"  #: "ED->ES" or "ES->ED" on the grid transforms of CT motion
+
+
+def crop_to_motion(disp: DisplacementSeries, margin: int = 1) -> DisplacementSeries:
+    """The same field on the smallest box of its grid holding every non-zero vector, plus ``margin`` voxels of
+    zeros (at least 2 voxels per axis). A grid transform keeps its border displacement outside its grid, so with
+    a zero border the cropped transform moves exactly the points the full one moves (a CT's motion is confined to
+    the heart; the full CT grid would cost gigabytes as transforms)."""
+    arr = np.asarray(disp.array)
+    moving = np.any(arr != 0, axis=(0, 1))  # (z, y, x)
+    shape = np.array(moving.shape)
+    if moving.any():
+        idx = np.argwhere(moving)
+        lo = np.maximum(idx.min(axis=0) - margin, 0)
+        hi = np.minimum(idx.max(axis=0) + margin + 1, shape)
+    else:
+        lo, hi = np.zeros(3, int), np.minimum(shape, 2)
+    hi = np.maximum(hi, np.minimum(lo + 2, shape))
+    lo = np.minimum(lo, np.maximum(hi - 2, 0))
+    sub = arr[:, :, lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    origin = (disp.geometry.index_to_world() @ np.array([lo[2], lo[1], lo[0], 1.0]))[:3]
+    geometry = Geometry(spacing=disp.geometry.spacing, origin=origin, direction=disp.geometry.direction)
+    return DisplacementSeries(np.ascontiguousarray(sub), geometry, frame_times=disp.frame_times,
+                              reference_frame=disp.reference_frame, synthetic=disp.synthetic,
+                              provenance=disp.provenance)
+
+
+def flow_to_transform_nodes(field_lps: np.ndarray, geometry: Geometry, name: str, synthetic: bool = True,
+                            provenance: Optional[dict] = None, scene: Any = None) -> tuple[Any, Any]:
+    """Two grid transform nodes from one flow ``u`` (``(3, z, y, x)`` LPS mm on the grid of the *reference* volume
+    A, pointing into the other volume B: ``A(x) = B(x + u(x))``, as ``ct_motion``'s ED -> ES flow).
+
+    * "``name`` ED->ES" (A -> B): its transform *to parent* is ``x -> x + u(x)``: a node placed on A and put under
+      it moves to its position in B (points are moved by the to-parent transform; a volume under it is shown
+      resampled, so volume A under it looks like B).
+    * "``name`` ES->ED" (B -> A): the same grid as the transform *from parent* (its to-parent is the inverse, which
+      VTK computes where needed): a node on B under it (hardened: resampled exactly at ``x + u(x)``) lands on A.
+
+    With A = ED and B = ES (``ct_motion``): apply "ES->ED" to an ES segmentation to get the ED one. The grid is cropped to the
+    moving region (:func:`crop_to_motion`). Both nodes are marked (kind "displacement", :data:`ATTR_FLOW_DIRECTION`).
+    """
+    disp = crop_to_motion(DisplacementSeries(np.asarray(field_lps, dtype=np.float32)[None], geometry))
+    grid = mb._grid_transform(disp.array[0], disp.geometry)
+    scn = mb._scene(scene)
+    nodes = []
+    for direction, inverse in (("ED->ES", False), ("ES->ED", True)):
+        node = scn.AddNewNodeByClass("vtkMRMLGridTransformNode", mb.node_name(f"{name} {direction}", synthetic))
+        if inverse:
+            same = slicer.vtkOrientedGridTransform()
+            same.SetDisplacementGridData(grid.GetDisplacementGrid())
+            same.SetGridDirectionMatrix(grid.GetGridDirectionMatrix())
+            same.SetInterpolationModeToLinear()
+            node.SetAndObserveTransformFromParent(same)
+        else:
+            node.SetAndObserveTransformToParent(grid)
+        mb._mark(node, "displacement", synthetic, provenance)
+        node.SetAttribute(ATTR_FLOW_DIRECTION, direction)
+        nodes.append(node)
+    return nodes[0], nodes[1]
 
 
 @dataclass
@@ -71,7 +133,7 @@ def ct_motion_to_nodes(outputs: dict, name: str, heart_node: Any = None, scene: 
             nodes = mb.image_series_to_nodes(pair, f"{name} pair {k + 1}", scene)
             made.pairs[f"pair{_suffix(k)}"] = nodes
             _describe(nodes.sequence, "synthetic ED (time 0) and the given ES CT")
-            ed_to_es, es_to_ed = mb.flow_to_transform_nodes(flow.array[1], flow.geometry, f"{name} flow {k + 1}",
+            ed_to_es, es_to_ed = flow_to_transform_nodes(flow.array[1], flow.geometry, f"{name} flow {k + 1}",
                                                             synthetic=True, provenance=flow.provenance, scene=scene)
             _describe(ed_to_es, "SYNTHETIC flow: to parent x -> x + u(x) moves a node on the synthetic ED to the ES "
                                 "(ED(x) = ES(x + u(x)), u on the ED grid, mm)")
@@ -82,7 +144,7 @@ def ct_motion_to_nodes(outputs: dict, name: str, heart_node: Any = None, scene: 
             if heart_node is not None:
                 heart = _moved_segmentation(heart_node, es_to_ed, f"{name} heart ED {k + 1}", scene)
                 made.hearts_ed.append(heart)
-                motion = mb.displacement_to_nodes(mb.crop_to_motion(flow), f"{name} heart motion {k + 1}", scene,
+                motion = mb.displacement_to_nodes(crop_to_motion(flow), f"{name} heart motion {k + 1}", scene,
                                                   browser=nodes.browser)
                 made.motion.append(motion)
                 heart.SetAndObserveTransformNodeID(motion.volume.GetID())

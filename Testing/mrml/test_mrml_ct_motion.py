@@ -21,6 +21,7 @@ def _ras(geometry: Geometry, ijk) -> np.ndarray:
 
 def test_grid_transform_values_equal_the_flow_and_point_the_right_way(scene):
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib.mrml_ct_motion import ATTR_FLOW_DIRECTION, flow_to_transform_nodes
     from vtk.util import numpy_support
 
     g = _oblique()
@@ -28,11 +29,11 @@ def test_grid_transform_values_equal_the_flow_and_point_the_right_way(scene):
     u = np.zeros((3, 8, 9, 10), np.float32)
     # a smooth (invertible) motion of about a millimetre in a box
     u[:, 2:6, 3:7, 2:8] = np.array([1.0, -0.8, 0.6])[:, None, None, None] + rng.normal(scale=0.1, size=(3, 4, 4, 6))
-    ed_to_es, es_to_ed = mb.flow_to_transform_nodes(u, g, "flow 1", provenance={"seed": 3})
+    ed_to_es, es_to_ed = flow_to_transform_nodes(u, g, "flow 1", provenance={"seed": 3})
     assert ed_to_es.IsA("vtkMRMLGridTransformNode") and es_to_ed.IsA("vtkMRMLGridTransformNode")
     assert ed_to_es.GetName() == "flow 1 ED->ES (synthetic)" and es_to_ed.GetName() == "flow 1 ES->ED (synthetic)"
-    assert mb.is_synthetic(ed_to_es) and ed_to_es.GetAttribute(mb.ATTR_FLOW_DIRECTION) == "ED->ES"
-    assert es_to_ed.GetAttribute(mb.ATTR_FLOW_DIRECTION) == "ES->ED"
+    assert mb.is_synthetic(ed_to_es) and ed_to_es.GetAttribute(ATTR_FLOW_DIRECTION) == "ED->ES"
+    assert es_to_ed.GetAttribute(ATTR_FLOW_DIRECTION) == "ES->ED"
     # the grid holds the flow (RAS components) on the moving box of the ED grid (cropped with a zero border)
     grid = ed_to_es.GetTransformToParent()
     image = grid.GetDisplacementGrid()

@@ -62,6 +62,7 @@ def test_ct_motion_from_the_panel_makes_sequences_and_grid_transforms(qapp, tmp_
     import slicer
     from cardiogen import io
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib.mrml_ct_motion import ATTR_FLOW_DIRECTION
     from CardioGenSlicerLib.qtcompat import prop
 
     ct, heart = _scene_nodes(case)
@@ -101,8 +102,8 @@ def test_ct_motion_from_the_panel_makes_sequences_and_grid_transforms(qapp, tmp_
     assert not ct_browser.IsSynchronizedSequenceNode(pair.sequence)  # its own times: its own browser
     # the flows: two grid transforms per direction, synthetic, described, values equal to the job's flow files
     grids = slicer.util.getNodesByClass("vtkMRMLGridTransformNode")
-    ed_to_es = [n for n in grids if n.GetAttribute(mb.ATTR_FLOW_DIRECTION) == "ED->ES"]
-    es_to_ed = [n for n in grids if n.GetAttribute(mb.ATTR_FLOW_DIRECTION) == "ES->ED"]
+    ed_to_es = [n for n in grids if n.GetAttribute(ATTR_FLOW_DIRECTION) == "ED->ES"]
+    es_to_ed = [n for n in grids if n.GetAttribute(ATTR_FLOW_DIRECTION) == "ES->ED"]
     assert len(ed_to_es) == len(es_to_ed) == 2
     for node in ed_to_es + es_to_ed:
         assert "(synthetic)" in node.GetName() and mb.is_synthetic(node) and "SYNTHETIC" in node.GetDescription()
