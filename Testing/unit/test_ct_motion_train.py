@@ -88,6 +88,7 @@ def tiny_pipeline(tiny_ct_registry):
 
 def test_pipeline_on_a_phantom_4d_ct_gives_marked_pairs_whose_flow_makes_the_ed(tiny_pipeline):
     from cardiogen.phantom import PhantomConfig, make_case
+    from cardiogen.pipelines.ct_motion import sample_world
 
     case = make_case(PhantomConfig(seed=5, ct_size=40, ct_frames=4, modalities=("ct",)))
     es = case.truth.ct_es_phase
@@ -100,8 +101,8 @@ def test_pipeline_on_a_phantom_4d_ct_gives_marked_pairs_whose_flow_makes_the_ed(
     assert np.array_equal(pair.array[1], case.ct.array[es].astype(np.float32))  # frame 1 is the given ES
     assert np.all(flow.array[0] == 0) and np.abs(flow.array[1]).max() > 0
     # frame 0 is the ES warped by the flow: resampling the ES at x + u(x) again gives it back
-    again = tiny_pipeline._sample_world(case.ct.array[es], case.ct.geometry, case.ct.geometry, pair.array.shape[1:],
-                                        cval=float(np.percentile(case.ct.array[es], 1)), offset_mm=flow.array[1])
+    again = sample_world(case.ct.array[es], case.ct.geometry, case.ct.geometry, pair.array.shape[1:],
+                         cval=float(np.percentile(case.ct.array[es], 1)), offset_mm=flow.array[1])
     assert np.allclose(again, pair.array[0], atol=1e-3)
     assert not np.allclose(out["pair_2"].array[0], pair.array[0])  # two samples differ
     assert np.array_equal(out["ed_samples"].array[1], out["pair_2"].array[0])

@@ -63,19 +63,30 @@ def find_heart(hu: np.ndarray, geometry: Geometry, source: str = "CT") -> np.nda
     return ndimage.binary_fill_holes(heart)
 
 
-def _mask_on_grid(heart: Segmentation, geometry: Geometry, shape: tuple, frame: int) -> np.ndarray:
-    """The mask's non-zero voxels (its frame ``frame``, or its only one) on another grid, by world position."""
+def sample_world(volume: np.ndarray, src: Geometry, dst: Geometry, shape: tuple, cval: float,
+                 offset_mm: np.ndarray | None = None, order: int = 1) -> np.ndarray:
+    """``volume`` ``(z, y, x)`` or ``(c, z, y, x)`` on grid ``src`` sampled at the voxel centres of ``dst`` (``shape``
+    (z, y, x)), each moved by ``offset_mm`` ``(3, z, y, x)`` LPS when given; ``cval`` outside ``src``. The sample
+    positions are computed once for all channels."""
     from scipy import ndimage
 
+    idx = np.indices(shape).reshape(3, -1).astype(float)
+    world = dst.index_to_world() @ np.stack([idx[2], idx[1], idx[0], np.ones(idx.shape[1])])
+    if offset_mm is not None:
+        world[:3] += offset_mm.reshape(3, -1)
+    s = src.world_to_index() @ world  # (x, y, z, 1) indices in the source grid
+    vol = np.asarray(volume, dtype=np.float32)
+    channels = vol.reshape((-1,) + vol.shape[-3:])
+    out = np.stack([ndimage.map_coordinates(c, [s[2], s[1], s[0]], order=order, mode="constant", cval=cval)
+                    .reshape(shape) for c in channels])
+    return out.reshape(vol.shape[:-3] + tuple(shape))
+
+
+def _mask_on_grid(heart: Segmentation, geometry: Geometry, shape: tuple, frame: int) -> np.ndarray:
+    """The mask's non-zero voxels (its frame ``frame``, or its only one) on another grid, by world position."""
     lab = np.asarray(heart.labels)
-    f = frame if lab.shape[0] > 1 else 0
-    src = (lab[min(f, lab.shape[0] - 1)] > 0).astype(np.float32)
-    idx = np.indices(shape).reshape(3, -1).astype(float)  # (z, y, x)
-    ijk = np.stack([idx[2], idx[1], idx[0], np.ones(idx.shape[1])])
-    to_src = heart.geometry.world_to_index() @ geometry.index_to_world()
-    s = to_src @ ijk  # (x, y, z, 1) indices in the mask's grid
-    out = ndimage.map_coordinates(src, [s[2], s[1], s[0]], order=0, mode="constant", cval=0.0)
-    mask = out.reshape(shape) > 0.5
+    src = lab[min(frame if lab.shape[0] > 1 else 0, lab.shape[0] - 1)] > 0
+    mask = sample_world(src, heart.geometry, geometry, shape, cval=0.0, order=0) > 0.5
     if not mask.any():
         raise CardioGenInputError("the heart mask does not overlap the CT", source="heart mask",
                                   expected="a mask on or over the CT's field of view", got="no overlap")
@@ -165,22 +176,6 @@ class CtMotionPipeline(Pipeline):
                     got=f"{inside:.0%}")
         return grid
 
-    @staticmethod
-    def _sample_world(volume: np.ndarray, src: Geometry, dst: Geometry, shape: tuple, cval: float,
-                      offset_mm: np.ndarray | None = None, order: int = 1) -> np.ndarray:
-        """``volume`` (on ``src``) sampled at the voxel centres of ``dst`` (``shape`` (z, y, x)), each moved by
-        ``offset_mm`` ``(3, z, y, x)`` LPS when given."""
-        from scipy import ndimage
-
-        idx = np.indices(shape).reshape(3, -1).astype(float)
-        world = dst.index_to_world() @ np.stack([idx[2], idx[1], idx[0], np.ones(idx.shape[1])])
-        if offset_mm is not None:
-            world[:3] += offset_mm.reshape(3, -1)
-        s = src.world_to_index() @ world
-        out = ndimage.map_coordinates(np.asarray(volume, dtype=np.float32), [s[2], s[1], s[0]], order=order,
-                                      mode="constant", cval=cval)
-        return out.reshape(shape)
-
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         import torch
 
@@ -203,7 +198,7 @@ class CtMotionPipeline(Pipeline):
 
         n = int(self.entry.geometry["matrix"])
         background = float(np.percentile(es, 1))
-        es_model = self._sample_world(es, geom, grid, (n, n, n), cval=background)
+        es_model = sample_world(es, geom, grid, (n, n, n), cval=background)
         t0 = time.time()
         report(progress, 0.2, "sampling flows")
         x = torch.from_numpy(ct_intensity(es_model)[None, None]).to(self.device_)
@@ -232,9 +227,8 @@ class CtMotionPipeline(Pipeline):
         for k in range(samples):
             report(progress, 0.3 + 0.65 * k / samples, f"sample {k + 1} of {samples}")
             flow_mm_model = np.einsum("ij,jzyx->izyx", d, flows_vox[k] * s_mm)  # LPS mm on the model grid
-            flow_mm = np.stack([self._sample_world(flow_mm_model[c], grid, geom, es.shape, cval=0.0)
-                                for c in range(3)])
-            ed = self._sample_world(es, geom, geom, es.shape, cval=background, offset_mm=flow_mm)
+            flow_mm = sample_world(flow_mm_model, grid, geom, es.shape, cval=0.0)
+            ed = sample_world(es, geom, geom, es.shape, cval=background, offset_mm=flow_mm)
             eds.append(ed)
             prov = dict(common, seed=int(options["seed"]), sample=k)
             suffix = "" if k == 0 else f"_{k + 1}"
