@@ -109,18 +109,26 @@ def flow_estimation(pairs: tuple) -> dict:
 
 
 # ---- 2-3. the CVAE --------------------------------------------------------------------------------------------
-def _lv_volumes(labels: np.ndarray, spacing: float) -> tuple[float, float]:
-    """(LV blood, LV myocardium) volumes in mL of a label map with isotropic voxels of ``spacing`` mm."""
-    ml = spacing**3 / 1000.0
-    return float((labels == 1).sum() * ml), float((labels == 2).sum() * ml)
+def _synthetic_ed_measures(es_labels: np.ndarray, flow: np.ndarray) -> tuple[float, float]:
+    """(LV myocardium volume change ED/ES − 1, LV ejection fraction %) of the ED labels that a flow ``(3, z, y, x)``
+    makes of the ES labels (warped once, nearest; the same EF as :func:`cardiogen.models.ct_motion.
+    lv_ejection_fraction`)."""
+    import torch
+
+    from cardiogen.nets.warp import warp
+
+    lab = torch.from_numpy(np.asarray(es_labels, dtype=np.float32))[None, None]
+    with torch.no_grad():
+        ed = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")[0, 0].numpy()
+    es_blood, es_myo = int((es_labels == 1).sum()), int((es_labels == 2).sum())
+    ed_blood, ed_myo = int((ed == 1).sum()), int((ed == 2).sum())
+    return (ed_myo - es_myo) / es_myo, 100.0 * (ed_blood - es_blood) / max(ed_blood, 1.0)
 
 
 def cvae_claims(pairs: tuple, samples: int) -> dict:
     import torch
 
-    from cardiogen.models.ct_motion import (flow_epe, generate_flows, jacobian_determinant, load_cvae,
-                                            lv_ejection_fraction)
-    from cardiogen.nets.warp import warp
+    from cardiogen.models.ct_motion import flow_epe, generate_flows, jacobian_determinant, load_cvae
 
     model = load_cvae(CVAE_ID)
     out: dict = {}
@@ -131,14 +139,11 @@ def cvae_claims(pairs: tuple, samples: int) -> dict:
             mu, _ = model.encode(flow, es)
             rec = model.decode(mu, es)[0].numpy()
         truth_mag = float(np.linalg.norm(p["flow"], axis=0)[m].mean())
-        es_lab = torch.from_numpy(p["es_labels"].astype(np.float32))[None, None]
-        _, myo_es = _lv_volumes(p["es_labels"], p["spacing_mm"])
-        with torch.no_grad():  # the same measurement on the true flow: what label warping alone changes
-            true_lab = warp(es_lab, flow, mode="nearest")[0, 0].numpy().astype(np.uint8)
-        row = {"myo_change_true_flow": (_lv_volumes(true_lab, p["spacing_mm"])[1] - myo_es) / myo_es,
+        # the same measurements on the true flow: what label warping alone changes, and the subject's EF
+        myo_change_true, ef_true = _synthetic_ed_measures(p["es_labels"], p["flow"])
+        row = {"myo_change_true_flow": myo_change_true,
                "recon_vox": flow_epe(rec, p["flow"], m), "recon_mm": flow_epe(rec, p["flow"], m) * p["spacing_mm"],
-               "recon_all_vox": flow_epe(rec, p["flow"]), "truth_mean_magnitude_vox": truth_mag,
-               "ef_true": lv_ejection_fraction(p["es_labels"], p["flow"])}
+               "recon_all_vox": flow_epe(rec, p["flow"]), "truth_mean_magnitude_vox": truth_mag, "ef_true": ef_true}
         for prior, tag in (("auto", ""), ("normal", "normal_")):  # the fitted prior, and the seed's N(0, I)
             start = time.perf_counter()
             flows, _ = generate_flows(model, p["es"], samples, seed=p["seed"], prior=prior)
@@ -148,10 +153,9 @@ def cvae_claims(pairs: tuple, samples: int) -> dict:
             folds, myo_change, ef = [], [], []
             for f in flows:
                 folds.append(float((jacobian_determinant(f)[m] <= 0).mean()))
-                with torch.no_grad():
-                    ed_lab = warp(es_lab, torch.from_numpy(f[None]), mode="nearest")[0, 0].numpy().astype(np.uint8)
-                myo_change.append((_lv_volumes(ed_lab, p["spacing_mm"])[1] - myo_es) / myo_es)
-                ef.append(lv_ejection_fraction(p["es_labels"], f))
+                change, ejection = _synthetic_ed_measures(p["es_labels"], f)
+                myo_change.append(change)
+                ef.append(ejection)
             row.update({f"{tag}spread_vox": spread, f"{tag}spread_relative": spread / truth_mag,
                         f"{tag}folding_fraction": float(np.mean(folds)),
                         f"{tag}myo_change_mean": float(np.mean(myo_change)),
