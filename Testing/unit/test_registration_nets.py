@@ -97,3 +97,25 @@ def test_ltma_training_steps_lower_the_registration_loss_on_a_moving_disc():
         loss.backward()
         opt.step()
     assert float(net.loss(frames)[0].detach()) < 0.5 * first
+
+
+def test_ltma_coarse_velocity_gives_a_full_resolution_displacement_in_input_voxels():
+    torch.manual_seed(0)
+    net = LTMANet(LTMAConfig(channels=(8, 16, 16), heads=2, max_frames=8, int_steps=6, velocity_downsize=2))
+    frames = torch.rand(2, 5, 32, 32)
+    v = net(frames)
+    assert v.shape == (2, 5, 2, 16, 16) and len(net.dec) == 1
+    # a constant coarse velocity of c coarse voxels is a translation by 2c input voxels
+    c = torch.tensor([0.75, -0.5]).view(1, 1, 2, 1, 1)
+    u = net.lagrangian(c.expand(2, 5, 2, 16, 16).clone())
+    assert u.shape == (2, 5, 2, 32, 32)
+    assert torch.allclose(u[..., 4:-4, 4:-4], -2 * c.expand_as(u[..., 4:-4, 4:-4]), atol=1e-4)
+    # smooth fields: the backward and forward maps still invert each other on the input grid
+    v = _smooth_field((10, 2, 16, 16), amp=0.5).view(2, 5, 2, 16, 16)
+    back, fwd = net.backward_maps(v).flatten(0, 1), net.lagrangian(v).flatten(0, 1)
+    assert compose(back, fwd)[:, :, 6:-6, 6:-6].abs().max() < 0.1
+    loss, logs = net.loss(frames)
+    assert math.isfinite(float(loss.detach())) and logs["image_mse"] > 0
+    for bad in (3, 8):
+        with pytest.raises(ValueError, match="velocity_downsize"):
+            LTMANet(LTMAConfig(channels=(8, 16, 16), velocity_downsize=bad))

@@ -7,7 +7,8 @@ Architecture (2D + time, one short-axis slice at a time):
 * a multi-head self-attention block across the T frames (Eq. 1) mixes the latents of all frames at each position,
   giving ẑᵗ — long-range temporal dependencies instead of recurrence;
 * the U-Net decoder D (with the encoder's skip connections) maps ẑᵗ to a stationary velocity field vᵗ
-  ``(2, H, W)`` (voxel units, channels (x, y));
+  ``(2, H, W)`` (voxel units, channels (x, y)); with ``velocity_downsize`` f > 1 the decoder stops at H/f and vᵗ is
+  ``(2, H/f, W/f)`` in units of those coarse voxels, integrated there and its displacement upsampled to ``(H, W)``;
 * scaling and squaring integrates φᵗ = exp(vᵗ), a diffeomorphism; training minimises
   λ‖I⁰ ∘ φᵗ − Iᵗ‖² + ‖∇vᵗ‖² (Eq. 2; weight decay plays reg(Θ)).
 
@@ -33,6 +34,10 @@ class LTMAConfig:
     heads: int = 4                   #: attention heads in the latent temporal attention
     max_frames: int = 64
     int_steps: int = 7               #: scaling-and-squaring steps
+    velocity_downsize: int = 1       #: 1: velocity on the input grid; 2^k: the decoder stops k levels early and the
+    #: velocity is predicted and integrated on a grid 2^k times coarser, its displacement upsampled bilinearly
+    #: (VoxelMorph's ``int_downsize``: a stationary velocity field is smooth, and full-resolution layers dominate the
+    #: CPU time)
     smooth_weight: float = 0.05      #: weight of ‖∇v‖² relative to the image term (λ = 1)
 
     @classmethod
@@ -63,10 +68,14 @@ class LTMANet(nn.Module):
             self.enc.append(nn.Sequential(_conv(cin, c, stride=1 if i == 0 else 2), _conv(c, c)))
             cin = c
         self.attention = TemporalSelfAttention(ch[-1], heads=cfg.heads, max_frames=cfg.max_frames)
+        ds = int(cfg.velocity_downsize)
+        if ds < 1 or ds & (ds - 1) or ds.bit_length() > len(ch):
+            raise ValueError(f"velocity_downsize must be a power of 2 below 2^{len(ch)}, got {cfg.velocity_downsize}")
+        self.velocity_level = ds.bit_length() - 1
         self.dec = nn.ModuleList()
-        for i in range(len(ch) - 1, 0, -1):
+        for i in range(len(ch) - 1, self.velocity_level, -1):
             self.dec.append(nn.Sequential(_conv(ch[i] + ch[i - 1], ch[i - 1]), _conv(ch[i - 1], ch[i - 1])))
-        self.flow = nn.Conv2d(ch[0], 2, 3, padding=1)
+        self.flow = nn.Conv2d(ch[self.velocity_level], 2, 3, padding=1)
         nn.init.normal_(self.flow.weight, std=1e-5)
         nn.init.zeros_(self.flow.bias)
 
@@ -76,7 +85,8 @@ class LTMANet(nn.Module):
         return 2 ** (len(self.config.channels) - 1)
 
     def forward(self, frames: torch.Tensor, reference: int = 0) -> torch.Tensor:
-        """Velocity fields ``(B, T, 2, H, W)`` (voxel units) taking frame ``reference`` to each frame."""
+        """Velocity fields ``(B, T, 2, H/f, W/f)`` (units of those voxels; f = ``velocity_downsize``) taking frame
+        ``reference`` to each frame."""
         if frames.ndim != 4:
             raise ValueError(f"frames must be (B, T, H, W), got {tuple(frames.shape)}")
         b, t, h, w = frames.shape
@@ -95,16 +105,25 @@ class LTMANet(nn.Module):
             skip = skips[-2 - i]
             x = _upsample2(x, skip.shape[-2:])
             x = block(torch.cat([x, skip], dim=1))
-        return self.flow(x).view(b, t, 2, h, w)
+        v = self.flow(x)
+        return v.view(b, t, 2, *v.shape[-2:])
+
+    def _exp(self, velocity: torch.Tensor) -> torch.Tensor:
+        """Displacement of exp(v) ``(B, T, 2, H, W)`` in input voxels from a velocity ``(B, T, 2, H/f, W/f)``."""
+        b, t = velocity.shape[:2]
+        u = integrate_velocity(velocity.flatten(0, 1), self.config.int_steps)
+        f = int(self.config.velocity_downsize)
+        if f > 1:  # coarse voxels -> input voxels
+            u = nn.functional.interpolate(u, scale_factor=f, mode="bilinear", align_corners=False) * f
+        return u.view(b, t, *u.shape[1:])
 
     def backward_maps(self, velocity: torch.Tensor) -> torch.Tensor:
         """Displacements of φᵗ = exp(vᵗ) ``(B, T, 2, H, W)``: frame-t grid -> reference positions."""
-        b, t = velocity.shape[:2]
-        return integrate_velocity(velocity.flatten(0, 1), self.config.int_steps).view_as(velocity)
+        return self._exp(velocity)
 
     def lagrangian(self, velocity: torch.Tensor) -> torch.Tensor:
         """Forward displacement of reference points exp(−vᵗ) − id ``(B, T, 2, H, W)`` (voxels, (x, y))."""
-        return integrate_velocity(-velocity.flatten(0, 1), self.config.int_steps).view_as(velocity)
+        return self._exp(-velocity)
 
     def loss(self, frames: torch.Tensor, reference: int = 0) -> tuple[torch.Tensor, dict]:
         """λ‖I⁰∘φᵗ − Iᵗ‖² + w_s‖∇vᵗ‖² averaged over frames (Eq. 2)."""

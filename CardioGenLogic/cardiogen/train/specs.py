@@ -36,14 +36,21 @@ class LtmaSpec:
 
     def build(self, config: dict) -> Any:
         """The network; ``model.init_from`` (a registry id of the same architecture) starts it from those weights
-        (a resumed run then loads its checkpoint over them)."""
+        (a resumed run then loads its checkpoint over them); with ``model.init_partial`` the architectures may differ
+        and only tensors of the same name and shape are taken (the rest keep their fresh initialisation)."""
         from ..models.ltma import LTMAConfig, LTMANet
 
         model = LTMANet(LTMAConfig.from_dict(config["model"]))
         if config["model"].get("init_from"):
             from ..weights import Registry
 
-            model.load_state_dict(Registry().load_state_dict(str(config["model"]["init_from"])))
+            state = Registry().load_state_dict(str(config["model"]["init_from"]))
+            if config["model"].get("init_partial"):  # another architecture: take the tensors of matching name and shape
+                own = model.state_dict()
+                state = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+                model.load_state_dict(state, strict=False)
+            else:
+                model.load_state_dict(state)
         return model
 
     def _data(self, config: dict) -> dict:
