@@ -100,30 +100,149 @@ def install_gui_standins():
         def setCurrentPath(self, path):
             self.setText(str(path))
 
-    class ctkSliderWidget(qt.QDoubleSpinBox):
-        """ctkSliderWidget's contract: with ``tracking`` off, ``valueIsChanging(double)`` fires while the user drags
-        and ``valueChanged(double)`` once on release. Tests call :meth:`drag` (no release) and ``setValue``."""
+    class ctkSliderWidget(qt.QWidget):
+        """CTK's ctkSliderWidget as PythonQt shows it: a QWidget (not a spin box) holding a slider and a spin box, whose
+        Qt properties (value, minimum, maximum, singleStep, pageStep, decimals, prefix, suffix, tracking, ...) are
+        attributes (``slider.value()`` raises TypeError) and whose methods are CTK's only (setRange, reset, setValue,
+        hasTracking, spinBox(), slider(); no QDoubleSpinBox API). The value is kept within [minimum, maximum] and
+        rounded to ``decimals`` like ctkDoubleSpinBox. With ``tracking`` off, ``valueIsChanging(double)`` fires while
+        the user drags and ``valueChanged(double)`` once on release: tests call :meth:`drag` (button still down) and
+        :meth:`release`, or ``setValue`` (a typed value / a programmatic change)."""
 
+        valueChanged = QtCore.Signal(float)
         valueIsChanging = QtCore.Signal(float)
 
         def __init__(self, parent=None):
             super().__init__(parent)
-            self._tracking = True
+            layout = QtWidgets.QHBoxLayout(self)
+            layout.setContentsMargins(0, 0, 0, 0)
+            self._slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, self)
+            self._slider.setRange(0, 1000)
+            self._spin = QtWidgets.QDoubleSpinBox(self)
+            layout.addWidget(self._slider, 1)
+            layout.addWidget(self._spin)
+            self._min, self._max, self._value, self._decimals = 0.0, 99.0, 0.0, 2
+            self._single, self._page, self._tick = 1.0, 10.0, 0.0
+            self._tracking, self._dragging = True, None
+            self._sync()
+
+        def _sync(self):
+            for w in (self._spin, self._slider):
+                w.blockSignals(True)
+            self._spin.setDecimals(self._decimals)
+            self._spin.setRange(self._min, self._max)
+            self._spin.setSingleStep(self._single)
+            self._spin.setValue(self._value)
+            span = self._max - self._min
+            self._slider.setValue(int(round(1000 * (self._value - self._min) / span)) if span > 0 else 0)
+            for w in (self._spin, self._slider):
+                w.blockSignals(False)
+
+        def _set_value(self, value, emit=True):
+            value = round(min(max(float(value), self._min), self._max), self._decimals)
+            changed = value != self._value
+            self._value = value
+            self._sync()
+            if changed and emit:
+                self.valueChanged.emit(value)
+
+        # Qt properties (attributes under PythonQt; QUiLoader sets them through the meta-object)
+        def _get(name):
+            return lambda self: getattr(self, name)
+
+        def _setter(name, cast):
+            def set_(self, value):
+                setattr(self, name, cast(value))
+                if self._max < self._min:
+                    self._max = self._min if name == "_min" else self._max
+                    self._min = self._max if name == "_max" else self._min
+                self._set_value(self._value)
+            return set_
+
+        value = QtCore.Property(float, _get("_value"), lambda self, v: self._set_value(v))
+        minimum = QtCore.Property(float, _get("_min"), _setter("_min", float))
+        maximum = QtCore.Property(float, _get("_max"), _setter("_max", float))
+        decimals = QtCore.Property(int, _get("_decimals"), _setter("_decimals", int))
+        singleStep = QtCore.Property(float, _get("_single"), _setter("_single", float))
+        pageStep = QtCore.Property(float, _get("_page"), _setter("_page", float))
+        tickInterval = QtCore.Property(float, _get("_tick"), _setter("_tick", float))
+        prefix = QtCore.Property(str, lambda self: QtWidgets.QDoubleSpinBox.prefix(self._spin),
+                                 lambda self, v: self._spin.setPrefix(str(v)))
+        suffix = QtCore.Property(str, lambda self: QtWidgets.QDoubleSpinBox.suffix(self._spin),
+                                 lambda self, v: self._spin.setSuffix(str(v)))
+        # bool properties are plain Python properties: a bool returned through QtCore.Property upsets shiboken's
+        # reference counts (the crash at exit, "deallocating True or False"); no .ui file sets them
+        tracking = property(_get("_tracking"), _setter("_tracking", bool))
+        spinBoxVisible = property(lambda self: not self._spin.isHidden(), lambda self, v: self._spin.setVisible(bool(v)))
+        del _get, _setter
+
+        # CTK's methods and slots
+        def setValue(self, value):
+            self._set_value(value)
+
+        def setMinimum(self, value):
+            self.minimum = value
+
+        def setMaximum(self, value):
+            self.maximum = value
+
+        def setRange(self, low, high):
+            self._min, self._max = float(low), max(float(low), float(high))
+            self._set_value(self._value)
+
+        def setSingleStep(self, step):
+            self.singleStep = step
+
+        def setPageStep(self, step):
+            self.pageStep = step
+
+        def setDecimals(self, decimals):
+            self.decimals = decimals
+
+        def setPrefix(self, text):
+            self.prefix = text
+
+        def setSuffix(self, text):
+            self.suffix = text
+
+        def setTickInterval(self, interval):
+            self.tickInterval = interval
 
         def setTracking(self, on):
-            self._tracking = bool(on)
+            self.tracking = on
 
         def hasTracking(self):
             return self._tracking
 
-        def setSingleStep(self, step):
-            super().setSingleStep(step)
+        def isSpinBoxVisible(self):
+            return self.spinBoxVisible
 
+        def setSpinBoxVisible(self, on):
+            self.spinBoxVisible = on
+
+        def reset(self):
+            self._set_value(0.0)
+
+        def spinBox(self):
+            return self._spin
+
+        def slider(self):
+            return self._slider
+
+        # what a test does with the mouse
         def drag(self, value):
-            """The handle moves to ``value`` while the mouse button is still down."""
-            self.valueIsChanging.emit(float(value))
+            """The handle moves to ``value`` while the mouse button is still down (clamped to the range)."""
+            value = round(min(max(float(value), self._min), self._max), self._decimals)
+            self._dragging = value
+            self.valueIsChanging.emit(value)
             if self._tracking:
-                self.setValue(value)
+                self._set_value(value)
+
+        def release(self):
+            """The mouse button goes up: the value becomes the dragged position (``valueChanged`` if it moved)."""
+            if self._dragging is not None:
+                value, self._dragging = self._dragging, None
+                self._set_value(value)
 
     class qMRMLNodeComboBox(qt.QComboBox):
         """Lists scene nodes of the classes in its "nodeTypes" property; currentNode()/setCurrentNode()."""

@@ -27,9 +27,7 @@ from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
-SLIDER_LABELS = {"lv_area": "LV area", "sphericity": "Sphericity", "myo_thickness": "Myocardial thickness",
-                 "ef_area": "EF (area change)"}
-UNITS = {"lv_area": " % of frame", "sphericity": "", "myo_thickness": " px", "ef_area": " %"}
+SLIDER_ORDER = ("lv_area", "sphericity", "myo_thickness", "ef_area")
 
 
 class CardioGenLatent(ScriptedLoadableModule):
@@ -58,6 +56,9 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         self.logic = None
         self.panel = None
         self.sliders = {}
+        self.sliderLabels = {}
+        self.scales = {}  # name -> SliderScale of the current start (sliders shown in physical units)
+        self._c = {}  # name -> the slider's c (the latent moves by c times the direction)
         self.start = None
         self.results = []
         self.lastMeasured = {}
@@ -96,23 +97,61 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         except Exception as exc:  # no weights / dependencies: say so in the panel
             self.ui.statusLabel.setText(f"Error: {exc}")
             names = []
-        order = list(SLIDER_LABELS)
+        order = list(SLIDER_ORDER)
         for name in sorted(names, key=lambda n: order.index(n) if n in order else len(order)):
             self._addSlider(name)
 
     # ---- widgets ---------------------------------------------------------------------------------------------
     def _addSlider(self, name: str) -> None:
         slider = ctk.ctkSliderWidget()
-        slider.setMinimum(-2.0)
-        slider.setMaximum(3.0)
-        slider.setSingleStep(0.1)
-        slider.setValue(0.0)
         slider.setTracking(False)  # valueIsChanging while dragging, valueChanged once on release
-        slider.setToolTip(f"Move along the fitted {SLIDER_LABELS.get(name, name)} direction: w + c·k, c ∈ [-2, 3]")
         slider.valueIsChanging.connect(lambda value, n=name: self.onSliderDragged(n, value))
         slider.valueChanged.connect(lambda value, n=name: self.onSliderReleased(n, value))
-        self.ui.slidersLayout.addRow(f"{SLIDER_LABELS.get(name, name)}:", slider)
-        self.sliders[name] = slider
+        label = qt.QLabel()
+        self.ui.slidersLayout.addRow(label, slider)
+        self.sliders[name], self.sliderLabels[name], self._c[name] = slider, label, 0.0
+        self._showSlider(name)
+
+    def _showSlider(self, name: str) -> None:
+        """The slider in the phenotype's unit where this start has a scale for it, else in c."""
+        slider, unit, scale = self.sliders[name], self.logic.phenotype_unit(name), self.scales.get(name)
+        slider.blockSignals(True)  # re-scaling is no user move
+        if scale is not None and scale.usable:
+            low, high = scale.range()
+            dec = scale.display_decimals()
+            slider.setDecimals(dec)
+            slider.setRange(low, high)
+            slider.setSingleStep(10.0 ** -dec)
+            slider.setSuffix(f" {unit.unit}" if unit.unit else "")
+            slider.setValue(scale.value(self._c[name]))
+            self.sliderLabels[name].setText(f"{unit.label}{f' ({unit.unit})' if unit.unit else ''}:")
+            slider.setToolTip(f"Moves this heart along the fitted {unit.label} direction; values as measured on it "
+                              f"with the other sliders at 0 (c from {scale.cs[0]:g} to {scale.cs[-1]:g})")
+        else:
+            slider.setDecimals(1)
+            slider.setRange(-2.0, 3.0)
+            slider.setSingleStep(0.1)
+            slider.setSuffix("")
+            slider.setValue(self._c[name])
+            self.sliderLabels[name].setText(f"{unit.label} (direction c):")
+            slider.setToolTip(f"Move along the fitted {unit.label} direction: w + c·k, c ∈ [-2, 3]"
+                              + (" (measured on the generated video)" if unit.unit == "%" else ""))
+        slider.blockSignals(False)
+
+    def _sliderC(self, name: str, value: float) -> float:
+        scale = self.scales.get(name)
+        if scale is None or not scale.usable:
+            return float(value)
+        return scale.c(value, int(prop(self.sliders[name], "decimals")))
+
+    def _rescaleSliders(self) -> None:
+        try:
+            self.scales = self.logic.slider_scales(self.start)
+        except Exception as exc:  # the sliders stay in c
+            self.scales = {}
+            self.ui.statusLabel.setText(f"Error: {exc}")
+        for name in self.sliders:
+            self._showSlider(name)
 
     def _updateStartWidgets(self, *_args) -> None:
         project = prop(self.ui.startComboBox, "currentIndex") == 1
@@ -120,7 +159,7 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         self.ui.projectionStepsSpinBox.setEnabled(project)
 
     def sliderValues(self, override: dict = None) -> dict:
-        values = {name: float(prop(s, "value")) for name, s in self.sliders.items()}
+        values = dict(self._c)
         values.update(override or {})
         return {k: v for k, v in values.items() if v != 0.0}
 
@@ -136,6 +175,7 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
             except Exception as exc:
                 self.ui.statusLabel.setText(f"Error: {exc}")
                 return
+            self._rescaleSliders()
             self.updatePreview()
             return
         cine, seed = self.ui.cineSelector.currentNode(), int(prop(self.ui.seedSpinBox, "value"))
@@ -153,24 +193,24 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         except Exception as exc:
             self.ui.statusLabel.setText(f"Error: {exc}")
             return
-        text = ", ".join(f"{SLIDER_LABELS.get(k, k)} {v:.3g}{UNITS.get(k, '')}" for k, v in self.lastMeasured.items())
+        text = ", ".join(f"{self.logic.phenotype_unit(k).label} {self.logic.phenotype_unit(k).text(v)}"
+                         for k, v in self.lastMeasured.items())
         self.ui.measuredLabel.setText(f"Measured on the ED frame: {text} "
                                       f"(preview {1000 * self.logic.last_preview_seconds:.0f} ms)")
 
     def onSliderDragged(self, name: str, value: float) -> None:
-        self.updatePreview({name: float(value)})
+        self.updatePreview({name: self._sliderC(name, value)})
 
     def onSliderReleased(self, name: str, value: float) -> None:
+        self._c[name] = self._sliderC(name, value)
         self.updatePreview()
         if prop(self.ui.autoVideoCheckBox, "checked") and self.start is not None and not self.panel.running:
             self.onGenerate()
 
     def onResetSliders(self) -> None:
-        auto = prop(self.ui.autoVideoCheckBox, "checked")
-        self.ui.autoVideoCheckBox.setChecked(False)
-        for slider in self.sliders.values():
-            slider.setValue(0.0)
-        self.ui.autoVideoCheckBox.setChecked(auto)
+        for name in self.sliders:
+            self._c[name] = 0.0
+            self._showSlider(name)
         self.updatePreview()
 
     # ---- video ---------------------------------------------------------------------------------------------------
@@ -194,6 +234,7 @@ class CardioGenLatentWidget(ScriptedLoadableModuleWidget):
         if self._pending[0] == "project":
             _, cine, seed, steps = self._pending
             self.start = self.logic.projected_start(result, cine, seed, steps)
+            self._rescaleSliders()
             self.updatePreview()
             return f"projected (reconstruction MSE {result.summary.get('pixel_mse', float('nan')):.4f})"
         made = self.logic.import_result(result, None, name="Latent video")

@@ -78,7 +78,26 @@ class LatentLogic(SynthesisLogic):
         return frame
 
     def measure(self, frame: np.ndarray) -> dict:
-        return {k: float(v[0]) for k, v in self.model().measure(frame[None, None]).items()}
+        """The ED frame's phenotypes ``(R, R)`` in physical units (LV area cm², thickness mm, sphericity)."""
+        m = self.model()
+        return {k: float(v[0]) for k, v in m.physical(m.measure(frame[None, None])).items()}
+
+    def phenotype_unit(self, name: str) -> Any:
+        """Label, unit and decimals of a phenotype (:class:`cardiogen.latent.phenotypes.PhenotypeUnit`)."""
+        from cardiogen.latent.phenotypes import PHENOTYPE_UNITS, PhenotypeUnit
+
+        return PHENOTYPE_UNITS.get(name, PhenotypeUnit(name, "", 2))
+
+    def slider_scales(self, start: LatentStart) -> dict:
+        """``{name: SliderScale}`` of the frame phenotypes' sliders for this start (each measured at six slider
+        values: six generator passes per slider, about 60 ms). The video phenotype (``ef_area``) needs generated
+        videos to measure (seconds), too slow for the panel's thread: its slider stays in c."""
+        from cardiogen.latent.phenotypes import FRAME_PHENOTYPES
+
+        if start.ws is None:
+            raise CardioGenInputError("no start latent yet: choose a seed or project a cine first")
+        names = [n for n in self.slider_names() if n in FRAME_PHENOTYPES]
+        return self.model().slider_scales(start.ws, names)
 
     def _show_preview(self, frame: np.ndarray) -> None:
         from cardiogen.data import ImageSeries

@@ -37,6 +37,44 @@ def test_properties_are_attributes_and_getter_calls_fail(qapp):
         slider.value()
 
 
+def test_ctk_slider_widget_is_ctks_not_a_spin_box(qapp):
+    """ctkSliderWidget as PythonQt exposes it: a QWidget with CTK's properties as attributes and CTK's methods only;
+    the value is clamped and rounded to the decimals; with tracking off a drag only reports valueIsChanging."""
+    import ctk
+    import qt
+
+    slider = ctk.ctkSliderWidget()
+    assert not isinstance(slider, qt.QAbstractSpinBox)
+    for spin_only in ("setSpecialValueText", "stepBy", "setKeyboardTracking", "cleanText"):
+        assert not hasattr(slider, spin_only), spin_only
+    for getter in ("minimum", "maximum", "decimals", "singleStep", "suffix", "prefix", "tracking"):
+        with pytest.raises(TypeError, match="not callable"):
+            getattr(slider, getter)()
+    slider.setDecimals(1)
+    slider.setRange(-2.0, 3.0)
+    slider.setSuffix(" mm")
+    assert (slider.minimum, slider.maximum, slider.decimals, slider.suffix) == (-2.0, 3.0, 1, " mm")
+    slider.setValue(9.0)
+    assert slider.value == 3.0  # clamped
+    slider.setValue(1.26)
+    assert slider.value == 1.3 and slider.spinBox().text() == "1.3 mm"  # rounded to the decimals, unit shown
+    changed, changing = [], []
+    slider.valueChanged.connect(changed.append)
+    slider.valueIsChanging.connect(changing.append)
+    slider.setTracking(False)
+    assert slider.tracking is False and not slider.hasTracking()
+    slider.drag(-1.0)
+    assert changing == [-1.0] and changed == [] and slider.value == 1.3  # the button is still down
+    slider.release()
+    assert changed == [-1.0] and slider.value == -1.0
+    slider.blockSignals(True)
+    slider.setValue(0.0)
+    slider.blockSignals(False)
+    assert changed == [-1.0] and slider.value == 0.0
+    slider.setMaximum(-5.0)  # a maximum below the minimum moves the minimum (CTK keeps the range valid)
+    assert slider.minimum == slider.maximum == slider.value == -5.0
+
+
 def test_ui_file_widgets_follow_pythonqt(qapp):
     import CardioGenData
     import slicer
@@ -47,6 +85,8 @@ def test_ui_file_widgets_follow_pythonqt(qapp):
     with pytest.raises(TypeError):
         ui.statusLabel.text()
     assert ui.kindComboBox.currentText == "auto"
+    assert (ui.dyssynchronySlider.maximum, ui.dyssynchronySlider.singleStep, ui.dyssynchronySlider.decimals) \
+        == (1.0, 0.05, 2)  # the .ui's properties reach CTK's slider through the meta-object
     assert isinstance(slicer.util.childWidgetVariables(widget.parent), type(ui))
 
 

@@ -29,9 +29,10 @@ import torch
 
 from ..errors import CardioGenInputError, CardioGenWeightsError
 from ..progress import report, sub_progress
-from .phenotypes import (LATENT_PHENOTYPES, SLIDER_RANGE, fit_phenotype_directions, generate_frames, measure_frames,
-                         measure_video_phenotypes, sample_start_latents, slider_linearity, split_directions,
-                         video_ef_area)
+from .phenotypes import (LATENT_PHENOTYPES, PHENOTYPE_UNITS, SCALE_POINTS, SLIDER_RANGE, FRAME_PHENOTYPES,
+                         PhenotypeUnit, SliderScale, fit_phenotype_directions, generate_frames, measure_frames,
+                         measure_video_phenotypes, physical_phenotypes, sample_start_latents, slider_linearity,
+                         split_directions, video_ef_area)
 from .projector import Projection, frames_for_generator, project, project_video
 from .trajectory import Trajectories, fit_trajectories, start_latent, super_resolve_latents, video_latents
 
@@ -214,6 +215,27 @@ class LatentModel:
             raise CardioGenInputError("no feature network loaded for phenotype measurement")
         return measure_frames(frames, self.features)
 
+    def physical(self, measured: dict) -> dict:
+        """Measured phenotypes in physical units (cm², mm, %; see :func:`.phenotypes.physical_phenotypes`): the
+        measurement grid spans the generator's field of view (``resolution × pixel_mm``)."""
+        grid = int(getattr(getattr(self.features, "config", None), "size", self.resolution))
+        return physical_phenotypes(measured, self.resolution * self.pixel_mm, grid)
+
+    def slider_scales(self, w1: torch.Tensor, names: Optional[Any] = None) -> dict:
+        """``{name: SliderScale}`` for one ED start latent ``(1, num_ws, w_dim)``: each slider alone moved to
+        :data:`.phenotypes.SCALE_POINTS` and its phenotype measured (frames in one batch; ``ef_area`` on
+        frame-to-frame videos), in physical units."""
+        if w1.shape[0] != 1:
+            raise CardioGenInputError("slider scales are made for one heart", expected="(1, num_ws, w_dim)",
+                                      got=tuple(w1.shape))
+        scales = {}
+        for name in (self.sliders if names is None else names):
+            moved = torch.cat([self.apply_sliders(w1, {name: c}) for c in SCALE_POINTS])
+            raw = (self.measure(self.frames(moved)[:, None]) if name in FRAME_PHENOTYPES
+                   else self.measure_videos(moved))
+            scales[name] = SliderScale.fit(name, SCALE_POINTS, self.physical({name: raw[name]})[name])
+        return scales
+
     def measure_videos(self, w1: torch.Tensor) -> dict:
         """Video phenotypes (``ef_area``: LV fractional area change, %) of frame-to-frame videos from ``w1``."""
         if self.features is None:
@@ -347,4 +369,5 @@ def fit_directions(weights: Optional[str] = None, *, videos: int = 16, first_see
 __all__ = ["LatentModel", "fit_directions", "load_generator", "load_directions", "Trajectories", "Projection",
            "LATENT_PHENOTYPES", "SLIDER_RANGE", "fit_trajectories", "video_latents", "start_latent",
            "super_resolve_latents", "project", "project_video", "frames_for_generator", "measure_frames",
-           "video_ef_area", "fit_phenotype_directions", "measure_video_phenotypes"]
+           "video_ef_area", "fit_phenotype_directions", "measure_video_phenotypes", "PHENOTYPE_UNITS",
+           "PhenotypeUnit", "SliderScale", "physical_phenotypes"]

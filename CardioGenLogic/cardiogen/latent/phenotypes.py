@@ -14,9 +14,16 @@ class probabilities, so the values change continuously with the image:
 Direction (slider) for a phenotype: sample latents, take the ED start latent w(1) of each, measure the phenotype on
 its frame, split at the mean into low and high, k = mean(high latents) − mean(low latents); a slider value c moves a
 latent to w + c·k (c ∈ [−2, 3] in the seed).
+
+Physical units (:data:`PHENOTYPE_UNITS`, :func:`physical_phenotypes`): the measurement grid's pixel is the
+generator's field of view (``resolution × pixel_mm``) over the feature network's size, so ``lv_area`` becomes cm²
+and ``myo_thickness`` mm; sphericity is a ratio and ``ef_area`` already a percentage. A 2D four-chamber frame gives
+no volume, so no phenotype is in mL. :class:`SliderScale` maps a slider's c to the phenotype value measured on
+one heart at a few c, so a slider can be shown in those units.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -32,6 +39,118 @@ LATENT_PHENOTYPES = FRAME_PHENOTYPES + VIDEO_PHENOTYPES
 EF_FRAMES = 16  #: frames of the (frame-to-frame) videos on which the fractional area change is measured
 VIDEO_SAMPLES = 1000  #: generated videos (at most) for the video phenotypes' directions
 SLIDER_RANGE = (-2.0, 3.0)
+SCALE_POINTS = (-2.0, -1.0, 0.0, 1.0, 2.0, 3.0)  #: slider values at which a heart is measured for its SliderScale
+
+
+@dataclass(frozen=True)
+class PhenotypeUnit:
+    """How a phenotype is shown: its label, unit (empty for a ratio) and decimals."""
+
+    label: str
+    unit: str
+    decimals: int
+
+    def text(self, value: float) -> str:
+        """``"42.6 cm²"``: the value with this unit's decimals."""
+        return f"{value:.{self.decimals}f}" + (f" {self.unit}" if self.unit else "")
+
+
+PHENOTYPE_UNITS = {
+    "lv_area": PhenotypeUnit("LV area", "cm²", 1),
+    "sphericity": PhenotypeUnit("Sphericity (width/length)", "", 2),
+    "myo_thickness": PhenotypeUnit("Myocardial thickness", "mm", 1),
+    "ef_area": PhenotypeUnit("Fractional area change", "%", 0),
+}
+
+
+def physical_phenotypes(values: dict, fov_mm: float, grid: int) -> dict:
+    """Measured phenotypes (as :func:`measure_frames` / :func:`measure_video_phenotypes` give them) in physical units:
+    ``lv_area`` (% of the frame) → cm², ``myo_thickness`` (pixels of the measurement grid) → mm; the others as they
+    are. ``fov_mm``: the frame's field of view (mm, square); ``grid``: the measurement grid's size (pixels)."""
+    if not (fov_mm > 0 and grid > 0):
+        raise CardioGenInputError("field of view and grid size must be positive", got=(fov_mm, grid))
+    out = {}
+    for name, v in values.items():
+        v = np.asarray(v, dtype=np.float64)
+        if name == "lv_area":
+            v = v / 100.0 * fov_mm ** 2 / 100.0  # % of the frame -> mm² -> cm²
+        elif name == "myo_thickness":
+            v = v * fov_mm / grid  # grid pixels -> mm
+        out[name] = v if v.ndim else float(v)
+    return out
+
+
+@dataclass(frozen=True)
+class SliderScale:
+    """A slider's c ↔ the phenotype value (physical units) measured on one heart, piecewise linear between the
+    slider values :data:`SCALE_POINTS` where it was measured.
+
+    Only the run of points around c = 0 over which the phenotype moves one way is kept (``cs``, ``values``): past
+    it the direction stops changing the phenotype that way (the LV area of the shipped generator falls again beyond
+    c ≈ 2), so the slider offers the values it can reach and no value twice. A run of one point is not
+    :attr:`usable`: the slider then stays in c.
+    """
+
+    name: str
+    cs: tuple
+    values: tuple
+
+    @property
+    def unit(self) -> PhenotypeUnit:
+        return PHENOTYPE_UNITS.get(self.name, PhenotypeUnit(self.name, "", 2))
+
+    @property
+    def usable(self) -> bool:
+        return len(self.cs) >= 2
+
+    @property
+    def at_zero(self) -> float:
+        return float(self.values[self.cs.index(0.0)])
+
+    def value(self, c: float) -> float:
+        """The value expected at slider value ``c`` (clipped to the run)."""
+        return float(np.interp(float(c), self.cs, self.values))
+
+    def range(self) -> tuple[float, float]:
+        """(low, high) of the values the slider reaches."""
+        return (min(self.values), max(self.values))
+
+    def display_decimals(self, min_steps: int = 20) -> int:
+        """Display decimals: the unit's, or more until the range spans at least ``min_steps`` steps."""
+        low, high = self.range()
+        dec = self.unit.decimals
+        while dec < 4 and (high - low) * 10.0 ** dec < min_steps:
+            dec += 1
+        return dec
+
+    def c(self, value: float, decimals: Optional[int] = None) -> float:
+        """The slider value c giving ``value`` (clipped to the run); with ``decimals`` (the slider's display
+        precision) a value that shows as the unmoved heart's gives exactly 0."""
+        if decimals is not None and abs(float(value) - round(self.at_zero, decimals)) <= 0.5 * 10.0 ** -decimals:
+            return 0.0
+        cs, vs = np.asarray(self.cs), np.asarray(self.values)
+        if vs[-1] < vs[0]:
+            cs, vs = cs[::-1], vs[::-1]
+        return float(np.interp(float(value), vs, cs))
+
+    @classmethod
+    def fit(cls, name: str, cs: Sequence[float], values: Sequence[float]) -> "SliderScale":
+        """The scale of ``values`` (physical units) measured at increasing slider values ``cs`` (one of them 0)."""
+        c, v = np.asarray(cs, dtype=np.float64), np.asarray(values, dtype=np.float64)
+        if c.shape != v.shape or c.ndim != 1 or not np.any(c == 0) or np.any(np.diff(c) <= 0) \
+                or not np.all(np.isfinite(v)):
+            raise CardioGenInputError("a slider scale needs finite values at increasing c, one of them 0",
+                                      got=(c.tolist(), v.tolist()))
+        i0 = int(np.flatnonzero(c == 0)[0])
+        step = np.sign(np.diff(v))
+        # the direction of the run: the first non-flat step away from 0 (to the right, else to the left)
+        way = next((s for s in list(step[i0:]) + list(step[:i0][::-1]) if s != 0), 0.0)
+        lo = hi = i0
+        while way and hi + 1 < len(v) and step[hi] == way:
+            hi += 1
+        while way and lo > 0 and step[lo - 1] == way:
+            lo -= 1
+        return cls(name, tuple(float(x) for x in c[lo:hi + 1]), tuple(float(x) for x in v[lo:hi + 1]))
 
 
 def soft_segmentation(frames: Any, net: Any, batch_size: int = 128) -> torch.Tensor:
