@@ -23,6 +23,8 @@ import vtk
 from cardiogen.data import STANDARD_LABELS, DisplacementSeries, Geometry, ImageSeries, LabelInfo, Segmentation
 from cardiogen.errors import CardioGenInputError
 
+from .provenance import set_node_attributes as set_provenance_attributes
+
 #: RAS = LPS_TO_RAS @ LPS (and its own inverse).
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -61,10 +63,8 @@ def _scene(scene: Any = None) -> Any:
 def _mark(node: Any, kind: str, synthetic: bool, provenance: Optional[dict] = None) -> None:
     node.SetAttribute(ATTR_KIND, kind)
     node.SetAttribute(ATTR_SYNTHETIC, "1" if synthetic else "0")
-    if provenance:
-        import json
-
-        node.SetAttribute(ATTR_PROVENANCE, json.dumps(provenance, default=str)[:4000])
+    if provenance:  # the whole record (JSON) and its key fields one by one (pipeline, weights, sha256, seed, ...)
+        set_provenance_attributes(node, provenance)
 
 
 def node_name(name: str, synthetic: bool) -> str:
@@ -136,6 +136,7 @@ def image_series_to_nodes(series: ImageSeries, name: str, scene: Any = None) -> 
     temp = vtk_volume_node()
     temp.SetIJKToRASMatrix(slicer.util.vtkMatrixFromArray(ijk_to_ras(series.geometry)))
     _mark(temp, series.modality, series.synthetic)  # every frame (and so the proxy) carries the marks
+    set_provenance_attributes(temp, series.provenance, whole=False)  # and the provenance's key fields
     seq = _new_sequence(name, scene)
     for t, frame in zip(series.frame_times, series.array):
         slicer.util.updateVolumeFromArray(temp, np.ascontiguousarray(frame))

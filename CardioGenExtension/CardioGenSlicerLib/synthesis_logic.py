@@ -3,9 +3,11 @@
 * :func:`pipeline_declarations` lists what the library's pipeline registry declares (inputs, options, outputs).
 * :meth:`SynthesisLogic.start` writes the chosen input nodes to files and runs the ``pipeline`` background job.
 * :meth:`SynthesisLogic.import_result` turns each output into nodes (synthetic ones named "(synthetic)" with the
-  ``CardioGen.Synthetic`` attribute), synchronises result sequences with the input's browser so both play together,
-  and shows the input and the result side by side (first and second slice view).
-* :meth:`SynthesisLogic.export` writes a result as GIF, MP4 or a synthetic-marked DICOM series.
+  ``CardioGen.Synthetic`` attribute, provenance kept as ``CardioGen.Provenance.*`` attributes), synchronises result
+  sequences with the input's browser so both play together, and shows the input and the result side by side in two
+  linked views of one orientation and zoom (:mod:`.mrml_compare`).
+* :meth:`SynthesisLogic.export` writes a result as GIF, MP4 or a synthetic-marked DICOM series, with its provenance
+  as JSON beside it (:mod:`.provenance`).
 * ``ct_motion`` (seed 004) results get their own nodes (:mod:`.mrml_ct_motion`): each flow as two grid transforms
   (ED->ES and ES->ED), the heart segmentation input moved onto each synthetic ED and played between ES and ED with
   the pair's browser; :func:`recorded_phase` gives the panel the 4D CT's recorded ES phase.
@@ -19,7 +21,9 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_compare as mc
 from . import mrml_ecg as me
+from . import provenance as prov
 from .process import BackgroundJob, JobLogic, JobResult
 
 #: MRML node classes that can feed each input kind.
@@ -55,6 +59,7 @@ class SynthesisResult:
     output_dir: Optional[Path] = None
     summary: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)   #: the outputs' provenance warnings, each once, in order
+    provenance: dict = field(default_factory=dict)  #: output name -> its provenance record
 
     def all_nodes(self) -> list:
         out = list(self.nodes.values())
@@ -135,6 +140,8 @@ class SynthesisLogic(JobLogic):
             for key, rel in result.outputs.items():
                 obj = io.load(out / rel)
                 label = f"{name} {key}"
+                if getattr(obj, "provenance", None):
+                    made.provenance[key] = dict(obj.provenance)
                 if isinstance(obj, ImageSeries):
                     made.series[key] = mb.image_series_to_nodes(obj, label, self.scene)
                     for text in (obj.provenance or {}).get("warnings", []) or []:
@@ -161,7 +168,9 @@ class SynthesisLogic(JobLogic):
         nodes = mct.ct_motion_to_nodes(outputs, name, heart_node=inputs.get("heart"), scene=self.scene)
         made.series.update(nodes.series())
         made.nodes.update(nodes.nodes())
-        for obj in outputs.values():
+        for key, obj in outputs.items():
+            if getattr(obj, "provenance", None):
+                made.provenance[key] = dict(obj.provenance)
             for text in (getattr(obj, "provenance", None) or {}).get("warnings", []) or []:
                 if text not in made.warnings:
                     made.warnings.append(text)
@@ -180,24 +189,36 @@ class SynthesisLogic(JobLogic):
             if browser is not None and series.sequence is not None:
                 # play together: the result follows the input's browser (frame times are the same)
                 browser.AddSynchronizedSequenceNode(series.sequence)
+                if series.volume is not None:  # the result's own node (the one shown) is the one that plays along
+                    browser.AddProxyNode(series.volume, series.sequence, False)
                 mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
         first = next((s for s in made.series.values() if s.volume is not None and s.volume.IsA("vtkMRMLVolumeNode")),
                      None)
         if first is None:
             return
-        scn = mb._scene(self.scene)
-        composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
-        views = [composites.GetItemAsObject(i) for i in range(composites.GetNumberOfItems())]
-        if input_node is not None and len(views) >= 2:  # input and result side by side
-            views[0].SetBackgroundVolumeID(input_node.GetID())
-            views[1].SetBackgroundVolumeID(first.volume.GetID())
+        if input_node is not None and input_node.IsA("vtkMRMLVolumeNode"):
+            # input and result side by side: one orientation and zoom, linked, playing with the input's browser
+            mc.show_side_by_side(input_node, first.volume, self.scene)
         else:
-            for v in views:
-                v.SetBackgroundVolumeID(first.volume.GetID())
+            scn = mb._scene(self.scene)
+            composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
+            for i in range(composites.GetNumberOfItems()):
+                composites.GetItemAsObject(i).SetBackgroundVolumeID(first.volume.GetID())
+        if synchronise:
+            mc.play_together(browser if browser is not None else first.browser)
 
     @staticmethod
     def export(node: Any, path: str | Path) -> Path:
-        """GIF / MP4 (by extension) or a synthetic-marked DICOM series (a folder path without extension)."""
+        """GIF / MP4 (by extension) or a synthetic-marked DICOM series (a folder path without extension); the node's
+        provenance goes beside it as JSON (``<name>.provenance.json``, or ``provenance.json`` in the DICOM folder)."""
+        written = SynthesisLogic._export(node, path)
+        sequence = mb._as_sequence(node)  # a sequence keeps the whole record, its frames the key fields
+        record = (prov.from_node(sequence) if sequence is not None else {}) or prov.from_node(node)
+        prov.write_sidecar(written, record, node.GetName(), mb.is_synthetic(node))
+        return written
+
+    @staticmethod
+    def _export(node: Any, path: str | Path) -> Path:
         from cardiogen import io
         from cardiogen.io.dicom_export import write_dicom_series
 

@@ -2,7 +2,9 @@
 
 Generic over ``cardiogen.pipelines``: the panel builds one node selector per declared input and one widget per
 declared option, runs the pipeline in a background process (progress, Cancel), shows results as sequences beside the
-input with synchronised playback, marked synthetic, and exports GIF / MP4 or a synthetic-marked DICOM series.
+input in two linked views of one orientation and zoom playing together, marked synthetic; the quality check's
+warnings and the result's provenance (pipeline, weights, sha256, seed, sampler, device) are shown in the panel; exports
+GIF / MP4 or a synthetic-marked DICOM series with the provenance as JSON beside it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_cpu  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
+from CardioGenSlicerLib.provenance import summary_text  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 from CardioGenSlicerLib.synthesis_logic import NODE_TYPES, recorded_phase  # noqa: E402
 
@@ -185,7 +188,7 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         weights = prop(self.ui.weightsComboBox, "currentText")
         device = prop(self.ui.deviceComboBox, "currentText")
         nodes, options = self.inputNodes(), self.options()
-        self.ui.statusLabel.setToolTip("")  # the previous run's warnings
+        self._showWarnings([])  # the previous run's warnings
         self.panel.start(lambda progress, finished: self.logic.start(
             decl["name"], nodes, options, weights=None if weights == "(default)" else weights, device=device,
             on_progress=progress, on_finished=finished), f"{decl['title']} running")
@@ -197,13 +200,24 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         self.results.append(made)
         self.ui.exportButton.setEnabled(bool(made.series))
         names = ", ".join(s.volume.GetName() for s in made.series.values())
-        self.ui.statusLabel.setToolTip("\n".join(made.warnings))
+        self._showWarnings(made.warnings)
         if made.warnings:  # e.g. a sample that failed the quality check, or a mask on phase noise
             for warning in made.warnings:
                 logging.warning("CardioGen Synthesis: %s", warning)
             self.panel.done_message = (f"Done, {len(made.warnings)} warning{'s' if len(made.warnings) > 1 else ''} "
-                                       f"(all in the tooltip): {made.warnings[0]}")
+                                       "(below).")
+        record = next(iter(made.provenance.values()), None)
+        more = len(made.provenance) - 1
+        self.ui.provenanceLabel.setText(
+            f"Provenance: {summary_text(record)}" + (f" (+{more} more output{'s' if more > 1 else ''})" if more else "")
+            if record else "")
         return names
+
+    def _showWarnings(self, warnings: list) -> None:
+        """The quality check's warnings in the panel itself (a visible label), each on its own line."""
+        self.ui.warningsLabel.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.ui.warningsLabel.setVisible(bool(warnings))
+        self.ui.statusLabel.setToolTip("\n".join(warnings))
 
     def onExport(self) -> None:
         export_last_result(self.ui, self.logic, self.results, prop, "run a pipeline")

@@ -63,6 +63,22 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     from CardioGenSlicerLib.qtcompat import prop
 
     assert "warning" in ui.statusLabel.text and made.warnings[0] in prop(ui.statusLabel, "toolTip")
+    # ... and stand in the panel itself, every one of them, in a label a user sees
+    assert ui.warningsLabel.isVisible() and all(w in ui.warningsLabel.text for w in made.warnings)
+    # the provenance is shown, kept on the nodes and exported
+    record = made.provenance["cine"]
+    assert record["pipeline"] == "dense_to_cine"
+    assert record["weights"] in [ui.weightsComboBox.itemText(i) for i in range(ui.weightsComboBox.count)]
+    shown = ui.provenanceLabel.text
+    for part in ("dense_to_cine", record["weights"], record["weights_sha256"][:16], f"seed {record['seed']}",
+                 f"sampler {record['sampler']} (3 steps)", f"device {record['device']}", "+1 more output"):
+        assert part in shown, (part, shown)
+    made.series["cine"].browser.SetSelectedItemNumber(5)  # a step of the browser keeps the proxy's attributes
+    for node in (made.series["cine"].volume, made.series["cine"].sequence):
+        assert node.GetAttribute("CardioGen.Provenance.WeightsSHA256") == record["weights_sha256"]
+        assert node.GetAttribute("CardioGen.Provenance.Seed") == str(record["seed"])
+        assert node.GetAttribute("CardioGen.Provenance.Sampler") == record["sampler"]
+        assert node.GetAttribute("CardioGen.Provenance.Device") == record["device"]
     cine = made.series["cine"]
     assert "(synthetic)" in cine.volume.GetName() and cine.volume.GetAttribute("CardioGen.Synthetic") == "1"
     browser = dense_nodes.nodes["dense_magnitude_browser"]
@@ -76,6 +92,13 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "synthetic.gif"))
     ui.exportButton.click()
     assert (tmp_path / "synthetic.gif").stat().st_size > 500, ui.statusLabel.text
+    import json
+
+    sidecar = json.loads((tmp_path / "synthetic.provenance.json").read_text())
+    assert sidecar["exported"] == "synthetic.gif" and sidecar["synthetic"] is True
+    assert sidecar["key"] == {k: record[k] for k in ("pipeline", "weights", "weights_sha256", "seed", "sampler",
+                                                     "device")}
+    assert sidecar["provenance"]["quality"] == record["quality"]  # the whole record, not only the key fields
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "dicom"))
     ui.exportButton.click()
     import pydicom
@@ -84,6 +107,10 @@ def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path,
     assert files, ui.statusLabel.text
     ds = pydicom.dcmread(files[0])
     assert "SYNTHETIC" in ds.SeriesDescription.upper() and list(ds.ImageType)[:2] == ["DERIVED", "SECONDARY"]
+    assert json.loads((tmp_path / "dicom" / "provenance.json").read_text())["key"]["seed"] == record["seed"]
+    # a clean run hides the warnings again
+    widget._showWarnings([])
+    assert not ui.warningsLabel.isVisible() and prop(ui.statusLabel, "toolTip") == ""
 
 
 def test_cancel_and_missing_input(qapp, tmp_path, dense_nodes):
