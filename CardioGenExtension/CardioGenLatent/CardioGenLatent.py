@@ -16,6 +16,10 @@ for _path in (os.path.join(_HERE, ".."), os.path.join(_HERE, "..", "..", "Cardio
     if os.path.isdir(_path) and os.path.abspath(_path) not in sys.path:
         sys.path.insert(0, os.path.abspath(_path))
 
+from CardioGenSlicerLib.compat import require_supported_environment  # noqa: E402
+
+require_supported_environment()  # Slicer >= 5.10 (Python >= 3.11): a clear message, before newer code loads
+
 import ctk  # noqa: E402
 import qt  # noqa: E402
 import slicer  # noqa: E402
