@@ -41,8 +41,10 @@ def render_chart(chart_node, path: Path, size=(700, 400)) -> np.ndarray:
         table = series.GetTableNode().GetTable()
         line = chart.AddPlot(vtk.vtkChart.LINE)
         line.SetInputData(table, series.GetXColumnName(), series.GetYColumnName())
+        line.SetLabel(series.GetName())
         line.SetColor(*(int(255 * c) for c in series.GetColor()), 255)
         line.SetWidth(max(1.0, series.GetLineWidth()))
+    chart.SetShowLegend(bool(chart_node.GetLegendVisibility()))  # the series' names, as the plot view shows them
     chart.GetAxis(vtk.vtkAxis.BOTTOM).SetTitle(chart_node.GetXAxisTitle())
     chart.GetAxis(vtk.vtkAxis.LEFT).SetTitle(chart_node.GetYAxisTitle())
     return grab_window(view.GetRenderWindow(), path)

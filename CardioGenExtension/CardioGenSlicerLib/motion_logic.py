@@ -3,8 +3,9 @@
 :meth:`MotionLogic.start` writes the selected nodes to files and runs the ``motion`` background job
 (``cardiogen.jobs``); :meth:`MotionLogic.import_result` shows the result: the displacement as a sequence of grid
 transforms (drawn as a deformed grid on the reference), a strain component as a colored foreground overlay with its
-legend, the global and AHA segment curves in a plot chart, and the bull's-eye of peak circumferential strain as an
-image with the same diverging color table. Everything it adds is removed again if any step fails.
+legend, the global and AHA segment curves (in %, named by segment) in the plot view, and the AHA 17-segment
+bull's-eye of peak circumferential strain (borders, numbers, values, colour legend) in a slice view
+(:mod:`.mrml_curves`). Everything it adds is removed again if any step fails.
 """
 from __future__ import annotations
 
@@ -16,18 +17,17 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from cardiogen.data import Geometry, ImageSeries
+from cardiogen.data import ImageSeries
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_curves as mc
 from . import mrml_strain as ms
 from .process import BackgroundJob, JobLogic, JobResult
 
 METHODS = {"LTMA (learned)": "ltma", "Demons (classical)": "demons", "B-spline (classical)": "bspline",
            "DENSE phase": "dense"}
 
-_CURVE_COLORS = {"global_radial": (0.85, 0.2, 0.15), "global_circumferential": (0.1, 0.3, 0.85),
-                 "global_longitudinal": (0.1, 0.6, 0.2)}
 
 AHA_NAMES = ("basal anterior", "basal anteroseptal", "basal inferoseptal", "basal inferior", "basal inferolateral",
              "basal anterolateral", "mid anterior", "mid anteroseptal", "mid inferoseptal", "mid inferior",
@@ -112,7 +112,7 @@ class MotionLogic(JobLogic):
             nodes = mb.displacement_to_nodes(disp, f"{name} displacement", self.scene)
             motion.nodes.update(displacement=nodes.volume, displacement_sequence=nodes.sequence,
                                 displacement_browser=nodes.browser)
-            show_displacement_grid(nodes.volume)
+            show_displacement_grid(nodes.volume, mc.views_except(mc.BULLSEYE_VIEW, self.scene))
             mask = None
             if "strain_mask" in result.outputs:
                 mask = io.load(out / result.outputs["strain_mask"]).array[0] > 0.5  # (z, y, x)
@@ -127,10 +127,16 @@ class MotionLogic(JobLogic):
                                                                      self.scene)
             if component in motion.strain_nodes:
                 self.show_component(motion, component, reference_node)
-            if "curves" in result.outputs:
-                motion.nodes.update(self._curves(out / result.outputs["curves"], name))
-            if "bullseye" in result.outputs:
-                motion.nodes["bullseye"] = self._bullseye(out / result.outputs["bullseye"], name)
+            if "curves" in result.outputs:  # in %, named by AHA segment, in the plot view
+                motion.nodes.update(mc.strain_curves_to_nodes(out / result.outputs["curves"], name, scene=self.scene))
+                mc.show_chart(motion.nodes["curves_chart"], self.scene)
+            segments = result.summary.get("segments_circumferential_at_peak")
+            if segments:  # the AHA 17-segment bull's-eye picture, face-on in the third slice view
+                values = 100.0 * np.array([np.nan if v is None else v for v in segments], dtype=float)
+                motion.nodes["bullseye"] = mc.bullseye_to_node(
+                    values, f"{name} bull's-eye (peak circumferential, %)", "Peak circumferential strain (%)",
+                    self.scene)
+                mc.show_in_slice_view(motion.nodes["bullseye"], scene=self.scene)
         except Exception:
             mb.remove_nodes(motion.all_nodes(), self.scene)
             raise
@@ -144,45 +150,6 @@ class MotionLogic(JobLogic):
         overlay = motion.strain_nodes[component].volume
         mb.show_in_slice_views(reference_node, overlay, 0.6, scene=self.scene)
         motion.nodes["legend"] = ms.add_strain_legend(overlay, f"{component} strain")
-
-    def _curves(self, csv_path: Path, name: str) -> dict:
-        """Global + AHA segment curves as a table node and a chart (one series per column)."""
-        import csv
-
-        import slicer
-
-        with open(csv_path, newline="") as fh:
-            rows = list(csv.reader(line for line in fh if not line.startswith("#")))
-        header, data = rows[0], np.array([[float(v) if v not in ("", "nan") else np.nan for v in r] for r in rows[1:]])
-        scn = mb._scene(self.scene)
-        table = scn.AddNewNodeByClass("vtkMRMLTableNode", f"{name} strain curves")
-        slicer.util.updateTableFromArray(table, np.nan_to_num(data, nan=0.0), header)
-        chart = scn.AddNewNodeByClass("vtkMRMLPlotChartNode", f"{name} strain curves chart")
-        chart.SetXAxisTitle("time (ms)")
-        chart.SetYAxisTitle("Green-Lagrange strain")
-        made = {"curves_table": table, "curves_chart": chart}
-        for i, column in enumerate(header[1:]):
-            if not (column.startswith("global_") or column.startswith("circumferential")):
-                continue
-            series = scn.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{name} {column}")
-            series.SetAndObserveTableNodeID(table.GetID())
-            series.SetXColumnName(header[0])
-            series.SetYColumnName(column)
-            series.SetPlotType(series.PlotTypeScatter)
-            series.SetMarkerStyle(series.MarkerStyleNone if not column.startswith("global_") else
-                                  series.MarkerStyleCircle)
-            series.SetLineWidth(3 if column.startswith("global_") else 1)
-            series.SetColor(*_CURVE_COLORS.get(column, (0.6, 0.6, 0.75)))
-            chart.AddAndObservePlotSeriesNodeID(series.GetID())
-            made[f"curve_{column}"] = series
-        return made
-
-    def _bullseye(self, npy_path: Path, name: str) -> Any:
-        image = np.load(npy_path)
-        values = np.where(np.isfinite(image), image, ms.OUTSIDE_MASK).astype(np.float32)
-        series = ImageSeries(values[None, None], Geometry(spacing=(1.0, 1.0, 1.0)), modality="strain")
-        nodes = _strain_series_nodes(series, f"{name} bull's-eye (peak circumferential)", self.scene)
-        return nodes.volume
 
     @staticmethod
     def export_csv(motion: MotionResult, path: str | Path) -> Path:
@@ -201,11 +168,15 @@ def _strain_series_nodes(series: ImageSeries, name: str, scene: Any) -> mb.Serie
     return nodes
 
 
-def show_displacement_grid(transform_node: Any) -> None:
-    """Draw a transform as a deformed grid in the slice views (Transforms module's grid visualization)."""
-    transform_node.CreateDefaultDisplayNodes()
-    display = transform_node.GetDisplayNode()
+def show_displacement_grid(transform_node: Any, view_ids: Optional[list] = None) -> None:
+    """Draw a transform as a deformed grid in the slice views (Transforms module's grid visualization); with
+    ``view_ids``, only in those views (set before the display is attached: views decide then whether they draw it)."""
+    scn = transform_node.GetScene()
+    display = scn.AddNewNodeByClass("vtkMRMLTransformDisplayNode")
+    for view_id in view_ids or ():
+        display.AddViewNodeID(view_id)
     display.SetVisualizationMode(display.VIS_MODE_GRID)
     display.SetVisibility2D(True)
     display.SetVisibility(True)
     display.SetGridSpacingMm(6.0)
+    transform_node.SetAndObserveDisplayNodeID(display.GetID())

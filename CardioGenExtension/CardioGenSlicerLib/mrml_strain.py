@@ -25,13 +25,11 @@ def strain_color_table(scene: Any = None, name: str = "CardioGen strain (divergi
     table.SetTypeToUser()
     table.SetNumberOfColors(256)
     table.SetNamesInitialised(True)
+    from cardiogen.motion.bullseye import diverging_rgb  # the bull's-eye's colours too
+
     for i in range(256):
         x = i / 255.0 * 2.0 - 1.0  # -1 .. 1
-        if x < 0:
-            r, g, b = 1.0 + x * 0.85, 1.0 + x * 0.6, 1.0
-        else:
-            r, g, b = 1.0, 1.0 - x * 0.75, 1.0 - x * 0.85
-        table.SetColor(i, f"{x * STRAIN_RANGE:+.3f}", r, g, b, 1.0)
+        table.SetColor(i, f"{x * STRAIN_RANGE:+.3f}", *(float(v) for v in diverging_rgb(x)), 1.0)
     table.SetAttribute(ATTR_KIND, "strain_colors")
     return table
 
