@@ -377,7 +377,7 @@ def latent_video_section(case: Any, out: Path, progress=None) -> str:
             one = series.with_array(series.array[i:i + 1], frame_times=np.zeros(1))
             measured = sweep[c][1][name]
             path = _save_tile(one, prev / f"latent_{name}_{i}.png", f"c={c:+g}")
-            unit = " % of the frame" if name == "lv_area" else ""
+            unit = {"lv_area": " cm²", "myo_thickness": " mm"}.get(name, "")
             figs.append(_figure(path, out, f"{name} slider c = {c:+g}: measured {measured:.3g}{unit}", width=150))
         rows.append(f"<h3>{html.escape(name)} slider (c from −2 to +3), same heart</h3><div class='row'>{''.join(figs)}</div>")
     report(progress, 0.75, "latent videos")

@@ -45,7 +45,8 @@ def test_sweep_labels_name_each_panels_own_value_and_measurement():
     _, sweep = _sweep()
     assert sweep_labels("sphericity", sweep) == ["sphericity c=-2: 0.491", "sphericity c=0: 0.56",
                                                  "sphericity c=+3: 0.624"]
-    assert sweep_labels("lv_area", {1.5: (None, {"lv_area": 12.27})}) == ["lv_area c=+1.5: 12.3 % of frame"]
+    assert sweep_labels("lv_area", {1.5: (None, {"lv_area": 42.61})}) == ["lv_area c=+1.5: 42.6 cm^2"]
+    assert sweep_labels("myo_thickness", {0.0: (None, {"myo_thickness": 3.41})}) == ["myo_thickness c=0: 3.41 mm"]
     assert sweep_labels("ef_area", {2.0: (None, {"lv_area": 12.27})}) == ["ef_area c=+2"]  # not a frame phenotype
 
 

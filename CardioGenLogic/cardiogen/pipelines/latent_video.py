@@ -149,13 +149,15 @@ def generate(seed: int = 0, sliders: Optional[dict] = None, method: str = "f2f",
 
 def slider_sweep(name: str, values: Sequence[float], seed: int = 0, weights: Optional[str] = None,
                  device: str = "cpu") -> dict:
-    """``{c: (ED frame (R, R) in [-1, 1], measured phenotypes)}`` for slider ``name`` at each c (one heart)."""
+    """``{c: (ED frame (R, R) in [-1, 1], measured phenotypes)}`` for slider ``name`` at each c (one heart); the
+    phenotypes in physical units (LV area cm², myocardial thickness mm, sphericity; see
+    :func:`cardiogen.latent.phenotypes.physical_phenotypes`)."""
     m = _pipeline(weights, device).model
     w1 = m.start_latents(seed)
     out = {}
     for c in values:
         frame = m.frames(m.apply_sliders(w1, {name: float(c)}))
-        out[float(c)] = (frame[0], {k: float(v[0]) for k, v in m.measure(frame[:, None]).items()})
+        out[float(c)] = (frame[0], {k: float(v[0]) for k, v in m.physical(m.measure(frame[:, None])).items()})
     return out
 
 
@@ -172,8 +174,12 @@ def sweep_series(name: str, values: Sequence[float], seed: int = 0, weights: Opt
     return series, sweep
 
 
-#: Units of the frame phenotypes as printed on sweep panels (see :mod:`cardiogen.latent.phenotypes`).
-PHENOTYPE_UNITS = {"lv_area": " % of frame", "sphericity": "", "myo_thickness": " px"}
+def _caption_unit(name: str) -> str:
+    """The phenotype's unit as a sweep caption writes it (" cm^2": the captions' font has no "²")."""
+    from ..latent.phenotypes import PHENOTYPE_UNITS
+
+    unit = PHENOTYPE_UNITS[name].unit if name in PHENOTYPE_UNITS else ""
+    return f" {unit.replace('²', '^2')}" if unit else ""
 
 
 def sweep_labels(name: str, sweep: dict) -> list[str]:
@@ -183,7 +189,7 @@ def sweep_labels(name: str, sweep: dict) -> list[str]:
     for c, (_, measured) in sweep.items():
         text = f"{name} c={float(c):+g}" if float(c) != 0.0 else f"{name} c=0"
         if name in (measured or {}):
-            text += f": {float(measured[name]):.3g}{PHENOTYPE_UNITS.get(name, '')}"
+            text += f": {float(measured[name]):.3g}{_caption_unit(name)}"
         labels.append(text)
     return labels
 
