@@ -24,9 +24,11 @@ MUSCLE = 10  # chest wall and paraspinal muscle
 BONE = 11  # vertebral body
 AORTA = 12  # descending aorta (blood)
 LIVER = 13  # below the diaphragm
-N_TISSUES = 14
+ATRIAL_WALL = 14  # atrial myocardium (and the interatrial septum), moves with the heart
+N_TISSUES = 15
 TISSUE_NAMES = ("air", "LV blood pool", "LV myocardium", "RV blood pool", "RV myocardium", "epicardial fat",
-                "left atrium", "right atrium", "lung", "fat", "muscle", "bone", "aorta", "liver")
+                "left atrium", "right atrium", "lung", "fat", "muscle", "bone", "aorta", "liver", "atrial wall")
+MOVING_TISSUES = (LV_BLOOD, LV_MYO, RV_BLOOD, RV_MYO, EPI_FAT, LA_BLOOD, RA_BLOOD, ATRIAL_WALL)  #: carried by the heart
 BLOOD_TISSUES = (LV_BLOOD, RV_BLOOD, LA_BLOOD, RA_BLOOD, AORTA)
 HEART_TISSUES = (LV_BLOOD, LV_MYO, RV_BLOOD, RV_MYO)
 SOLID_BODY_TISSUES = (MUSCLE, BONE, AORTA, LIVER)  # static organs the ED heart must not overlap (see SampleSet)
@@ -43,7 +45,8 @@ def _table(values: dict[int, float], default: float = 0.0) -> np.ndarray:
 # T1 / T2 (ms) and proton density: myocardium T1 950 (native MOLLI), T2 50 (between 40 ‡ and the T2-map 55.8);
 # blood 1441 / 254 (arterial); fat 312 / 117; liver 576 / 46; muscle 1008 / 44; bone 200 / 0.5; lung no signal.
 _MR = {
-    LV_MYO: (950.0, 50.0, 0.80), RV_MYO: (950.0, 50.0, 0.80), MUSCLE: (1008.0, 44.0, 0.80),
+    LV_MYO: (950.0, 50.0, 0.80), RV_MYO: (950.0, 50.0, 0.80), ATRIAL_WALL: (950.0, 50.0, 0.80),
+    MUSCLE: (1008.0, 44.0, 0.80),
     LV_BLOOD: (1441.0, 254.0, 0.95), RV_BLOOD: (1441.0, 254.0, 0.95), LA_BLOOD: (1441.0, 254.0, 0.95),
     RA_BLOOD: (1441.0, 254.0, 0.95), AORTA: (1441.0, 254.0, 0.95),
     EPI_FAT: (312.0, 117.0, 0.70), FAT: (312.0, 117.0, 0.70), LIVER: (576.0, 46.0, 0.90), BONE: (200.0, 0.5, 0.12),
@@ -71,14 +74,15 @@ def spgr_signal(tr_ms: float = 5.0, flip_deg: float = 12.0) -> np.ndarray:
 
 
 #: DENSE magnitude per tissue (myocardium = 1000): blood suppressed by the stimulated-echo flow dephasing.
-DENSE_MAGNITUDE = _table({LV_MYO: 1000.0, RV_MYO: 900.0, MUSCLE: 900.0, LIVER: 700.0, EPI_FAT: 250.0, FAT: 250.0,
+DENSE_MAGNITUDE = _table({LV_MYO: 1000.0, RV_MYO: 900.0, ATRIAL_WALL: 800.0, MUSCLE: 900.0, LIVER: 700.0,
+                          EPI_FAT: 250.0, FAT: 250.0,
                           LV_BLOOD: 120.0, RV_BLOOD: 120.0, LA_BLOOD: 100.0, RA_BLOOD: 100.0, AORTA: 80.0,
                           BONE: 40.0})
 
 # ---- CT (PHYSIOLOGY §6): contrast-enhanced (CTA) Hounsfield units ------------------------------------------
 CT_HU = _table({AIR: -1000.0, LV_BLOOD: 400.0, LV_MYO: 90.0, RV_BLOOD: 300.0, RV_MYO: 85.0, EPI_FAT: -80.0,
                 LA_BLOOD: 400.0, RA_BLOOD: 300.0, LUNG: -850.0, FAT: -90.0, MUSCLE: 50.0, BONE: 700.0,
-                AORTA: 420.0, LIVER: 90.0})
+                AORTA: 420.0, LIVER: 90.0, ATRIAL_WALL: 85.0})
 CT_INFARCT_HU_DROP = 40.0  # hypo-enhancement of an infarcted sector (myocardium 90 -> 50 HU at severity 1)
 CT_DEFAULT_CONTRAST_PHASE = 0.8  # the bolus timing of CT_HU
 
@@ -99,6 +103,7 @@ def ct_hu_table(contrast_phase: float = CT_DEFAULT_CONTRAST_PHASE) -> np.ndarray
     out[[RV_BLOOD, RA_BLOOD]] = right
     out[LV_MYO] = 50.0 + 50.0 * c
     out[RV_MYO] = 45.0 + 50.0 * c
+    out[ATRIAL_WALL] = 45.0 + 50.0 * c
     return out
 
 

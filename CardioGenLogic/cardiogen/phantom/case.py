@@ -87,7 +87,8 @@ def _mr_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) ->
 
 def _lax_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) -> Geometry:
     """Four-chamber-like long-axis planes: x = −e_rv (RV on the image left), y = +w (row 0 above the apex, rows grow
-    toward the base and the atria), z = x × y; ``cfg.slices`` parallel planes centred on the LV long axis."""
+    toward the base and the atria), z = x × y; ``cfg.slices`` parallel planes centred on the LV long axis. The field
+    of view spans the heart from the apex to above the atrial domes with a 15 % margin (automatic pixel size)."""
     g = model.geometry
     rvc = math.radians(g.rv_center_deg)
     e_rv = np.array([math.cos(rvc), math.sin(rvc), 0.0])
@@ -96,10 +97,10 @@ def _lax_geometry(model: HeartModel, placement: Placement, cfg: PhantomConfig) -
     ez = np.cross(ex, ey)
     # lateral extent along e_rv: LV lateral epicardium (−a_epi) to the RV free wall (a_epi + RV cavity + wall)
     lo, hi = -(g.a_epi + g.fat_mm), g.a_epi + g.rv_height_mm + g.rv_wall_mm + g.fat_mm
-    length = g.z_base + 0.6 * g.atria_height_mm  # apex to the lower atria
+    length = max(c[2] + a[2] for c, a in g.atria()) + g.atrial_wall_mm + 4.0  # apex to above the atrial domes
     width = max(hi - lo, length)
     n, nz = cfg.size, cfg.slices
-    pixel = cfg.pixel_mm if cfg.pixel_mm is not None else 1.35 * width / cfg.size
+    pixel = cfg.pixel_mm if cfg.pixel_mm is not None else 1.15 * width / cfg.size
     thick = cfg.slice_thickness_mm if cfg.slice_thickness_mm is not None else 8.0
     c_rv, c_w = 0.5 * (lo + hi), 0.5 * length - 4.0
     center = c_rv * e_rv + c_w * ey

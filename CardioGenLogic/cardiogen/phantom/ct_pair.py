@@ -39,7 +39,7 @@ BODY_SHIFT_MM = 6.0  # heart shift in the body, each LPS axis, ±
 FOV_SHIFT_FRACTION = 0.08  # heart position in the CT field of view: shift, each axis, ± this fraction of the FOV
 CONTRAST_PHASE = (0.35, 1.0)  # bolus timing, see anatomy.ct_hu_table
 
-_MOVING = np.arange(A.LV_BLOOD, A.RA_BLOOD + 1)  # tissues the motion carries (ventricles, epicardial fat, atria)
+_MOVING = np.array(A.MOVING_TISSUES)  # tissues the motion carries (ventricles, epicardial fat, atria)
 
 
 @dataclass(frozen=True)

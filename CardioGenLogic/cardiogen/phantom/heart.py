@@ -14,8 +14,10 @@ Geometry at ED
   (an offset-circle crescent) and H(Z) = H₀·sqrt(1 − ((Z_b − Z)/(Z_b − Z_rv))²) (shorter than the LV); the free
   wall (3.5 mm) lies on top of it and reaches a little beyond the cavity's tips. A 2.5 mm layer of epicardial fat
   covers both ventricles.
-* Atria: the material above the base plane, Z_b < Z < Z_b + 40 mm, within the base's outer radius (LA, RA on the
-  RV side); like every tissue they are carried by the one motion below, so they stay flush with the base.
+* Atria: ellipsoidal LA (over the LV) and RA (over the RV) standing on the base plane, each inside a 2.5 mm wall,
+  the two walls meeting in the interatrial septum, AV-groove fat at the base (:meth:`HeartGeometry.atria`), all
+  below the roof Z_b + 50 mm and within the base's outer outline; like every tissue they are carried by the one
+  motion below, so they stay flush with the base (and fill as it descends).
 
 Motion (one mapping for all tissues)
 ------------------------------------
@@ -31,11 +33,12 @@ Because the (θ, Z) → (θ', z') map has Jacobian λ and r'²/2 has derivative 
 incompressible; the map inverts in closed form: θ = θ' − φ(z'), Z = z'/λ(θ), then r from r' region by region.
 LV cavity volume: V(t) = V_ED · mean_θ(λ·k²). The twist uses z' (not Z) so that it inverts exactly.
 
-Above the base the atria hang between the moving AV plane and a fixed roof Z_r = Z_b + 40 mm: z' = λ·Z_b +
-(Z − Z_b)·(Z_r − λ·Z_b)/(Z_r − Z_b) (they stretch as the base descends), the radial factors (λ, k, k_rv, c_rv used
-in r') and the twist blend from their base values at z' ≤ Z_b to the identity at z' = Z_r, and above the roof
-nothing moves. The blend weight depends on z' alone, so the map still inverts in closed form, and the ventricles
-(z' ≤ λ·Z_b ≤ Z_b) move exactly as above. The atria are thus carried by the same map as the ventricles, flush
+Above the base the atria hang between the moving AV plane and a fixed roof Z_r = Z_b + 50 mm: z' = λ·Z_b +
+(Z − Z_b)·(Z_r − λ·Z_b)/(Z_r − Z_b) (they stretch as the base descends, so they fill in systole); the radial
+factors (λ, k, k_rv, c_rv used in r') blend from their values at the moving base z' = λ·Z_b to the identity 10 mm
+above it (the annulus narrows with the ventricle, the atrial body does not), the twist from its base value at
+z' ≤ Z_b to the identity at z' = Z_r, and above the roof nothing moves. The blend weights depend on z' and λ(θ)
+alone, so the map still inverts in closed form, and the ventricles (z' ≤ λ·Z_b ≤ Z_b) move exactly as above. The atria are thus carried by the same map as the ventricles, flush
 with the base at every phase, and the roof never uncovers the static body.
 
 Regional function: an infarct sector multiplies the radial contraction by (1 − w(θ)) and the longitudinal one by
@@ -60,6 +63,7 @@ INFARCT_TAPER_DEG = 20.0  # the infarct border zone: contraction tapers over ±2
 LAMBDA_INFARCT_SHARE = 0.5  # share of the longitudinal shortening an infarct removes (of its radial share)
 APEX_WALL_FRACTION = 0.8  # apical wall = 0.8 x basal wall (PHYSIOLOGY §2: apex −20 %)
 MYOCARDIAL_DENSITY = 1.05  # g/mL
+ANNULUS_MM = 10.0  # above the base, the ventricles' radial motion fades out over this height (the AV-valve annulus)
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,54 @@ class HeartGeometry:
     rv_wall_mm: float = 3.5
     rv_wall_extra_deg: float = 15.0
     fat_mm: float = 2.5
-    atria_height_mm: float = 40.0
+    atria_height_mm: float = 50.0
+    atrial_wall_mm: float = 2.5
+
+    # ---- atria (material frame, above the base plane) -----------------------------------------------------
+    def atria(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """((centre, semi-axes) of the left atrium, (centre, semi-axes) of the right atrium), (u, v, w) mm.
+
+        Each atrium is the blood of an ellipsoid standing on the AV plane (its centre 0.45 of its height above the
+        base, so that its cross-section at the base, the valve annulus, is narrower than its equator), inside a
+        wall of :attr:`atrial_wall_mm`. Sizes follow the LV's outer radius a_epi (a normal LA in the 4-chamber view:
+        about 40-45 mm wide and 45-50 mm long at end-systole, its annulus ~30 mm), capped so that the dome stays
+        below the fixed roof Z_b + ``atria_height_mm``. Along θ_rv both surfaces touch at the mid-septum, so their
+        walls form an interatrial septum continuous with the ventricular one: the LA reaches from there over the LV
+        cavity, the RA over the RV cavity; both sit a little posterior.
+        """
+        cap = (self.atria_height_mm - self.atrial_wall_mm - 1.0) / 1.45
+        septum = 0.5 * (self.a_endo + self.a_epi)  # mid-septum, along θ_rv
+        la_u = min(0.5 * (septum + 0.9 * self.a_endo), 0.68 * self.a_epi)
+        ra_u = min(0.5 * (self.a_epi + self.rv_height_mm - septum), 0.62 * self.a_epi)
+        la_axes = np.array([la_u, 0.75 * self.a_epi, min(0.9 * self.a_epi, cap)])
+        ra_axes = np.array([ra_u, 0.7 * self.a_epi, min(0.85 * self.a_epi, cap)])
+        c, s = self.rv_cos()
+        back = -0.12 * self.a_epi  # both atria a little posterior (v < 0)
+        la_c = np.array([(septum - la_u) * c, (septum - la_u) * s + back, self.z_base + 0.45 * la_axes[2]])
+        ra_c = np.array([(septum + ra_u) * c, (septum + ra_u) * s + back, self.z_base + 0.45 * ra_axes[2]])
+        return (la_c, la_axes), (ra_c, ra_axes)
+
+    def atrial_tissue(self, u: np.ndarray, v: np.ndarray, z: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+        """uint8 tissue ids at material points above the base (``footprint``: inside the ventricles' outline).
+
+        Blood of the atrium whose surface is farther (LA or RA), atrial wall within :attr:`atrial_wall_mm` of either
+        surface (where both meet, the interatrial septum), epicardial fat 2 mm around the walls, 0 elsewhere (the
+        static body shows there).
+        """
+        out = np.zeros(np.shape(u), dtype=np.uint8)
+        dist = []
+        for centre, axes in self.atria():
+            e = np.sqrt(((u - centre[0]) / axes[0]) ** 2 + ((v - centre[1]) / axes[1]) ** 2
+                        + ((z - centre[2]) / axes[2]) ** 2)
+            dist.append((e - 1.0) * float(axes.min()))  # ~ mm outside the surface (negative inside)
+        d_la, d_ra = dist
+        w = self.atrial_wall_mm
+        near = np.minimum(d_la, d_ra)
+        out[footprint & (near < w + 2.0)] = A.EPI_FAT
+        out[footprint & (near < 0.0)] = A.ATRIAL_WALL
+        out[footprint & (d_la < -w) & (d_la < d_ra - w)] = A.LA_BLOOD
+        out[footprint & (d_ra < -w) & (d_ra < d_la - w)] = A.RA_BLOOD
+        return out
 
     @property
     def z_endo_apex(self) -> float:
@@ -275,6 +326,13 @@ class HeartModel:
         zb = self.geometry.z_base
         return np.clip((self.roof_z - zp) * (1.0 / (self.roof_z - zb)), 0.0, 1.0)
 
+    def _radial_blend(self, zp: np.ndarray, lam) -> np.ndarray:
+        """Weight of the ventricular radial factors at z': 1 up to the moving base λ·Z_b, linear to 0 at
+        λ·Z_b + ANNULUS_MM. The valve annulus narrows with the ventricle; the atrial body above it does not contract
+        with the ventricles (it fills while the AV plane descends). λ = λ(θ) of the material angle, which the
+        inverse knows before the height, so the map still inverts in closed form."""
+        return np.clip((lam * self.geometry.z_base + ANNULUS_MM - zp) * (1.0 / ANNULUS_MM), 0.0, 1.0)
+
     def _z_forward(self, w: np.ndarray, lam) -> np.ndarray:
         """z' of material height Z: λ·Z below the base, the stretched atrial segment, Z above the roof."""
         zb, zr = self.geometry.z_base, self.roof_z
@@ -288,11 +346,12 @@ class HeartModel:
         return np.where(wp <= zbp, wp / lam, np.where(wp < zr, zb + (wp - zbp) * ((zr - zb) / (zr - zbp)), wp))
 
     def _radial_factors(self, zp: np.ndarray, lam, k, krv, crv) -> tuple:
-        """(λ, k, k_rv, c_rv) of the radial map at z': unchanged at z' <= Z_b, blended to 1 at the roof."""
-        up = zp > self.geometry.z_base
+        """(λ, k, k_rv, c_rv) of the radial map at z': unchanged up to the moving base λ·Z_b, blended to 1 over
+        the annulus above it."""
+        up = zp > lam * self.geometry.z_base
         if not np.any(up):
             return lam, k, krv, crv
-        b = self._atrial_blend(zp)
+        b = self._radial_blend(zp, lam)
         return tuple(np.where(up, 1.0 + (f - 1.0) * b, f) for f in (lam, k, krv, crv))
 
     # ---- forward / inverse --------------------------------------------------------------------------------
@@ -397,10 +456,8 @@ class HeartModel:
         # wedge of right atrium beside the systolic RV and a notch at the AV plane).
         above = ~below & (z < self.roof_z)
         if np.any(above):
-            atrium = above & (rho < hout)
-            labels[atrium] = A.LA_BLOOD
-            cw = math.cos(math.radians(g.rv_half_width_deg))
-            labels[atrium & outer & (cos_d > cw)] = A.RA_BLOOD
+            idx = np.nonzero(above)
+            labels[idx] = g.atrial_tissue(r[idx] * ct[idx], r[idx] * st[idx], z[idx], (rho < hout)[idx])
         return InverseResult(r=r, cos_t=ct, sin_t=st, z=z, labels=labels)
 
     def tissue(self, x_material: np.ndarray) -> np.ndarray:
