@@ -173,3 +173,4 @@ except ImportError:  # pragma: no cover - metrics package not installed in a tri
     pass
 from . import specs_latent  # noqa: E402,F401
 from . import specs_ct_motion  # noqa: E402,F401
+from . import specs_pamae  # noqa: E402,F401
