@@ -158,16 +158,34 @@ def test_a_changed_value_flows_through_the_table_and_the_verdict(modules):
 def test_motion_notes_follow_the_values(modules):
     module = modules["motion"]
     record = _common.read_record("motion")
-    _, notes = module.report(record)
-    assert "above demons" in notes
+    worse = copy.deepcopy(record)
+    m = worse["metrics"]
+    m["mean"]["demons_epe_mm"] = 0.5
+    m["targets"]["ltma_epe_at_or_below_demons"] = False
+    _, notes = module.report(worse)
+    assert "above demons" in notes and notes.startswith("Shortfall")
     better = copy.deepcopy(record)
     m = better["metrics"]
     m["mean"]["demons_epe_mm"] = 2.5
     m["targets"]["ltma_epe_at_or_below_demons"] = True
+    m["targets"]["ltma_at_least_20x_faster_cpu"] = False
     _, notes2 = module.report(better)
-    assert "at or below demons (2.50 mm)" in notes2 and "above demons" not in notes2
+    assert "at or below demons (2.50 mm)" in notes2 and "above demons" not in notes2 and "short of" in notes2
     m["targets"]["ltma_at_least_20x_faster_cpu"] = True
-    assert module.report(better)[1] == "", "notes name a shortfall when every LTMA target is met"
+    met = module.report(better)[1]
+    assert "Shortfall" not in met and "short of" not in met, "notes name a shortfall when every LTMA target is met"
+    main_id = list(m["speedup_demons_over_ltma"])[0]
+    m["mean"]["demons_rmse_radial"] = m["mean"][main_id + "_rmse_radial"] - 0.01  # the default trails demons here
+    assert "still trails demons on voxelwise radial strain RMSE" in module.report(better)[1]
+    for key in ("_rmse_radial", "_rmse_circumferential", "_rmse_global_circumferential"):
+        m["mean"]["demons" + key] = m["mean"][main_id + key] + 0.01
+    for row in ((m.get("foreign") or {}).get("sunnybrook") or {}).get("per_patient", []):
+        row["demons_dice"] = 0.0
+    derived = module.derived(better)
+    if f"sunnybrook_mean_dice_{main_id}" in derived:
+        assert derived[f"sunnybrook_mean_dice_{main_id}"] >= derived["sunnybrook_mean_dice_demons"], \
+            "the test could not lower demons' Sunnybrook Dice"
+    assert module.report(better)[1] == "", "caveats named where the default model beats demons everywhere"
 
 
 def test_a_typed_in_number_is_caught(modules):
