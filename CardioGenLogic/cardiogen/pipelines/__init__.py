@@ -154,7 +154,8 @@ def get_pipeline(name: str) -> Pipeline:
 
 #: Order of the built-in pipelines in listings (front ends preselect the first synthesis pipeline); it must not
 #: depend on which module happened to be imported first. Pipelines registered by others follow, in their order.
-BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video", "ct_motion")
+BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video", "ecg_to_cine",
+                 "ct_motion")
 
 
 def list_pipelines() -> list[dict]:
@@ -172,6 +173,7 @@ def _import_builtin() -> None:
     except ImportError:  # pragma: no cover - optional until its models exist
         pass
     from . import latent_video  # noqa: F401
+    from . import ecg_to_cine  # noqa: F401
     from . import ct_motion  # noqa: F401
 
 

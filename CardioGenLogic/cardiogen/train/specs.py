@@ -174,3 +174,4 @@ except ImportError:  # pragma: no cover - metrics package not installed in a tri
 from . import specs_latent  # noqa: E402,F401
 from . import specs_ct_motion  # noqa: E402,F401
 from . import specs_pamae  # noqa: E402,F401
+from . import specs_ecg_cine  # noqa: E402,F401

@@ -1,0 +1,215 @@
+"""Training specs of seed 003 (ECG → cine): the video VAE (``cine_vae``) and the latent rectified flow (``ecg_flow``).
+
+* ``cine_vae`` — the seed's 3D-VAE with anisotropic compression (space downsampled, time kept) on phantom
+  four-chamber cines of one cycle (:func:`cardiogen.models.ecg_cine.paired_pool`); each step takes random cyclic
+  windows of ``data.crop_frames`` frames (the network is convolutional in time, the window bounds a CPU step's cost)
+  with a random intensity gain; L1 reconstruction + β·KL (``loss.beta``, per-element means).
+* ``ecg_flow`` — the DiT velocity network on the frozen VAE's latents (``model.vae_from``), conditioned on the frozen
+  PA-MAE's cycle-aligned ECG features (``model.pamae_from``); the template and latent scale are fitted on the training
+  subjects' latents when the model is built (Eq. 6); rectified-flow loss (Eq. 7-10) with condition dropout
+  ``model.cond_drop`` for classifier-free guidance. ``model.use_template: false`` trains the seed's "w/o template"
+  ablation (z0 = pure noise).
+"""
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import numpy as np
+
+from . import register_spec
+
+
+def _seeds(section: dict, default_first: int = 0, default_count: int = 64) -> tuple[int, ...]:
+    from ..models.ecg_cine import seeds_range
+
+    return seeds_range(section.get("first_seed", default_first), section.get("cases", default_count))
+
+
+def _frames(config: dict) -> int:
+    return int(config["data"].get("frames", 16))
+
+
+@functools.lru_cache(maxsize=2)
+def _vae(vae_id: str) -> Any:
+    from ..nets.video_vae import VideoVAE, VideoVAEConfig
+    from ..weights import Registry
+
+    reg = Registry()
+    vae = VideoVAE(VideoVAEConfig.from_dict(reg.get(vae_id).config.get("model", {})))
+    vae.load_state_dict(reg.load_state_dict(vae_id))
+    return vae.eval()
+
+
+@functools.lru_cache(maxsize=2)
+def _latents(vae_id: str, seeds: tuple[int, ...], frames: int) -> Any:
+    from ..models.ecg_cine import encode_videos, paired_pool
+
+    return encode_videos(_vae(vae_id), paired_pool(seeds, frames)["video"])
+
+
+@register_spec("cine_vae")
+class CineVaeSpec:
+    """3D VAE (space compressed, time kept) of phantom four-chamber cines."""
+
+    name = "cine_vae"
+    pipeline = "cine_vae"
+
+    def build(self, config: dict) -> Any:
+        from ..nets.video_vae import VideoVAE, VideoVAEConfig
+
+        return VideoVAE(VideoVAEConfig.from_dict(config.get("model", {})))
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        import torch
+
+        from ..models.ecg_cine import paired_pool
+
+        d = config["data"]
+        videos = paired_pool(_seeds(d), _frames(config))["video"]
+        rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
+        n, t = videos.shape[:2]
+        crop = min(int(d.get("crop_frames", 8)), t)
+        out = []
+        for i in rng.integers(0, n, size=int(d.get("batch_size", 4))):
+            start = int(rng.integers(0, t))
+            clip = np.take(videos[int(i)], np.arange(start, start + crop) % t, axis=0)
+            gain = float(rng.uniform(*d.get("gain", (0.9, 1.1))))
+            out.append(np.clip((clip + 1.0) * gain - 1.0, -1.0, 1.0))
+        return {"x": torch.from_numpy(np.stack(out).astype(np.float32))[:, None], "seed": int(rng.integers(2**31))}
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        import torch
+
+        from ..nets.video_vae import vae_loss
+
+        g = torch.Generator().manual_seed(int(batch["seed"]))
+        out = model(batch["x"], generator=g)
+        parts = vae_loss(out, batch["x"], beta=float(config.get("loss", {}).get("beta", 1e-4)))
+        return parts.total, {"rec": float(parts.recon.detach()), "kl": float(parts.kl.detach())}
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        """Held-out subjects, whole cycles through the posterior mean: L1 and PSNR (on [-1, 1], peak-to-peak 2) of
+        the reconstruction; CPU s per video (encode + decode)."""
+        import torch
+
+        from ..models.ecg_cine import paired_pool
+
+        model = model.cpu().eval()
+        seeds = _seeds(config.get("eval", {}), 1000, 4)
+        videos = paired_pool(seeds, _frames(config))["video"]
+        l1, psnr, seconds = [], [], []
+        with torch.no_grad():
+            for v in videos:
+                x = torch.from_numpy(v)[None, None]
+                start = time.perf_counter()
+                rec = model.decode(model.encode(x)[0])
+                seconds.append(time.perf_counter() - start)
+                err = (rec - x).float()
+                l1.append(float(err.abs().mean()))
+                psnr.append(float(10 * np.log10(4.0 / max(float((err**2).mean()), 1e-12))))
+        return {"heldout_seeds": list(seeds), "l1": float(np.mean(l1)), "psnr_db": float(np.mean(psnr)),
+                "timing": {"cpu_s_per_video": round(float(np.mean(seconds)), 3)}}
+
+    def describe_data(self, config: dict) -> str:
+        from ..models.ecg_cine import describe
+
+        return describe(_seeds(config["data"]), _frames(config)) + "; the ECG is not used by this model"
+
+
+@register_spec("ecg_flow")
+class EcgFlowSpec:
+    """Latent rectified flow v_θ(z_t, t, c) conditioned on the ECG (PA-MAE features)."""
+
+    name = "ecg_flow"
+    pipeline = "ecg_to_cine"
+
+    def build(self, config: dict) -> Any:
+        from ..models.ecg_cine import EcgFlowModel
+        from ..nets.video_dit import VideoDiTConfig
+
+        m = dict(config.get("model", {}))
+        dit = {k: v for k, v in m.items() if k in VideoDiTConfig.__dataclass_fields__}
+        vae = _vae(str(m["vae_from"]))
+        dit.setdefault("latent_channels", vae.config.latent_channels)
+        dit["frames"] = _frames(config)
+        size = int(config["data"].get("size", 64)) // vae.config.spatial_factor
+        dit["height"] = dit["width"] = size
+        dit["cond_tokens"] = _frames(config) + 1
+        model = EcgFlowModel(VideoDiTConfig.from_dict(dit), alpha=float(m.get("alpha", 0.5)))
+        model.fit_template(_latents(str(m["vae_from"]), _seeds(config["data"]), _frames(config)))
+        return model
+
+    def geometry(self, config: dict) -> dict:
+        """What the model was trained for: the cine grid and the heart-rate range of the training subjects (the
+        pipeline refuses ECGs outside it)."""
+        from ..models.ecg_cine import PIXEL_MM, paired_pool
+
+        hr = paired_pool(_seeds(config["data"]), _frames(config))["truth"]["heart_rate_bpm"]
+        return {"pixel_mm": PIXEL_MM, "matrix": int(config["data"].get("size", 64)), "frames": _frames(config),
+                "view": "4ch", "heart_rate_bpm_range": [round(float(hr.min()), 1), round(float(hr.max()), 1)]}
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        import torch
+
+        from ..models.ecg_cine import pool_conditions
+
+        m, d = config["model"], config["data"]
+        seeds = _seeds(d)
+        lat = _latents(str(m["vae_from"]), seeds, _frames(config))
+        cond = pool_conditions(str(m["pamae_from"]), seeds, _frames(config))
+        rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
+        idx = rng.integers(0, len(seeds), size=int(d.get("batch_size", 8)))
+        return {"z1": lat[idx], "cond": torch.from_numpy(cond[idx]), "seed": int(rng.integers(2**31))}
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        import torch
+
+        from ..models.ecg_cine import rectified_flow_loss
+
+        m = config["model"]
+        inner = getattr(model, "module", model)
+        g = torch.Generator().manual_seed(int(batch["seed"]))
+        z1 = batch["z1"] / inner.latent_scale
+        return rectified_flow_loss(model, z1, batch["cond"], g, cond_drop=float(m.get("cond_drop", 0.1)),
+                                   use_template=bool(m.get("use_template", True)))
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        """Held-out subjects: generate each from its ECG (Euler, ``eval.steps``), decode, and compare with the true
+        cine: pixel L1, and the LV blood area (the four-chamber feature network's segmentation, % of the frame) at ED
+        and ES against the true masks' — Pearson r across subjects; CPU s per video."""
+        import torch
+
+        from ..latent.phenotypes import measure_frames
+        from ..metrics.features import load_feature_network
+        from ..models.ecg_cine import decode_latents, euler_sample, paired_pool, pool_conditions
+
+        m, ev = config["model"], config.get("eval", {})
+        model = model.cpu().eval()
+        seeds = _seeds(ev, 1000, 8)
+        frames = _frames(config)
+        pool = paired_pool(seeds, frames)
+        cond = torch.from_numpy(pool_conditions(str(m["pamae_from"]), seeds, frames))
+        vae = _vae(str(m["vae_from"]))
+        start = time.perf_counter()
+        z = euler_sample(model, cond, steps=int(ev.get("steps", 20)), generator=torch.Generator().manual_seed(0),
+                         use_template=bool(m.get("use_template", True)))
+        video = decode_latents(vae, z, model.latent_scale)
+        seconds = (time.perf_counter() - start) / len(seeds)
+        net = load_feature_network(str(ev.get("features", "cardiac-features-lax-64")))
+        area = measure_frames(video.reshape(-1, *video.shape[2:]), net)["lv_area"].reshape(len(seeds), frames)
+        true_area = 100.0 * (pool["labels"] == 1).mean(axis=(2, 3))
+        ed_r = float(np.corrcoef(area[:, 0], true_area[:, 0])[0, 1])
+        es_true = true_area.argmin(axis=1)
+        es_r = float(np.corrcoef(area[np.arange(len(seeds)), es_true], true_area[np.arange(len(seeds)), es_true])[0, 1])
+        return {"heldout_seeds": list(seeds), "l1": float(np.abs(video - pool["video"]).mean()),
+                "lv_area_ed_r": ed_r, "lv_area_es_r": es_r, "steps": int(ev.get("steps", 20)),
+                "timing": {"cpu_s_per_video": round(seconds, 3)}}
+
+    def describe_data(self, config: dict) -> str:
+        from ..models.ecg_cine import describe
+
+        m = config["model"]
+        return (describe(_seeds(config["data"]), _frames(config)) + f"; latents of {m['vae_from']}, ECG features of "
+                f"{m['pamae_from']} (both frozen)")
