@@ -231,3 +231,17 @@ def segment_means(values: np.ndarray, segments: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             out[t] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     return out
+
+
+def disc_sectors(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Polar layout of a bull's-eye raster ``(size, size)`` seen from the apex: (ρ, the 60° sector 0-5 of the basal and
+    mid rings, the 90° sector 0-3 of the apical ring); ρ is the distance from the centre as a fraction of the disc's
+    radius, sector 0 is anterior (at the top) and the sectors run counter-clockwise on screen."""
+    c = (size - 1) / 2.0
+    rows, cols = np.mgrid[0:size, 0:size].astype(float)
+    du, dv = cols - c, -(rows - c)
+    rho = np.hypot(du, dv) / (size / 2.0)
+    theta = np.degrees(np.arctan2(dv, du)) % 360.0
+    sector6 = (np.floor(((theta - 60.0) % 360.0) / 60.0).astype(int)) % 6  # 0 = anterior (60-120°)
+    sector4 = (np.floor(((theta - 45.0) % 360.0) / 90.0).astype(int)) % 4  # 0 = anterior (45-135°)
+    return rho, sector6, sector4

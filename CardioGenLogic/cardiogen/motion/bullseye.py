@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CardioGenInputError
-from .aha import AHA_NAMES
+from .aha import AHA_NAMES, disc_sectors
 
 AHA17_NAMES = AHA_NAMES + ("apex",)
 NO_DATA_RGB = (0.78, 0.78, 0.78)
@@ -41,13 +41,7 @@ def segment_raster(size: int) -> np.ndarray:
     size = int(size)
     if size < 16:
         raise CardioGenInputError("bull's-eye size must be >= 16 pixels", got=size)
-    c = (size - 1) / 2.0
-    rows, cols = np.mgrid[0:size, 0:size].astype(float)
-    du, dv = cols - c, -(rows - c)
-    rho = np.hypot(du, dv) / (size / 2.0)
-    theta = np.degrees(np.arctan2(dv, du)) % 360.0
-    sector6 = (np.floor(((theta - 60.0) % 360.0) / 60.0).astype(int)) % 6  # 0 = anterior (60-120°)
-    sector4 = (np.floor(((theta - 45.0) % 360.0) / 90.0).astype(int)) % 4  # 0 = anterior (45-135°)
+    rho, sector6, sector4 = disc_sectors(size)
     seg = np.where(rho < _RING_OUTER[3], 17, np.where(rho < _RING_OUTER[2], 13 + sector4,
                                                        np.where(rho < _RING_OUTER[1], 7 + sector6, 1 + sector6)))
     seg[rho >= 1.0] = 0

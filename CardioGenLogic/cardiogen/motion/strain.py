@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from ..data import DisplacementSeries, Geometry, Segmentation, StrainSeries
 from ..errors import CardioGenInputError
-from .aha import N_SEGMENTS, aha_segments, segment_means, slice_centers
+from .aha import N_SEGMENTS, aha_segments, disc_sectors, segment_means, slice_centers
 
 __all__ = ["deformation_gradient", "green_lagrange", "lv_frame", "radial_circumferential", "compute_strain",
            "landmark_strain", "radial_circumferential_pairs", "peak_values", "bullseye_image", "write_curves_csv"]
@@ -433,13 +433,7 @@ def bullseye_image(values: Any, size: int = 256) -> np.ndarray:
     size = int(size)
     if size < 8:
         raise CardioGenInputError("bullseye size must be >= 8 pixels", got=size)
-    c = (size - 1) / 2.0
-    rows, cols = np.mgrid[0:size, 0:size].astype(float)
-    du, dv = cols - c, -(rows - c)
-    rho = np.hypot(du, dv) / (size / 2.0)
-    theta = np.degrees(np.arctan2(dv, du)) % 360.0
-    sector6 = (np.floor(((theta - 60.0) % 360.0) / 60.0).astype(int)) % 6  # 0 = anterior (60-120°)
-    sector4 = (np.floor(((theta - 45.0) % 360.0) / 90.0).astype(int)) % 4  # 0 = anterior (45-135°)
+    rho, sector6, sector4 = disc_sectors(size)
     seg = np.where(rho < 1 / 3, 12 + sector4, np.where(rho < 2 / 3, 6 + sector6, sector6))
     out = vals[seg]
     out[rho > 1.0] = np.nan
