@@ -53,6 +53,8 @@ def test_pipeline_makes_a_marked_synthetic_cine_of_one_rr_interval(tiny_models):
     prov = cine.provenance
     assert prov["weights"] == "ecg-flow-tiny" and len(prov["weights_sha256"]) == 64 and prov["seed"] == 3
     assert prov["vae"] == "cine-vae-tiny" and prov["ecg_encoder"] == "pamae-phantom"
+    true_r = case.ecg.times_ms[case.ecg.fiducials["R"]]  # frame 0 sits on one of the ECG's R peaks (a viewer's cursor)
+    assert np.abs(true_r - prov["r_peak_ms"]).min() < 15.0 and true_r[0] < prov["r_peak_ms"] < true_r[-1]
     assert out["cine_2"].provenance["seed"] == 4 and not np.allclose(out["cine_2"].array, cine.array)
     again = pipe.run({"ecg": case.ecg}, {"seed": 3, "steps": 2})["cine"]
     np.testing.assert_allclose(again.array, cine.array, atol=1e-5)  # seeded (batch of 1 vs 2: float rounding)

@@ -4,7 +4,8 @@ The ECG (any reader: DICOM waveform, WFDB, CSV; any rate; leads mapped by the fr
 :func:`cardiogen.ecg_frontend.prepare` and the frozen PA-MAE; one complete cycle of its features, aligned by the
 predicted phase, and the record's mean feature condition the rectified flow, which is integrated with Euler steps
 from the anatomical template plus noise; the VAE decodes the latent. The cine spans one R-R interval of the ECG
-(frame 0 at the R peak), on the generator's own grid (64 pixels of 2.8 mm, one four-chamber plane).
+(frame 0 at the R peak whose time, on the ECG's own time axis, the provenance records as ``r_peak_ms``), on the
+generator's own grid (64 pixels of 2.8 mm, one four-chamber plane).
 
 Refused (``CardioGenInputError``): an ECG whose leads cannot be mapped to 12, one without two R peaks, a PA-MAE phase
 that holds no complete cycle or whose cycle length disagrees with the R-R interval by more than 20 % (the features
@@ -84,6 +85,17 @@ def _check_cycle(enc: dict, rr_ms: float, source: str) -> float:
     return phase_rr
 
 
+def _cycle_r_peak_ms(cond: dict) -> float:
+    """Time (ms, on the input ECG's own time axis: its ``start_time_ms`` + offset) of the R peak at frame 0: the front
+    end's R peak nearest the start of the cycle the PA-MAE phase chose (token k's phase is that of its centre,
+    (k + 0.5) tokens). Frame k of the cine is at this time + ``frame_times[k]`` (a viewer's ECG cursor)."""
+    enc = cond["encoded"]
+    fs = float(enc["ecg"].sampling_rate)
+    start = (float(enc["cycle_tokens"][0]) + 0.5) * float(enc["token_s"]) * fs
+    r = np.asarray(cond["r_peaks"], float)
+    return float(enc["ecg"].start_time_ms) + float(r[np.argmin(np.abs(r - start))]) * 1000.0 / fs
+
+
 @register_pipeline
 class EcgToCinePipeline(Pipeline):
     name = "ecg_to_cine"
@@ -125,6 +137,7 @@ class EcgToCinePipeline(Pipeline):
             raise CardioGenInputError(str(exc), source=source) from exc
         rr = cond["rr_ms"]
         _check_cycle(cond["encoded"], rr, source)
+        r_peak_ms = _cycle_r_peak_ms(cond)
         hr = 60000.0 / rr
         lo, hi = entry.geometry.get("heart_rate_bpm_range", (0.0, float("inf")))
         if not lo <= hr <= hi:
@@ -151,8 +164,8 @@ class EcgToCinePipeline(Pipeline):
                 vae_sha256=mods["vae_entry"].sha256, ecg_encoder=mods["pamae_entry"].id,
                 ecg_encoder_sha256=mods["pamae_entry"].sha256, seed=int(options["seed"]) + k,
                 sampler=f"euler {int(options['steps'])} steps", guidance=float(options["guidance"]),
-                rr_ms=round(rr, 1), heart_rate_bpm=round(hr, 1), source=source, device=self.torch_device,
-                seconds=round(seconds, 3), trained_on=entry.trained_on)
+                rr_ms=round(rr, 1), r_peak_ms=round(r_peak_ms, 1), heart_rate_bpm=round(hr, 1), source=source,
+                device=self.torch_device, seconds=round(seconds, 3), trained_on=entry.trained_on)
         report(progress, 1.0, "done")
         return results
 
