@@ -26,6 +26,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.parameterNodeWrapper import parameterNodeWrapper  # noqa: E402
 
+from cardiogen.errors import CardioGenInputError  # noqa: E402
+from CardioGenSlicerLib import mrml_ecg_window as ecgWindow  # noqa: E402
 from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
@@ -42,7 +44,9 @@ class CardioGenData(ScriptedLoadableModule):
         self.parent.helpText = (
             "Load cine (DICOM, NIfTI, NRRD), DENSE (DENSEanalysis workspace), CT and 12-lead ECG data, or create a "
             "phantom case in every modality with its ground truth. 4D data arrives as a sequence with a browser; "
-            "the ECG shows in a plot view with the current frame marked.")
+            "the ECG shows in a plot view (every lead, mV against s) with the current frame marked. ECG window: "
+            "choose a beat or a start/end time on an ECG; Synthesis' ECG → cine uses that window (it reads 10 s: a "
+            "shorter window is padded with the baseline, under 2 s refused).")
         self.parent.acknowledgementText = "CardioGen is open source (BSD-3-Clause)."
 
 
@@ -93,7 +97,13 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
         self.ui.loadButton.clicked.connect(self.onLoad)
         self.ui.phantomButton.clicked.connect(self.onCreatePhantom)
         self.ui.infarctCheckBox.toggled.connect(self._updateEnabled)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.ui.ecgNodeComboBox.setMRMLScene(slicer.mrmlScene)
+        self.ui.ecgNodeComboBox.currentNodeChanged.connect(self.onEcgChanged)
+        self.ui.selectBeatButton.clicked.connect(self.onSelectBeat)
+        self.ui.setWindowButton.clicked.connect(self.onSetWindow)
         self._updateEnabled()
+        self.onEcgChanged()
 
     # ---- parameter node <-> GUI (explicit, portable between PythonQt and PySide6) -----------------------------
     def parameters(self) -> CardioGenDataParameterNode:
@@ -148,7 +158,58 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
     def _showResult(self, result) -> str:
         loaded = self.logic.import_result(result, name=self._resultName())
         self.loaded.append(loaded)
+        if "ecg_table" in loaded.nodes:  # ready for choosing its window
+            self.ui.ecgNodeComboBox.setCurrentNode(loaded.nodes["ecg_table"])
         return loaded.summary
+
+    # ---- ECG window: the input of Synthesis' ECG -> cine, kept on the ECG table (CardioGenSlicerLib.mrml_ecg_window)
+    def onEcgChanged(self, *_args) -> None:
+        table = self.ui.ecgNodeComboBox.currentNode()
+        usable = ecgWindow.is_ecg_table(table)
+        for widget in (self.ui.beatSpinBox, self.ui.selectBeatButton, self.ui.windowStartSpinBox,
+                       self.ui.windowEndSpinBox, self.ui.setWindowButton):
+            widget.setEnabled(usable)
+        if not usable:
+            self.ui.windowLabel.setText("Choose an ECG table." if table is None else
+                                        f"{table.GetName()} is not an ECG table (time_ms and one column per lead).")
+            return
+        first, last = ecgWindow.record_span_ms(table)
+        for box in (self.ui.windowStartSpinBox, self.ui.windowEndSpinBox):
+            box.setMinimum(first / 1000.0)
+            box.setMaximum(last / 1000.0)
+        start, end = ecgWindow.window(table) or (first, min(last, first + 1000.0 * ecgWindow.MODEL_SECONDS))
+        self._showWindow(table, start, end)
+
+    def onSelectBeat(self) -> None:
+        beat = int(prop(self.ui.beatSpinBox, "value"))
+        self._changeWindow(lambda table: ecgWindow.select_beat(table, beat))
+
+    def onSetWindow(self) -> None:
+        start, end = (1000.0 * float(prop(box, "value")) for box in (self.ui.windowStartSpinBox,
+                                                                     self.ui.windowEndSpinBox))
+        self._changeWindow(lambda table: ecgWindow.set_window(table, start, end))
+
+    def _changeWindow(self, change) -> None:
+        table = self.ui.ecgNodeComboBox.currentNode()
+        try:
+            start, end = change(table)
+        except CardioGenInputError as exc:  # a clear message in the panel; the stored window stays as it was
+            self.ui.windowLabel.setText(f"⚠ {exc}")
+            return
+        self._showWindow(table, start, end)
+
+    def _showWindow(self, table, start: float, end: float) -> None:
+        self.ui.windowStartSpinBox.setValue(start / 1000.0)
+        self.ui.windowEndSpinBox.setValue(end / 1000.0)
+        if ecgWindow.window(table) is None:
+            self.ui.windowLabel.setText(f"No window: the whole record is the input ({ecgWindow.describe(start, end)}).")
+            return
+        beat = ecgWindow.window_beat(table)
+        if beat is not None:
+            self.ui.beatSpinBox.setValue(beat)
+        self.ui.windowLabel.setText(f"Window {start / 1000:.2f}-{end / 1000:.2f} s"
+                                    + (f" (beat {beat})" if beat is not None else "")
+                                    + f": {ecgWindow.describe(start, end)}. Synthesis' ECG → cine uses it.")
 
     def _resultName(self) -> str:
         if self.job is not None and self.job.job == "phantom":
@@ -212,4 +273,6 @@ class CardioGenDataTest(ScriptedLoadableModuleTest):
         self.assertTrue(cine.IsA("vtkMRMLScalarVolumeNode"))
         self.assertEqual(loaded.nodes["cine_sequence"].GetNumberOfDataNodes(), 12)
         self.assertEqual(loaded.nodes["ecg_chart"].GetNumberOfPlotSeriesNodes(), 13)
+        start, end = ecgWindow.select_beat(loaded.nodes["ecg_table"], 1)  # the input window of ECG -> cine
+        self.assertEqual(ecgWindow.window(loaded.nodes["ecg_table"]), (start, end))
         self.delayDisplay("CardioGen Data test passed")

@@ -8,6 +8,8 @@
   linked views of one orientation and zoom (:mod:`.mrml_compare`).
 * :meth:`SynthesisLogic.export` writes a result as GIF, MP4 or a synthetic-marked DICOM series, with its provenance
   as JSON beside it (:mod:`.provenance`).
+* ``ecg_to_cine`` (seed 003) reads the window chosen on the ECG table (:mod:`.mrml_ecg_window`) and its cine moves
+  the ECG chart's cursor as its browser plays (frame k at the provenance's ``r_peak_ms`` + its frame time).
 * ``ct_motion`` (seed 004) results get their own nodes (:mod:`.mrml_ct_motion`): each flow as two grid transforms
   (ED->ES and ES->ED), the heart segmentation input moved onto each synthetic ED and played between ES and ED with
   the pair's browser; :func:`recorded_phase` gives the panel the 4D CT's recorded ES phase.
@@ -23,6 +25,7 @@ from cardiogen.errors import CardioGenInputError
 from . import mrml_bridge as mb
 from . import mrml_compare as mc
 from . import mrml_ecg as me
+from . import mrml_ecg_window as mew
 from . import provenance as prov
 from .process import BackgroundJob, JobLogic, JobResult
 
@@ -60,6 +63,7 @@ class SynthesisResult:
     summary: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)   #: the outputs' provenance warnings, each once, in order
     provenance: dict = field(default_factory=dict)  #: output name -> its provenance record
+    ecg_cursors: list = field(default_factory=list)  #: EcgBrowserSync of results generated from an ECG
 
     def all_nodes(self) -> list:
         out = list(self.nodes.values())
@@ -102,8 +106,8 @@ class SynthesisLogic(JobLogic):
                     raise CardioGenInputError("choose the image input before the segmentation")
                 seg = mb.node_to_segmentation(node, reference.geometry, reference.spatial_shape)
                 files[spec["name"]] = str(io.save(seg, folder / f"{spec['name']}.seg.nrrd"))
-            elif kind == "Ecg":
-                files[spec["name"]] = str(io.save(me.nodes_to_ecg(node), folder / f"{spec['name']}.csv"))
+            elif kind == "Ecg":  # the window chosen in CardioGen Data (mrml_ecg_window), else the whole record
+                files[spec["name"]] = str(io.save(mew.windowed_ecg(node), folder / f"{spec['name']}.csv"))
             elif kind == "DisplacementSeries":
                 files[spec["name"]] = str(io.save(mb.nodes_to_displacement(node), folder / f"{spec['name']}.seq.nrrd"))
             else:
@@ -152,10 +156,26 @@ class SynthesisLogic(JobLogic):
                 elif isinstance(obj, Segmentation):
                     made.nodes[key] = mb.segmentation_to_node(obj, label, 0, self.scene)
             self._show(made, input_node)
+            if mew.is_ecg_table(input_node):
+                self._follow_ecg(made, input_node)
         except Exception:
             mb.remove_nodes(made.all_nodes(), self.scene)
             raise
         return made
+
+    def _follow_ecg(self, made: SynthesisResult, table: Any) -> None:
+        """A cine generated from an ECG (``ecg_to_cine``) moves the ECG chart's cursor: frame k at the provenance's
+        ``r_peak_ms`` (the R peak the cycle starts at, on the ECG's axis) + its frame time; the chart is shown."""
+        import slicer
+
+        for key, series in made.series.items():
+            r_peak = (made.provenance.get(key) or {}).get("r_peak_ms")
+            if series.browser is not None and r_peak is not None:
+                made.ecg_cursors.append(mew.attach_cine_cursor(series.browser, table, float(r_peak), self.scene))
+                break
+        plots = getattr(getattr(slicer, "modules", None), "plots", None)
+        if made.ecg_cursors and plots is not None:  # inside the Slicer application only
+            plots.logic().ShowChartInLayout(table.GetNodeReference(me.REF_CHART))
 
     def _import_ct_motion(self, result: JobResult, made: SynthesisResult, input_node: Any, name: str,
                           inputs: dict) -> SynthesisResult:

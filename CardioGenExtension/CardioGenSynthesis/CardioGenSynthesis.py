@@ -48,7 +48,9 @@ class CardioGenSynthesis(ScriptedLoadableModule):
             "steps, seed and number of samples. Results are marked synthetic in their names, attributes and "
             "exported DICOM (ImageType DERIVED, 'SYNTHETIC'). CT motion: each flow arrives as two grid transforms "
             "(ED->ES moves a node on the synthetic ED to the ES; ES->ED moves the ES heart segmentation onto the "
-            "synthetic ED); with a heart segmentation its surface plays between ES and ED with the pair's browser.")
+            "synthetic ED); with a heart segmentation its surface plays between ES and ED with the pair's browser. ECG → "
+            "cine: choose an ECG table; the window or beat chosen on it in CardioGen Data is the input (the whole "
+            "record otherwise); the cine of one R-R interval moves the red cursor of the ECG's chart as it plays.")
         self.parent.acknowledgementText = "Pipelines follow the seed papers listed in the CardioGen documentation."
 
 

@@ -124,7 +124,7 @@ def test_ecg_table_plot_and_marker_follow_browser(scene):
     cine.browser.SetSelectedItemNumber(2)
     import slicer
 
-    assert slicer.util.arrayFromTableColumn(nodes["marker_table"], "time_ms").tolist() == [200.0, 200.0]
+    assert slicer.util.arrayFromTableColumn(nodes["marker_table"], "time_s").tolist() == [0.2, 0.2]  # chart in s
     sync.close()
 
 

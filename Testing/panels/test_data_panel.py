@@ -125,3 +125,49 @@ def test_missing_path_is_reported_without_starting_a_job(qapp, tmp_path):
     widget.ui.loadButton.click()
     assert widget.job is None
     assert "file or folder not found" in widget.ui.statusLabel.text
+
+
+def test_ecg_window_by_beat_or_time_is_kept_on_the_ecg(qapp, tmp_path, artifacts_dir):
+    """Issue 18.9: choose the ECG → cine input on an ECG's chart: a beat, or start/end; refusals are messages."""
+    from cardiogen.phantom import PhantomConfig, make_case
+    from CardioGenSlicerLib import mrml_ecg as me
+    from CardioGenSlicerLib import mrml_ecg_window as mew
+
+    widget, parent = _widget(tmp_path)
+    ui = widget.ui
+    assert not ui.selectBeatButton.isEnabled() and "Choose an ECG" in ui.windowLabel.text
+    case = make_case(PhantomConfig(seed=1000, modalities=("ecg",), ecg_duration_s=20.0))
+    nodes = me.ecg_to_nodes(case.ecg, "Phantom 1000 ECG")
+    ui.ecgNodeComboBox.setCurrentNode(nodes["display_table"])  # a table, but not an ECG's data
+    assert not ui.setWindowButton.isEnabled() and "not an ECG table" in ui.windowLabel.text
+    table = nodes["table"]
+    ui.ecgNodeComboBox.setCurrentNode(table)
+    assert ui.selectBeatButton.isEnabled() and "No window" in ui.windowLabel.text
+    assert (ui.windowStartSpinBox.value, ui.windowEndSpinBox.value) == (0.0, 10.0)
+    assert ui.windowEndSpinBox.maximum == pytest.approx(20.0, abs=0.01)  # the record, in the box's 0.01 s
+    ui.beatSpinBox.setValue(10)
+    ui.selectBeatButton.click()
+    r = mew.r_peaks_ms(table)
+    start, end = mew.window(table)
+    assert start < r[10] < r[11] < end and end - start == pytest.approx(10000.0)
+    assert ui.windowStartSpinBox.value == pytest.approx(start / 1000, abs=0.01)
+    assert "beat 10" in ui.windowLabel.text and "Synthesis" in ui.windowLabel.text
+    parent.resize(420, 900)
+    qapp.processEvents()
+    parent.grab().save(str(artifacts_dir / "panel_CardioGenData_ecg_window.png"))
+    ui.windowStartSpinBox.setValue(3.0)
+    ui.windowEndSpinBox.setValue(4.5)
+    ui.setWindowButton.click()  # 1.5 s: refused, with a message; the beat window stays
+    assert ui.windowLabel.text.startswith("⚠") and "too short" in ui.windowLabel.text
+    assert mew.window(table) == (start, end)
+    ui.beatSpinBox.setValue(400)
+    ui.selectBeatButton.click()
+    assert "no such beat" in ui.windowLabel.text and mew.window(table) == (start, end)
+    ui.windowStartSpinBox.setValue(2.0)
+    ui.windowEndSpinBox.setValue(8.0)
+    ui.setWindowButton.click()
+    assert mew.window(table) == (2000.0, 8000.0) and mew.window_beat(table) is None
+    assert "padded" in ui.windowLabel.text and "beat" not in ui.windowLabel.text
+    ui.ecgNodeComboBox.setCurrentNode(None)
+    ui.ecgNodeComboBox.setCurrentNode(table)  # the stored window comes back with the ECG
+    assert (ui.windowStartSpinBox.value, ui.windowEndSpinBox.value) == (2.0, 8.0)
