@@ -131,7 +131,7 @@ def test_tiny_training_exports_metrics_to_the_registry(tmp_path, monkeypatch):
     result = train("pamae", load_config("pamae_tiny.yaml"), tmp_path / "run", register_dir=tmp_path / "user",
                    command="pytest")
     entry = Registry([tmp_path / "user"]).get("pamae-tiny-test")
-    assert entry.pipeline == "ecg_to_cine" and "12 leads x 5000 samples" in entry.geometry["note"]
+    assert entry.pipeline == "ecg_encoder" and "12 leads x 5000 samples" in entry.geometry["note"]
     for key in ("masked_rmse_mv", "baseline_linear_rmse_mv", "phase_error_rad_mean"):
         assert result.metrics[key] > 0
     assert result.metrics["heldout_seeds"] == [1000, 1001]

@@ -37,7 +37,7 @@ class PamaeSpec:
     """PA-MAE pre-trained on phantom 12-lead ECG."""
 
     name = "pamae"
-    pipeline = "ecg_to_cine"
+    pipeline = "ecg_encoder"  # a component of ecg_to_cine, not a model that pipeline can run on its own
 
     def build(self, config: dict) -> Any:
         from ..nets.pamae import PAMAE, PAMAEConfig
