@@ -95,3 +95,33 @@ def test_rectified_flow_training_learns_a_condition_dependent_target():
         for k in range(2):
             own, other = (out[k] - scaled[k]).pow(2).mean(), (out[k] - scaled[1 - k]).pow(2).mean()
             assert own < 0.25 * other, (guidance, k, float(own), float(other))
+
+
+def test_area_length_volume_of_an_ellipse_is_its_prolate_ellipsoid():
+    """Single-plane area-length: an ellipse of semi-axes a < c (in-plane long axis) is the section of the prolate
+    ellipsoid (4/3)·π·a²·c, whatever its orientation; EF from the largest and smallest frame; mass from the rim."""
+    import numpy as np
+
+    from cardiogen.models.ecg_cine import area_length_phenotypes
+
+    px = 0.5
+    yy, xx = np.mgrid[0:200, 0:200] * px
+
+    def ellipse(a, c, angle, cx=50.0, cy=50.0):
+        ca, sa = np.cos(angle), np.sin(angle)
+        u, v = (xx - cx) * ca + (yy - cy) * sa, -(xx - cx) * sa + (yy - cy) * ca
+        return (u / c) ** 2 + (v / a) ** 2 < 1.0
+
+    frames = []
+    for a, c in ((20.0, 40.0), (14.0, 34.0)):
+        lab = np.zeros(xx.shape, np.uint8)
+        lab[ellipse(a + 6, c + 6, 0.6)] = 2
+        lab[ellipse(a, c, 0.6)] = 1
+        frames.append(lab)
+    out = area_length_phenotypes(np.stack(frames), px)
+    edv, esv = 4 / 3 * np.pi * 20**2 * 40 / 1000, 4 / 3 * np.pi * 14**2 * 34 / 1000
+    assert abs(out["lvedv_ml"] / edv - 1) < 0.03 and abs(out["lvesv_ml"] / esv - 1) < 0.03
+    assert out["ed_frame"] == 0 and out["es_frame"] == 1
+    assert abs(out["ef_pct"] - 100 * (1 - esv / edv)) < 2.0
+    shell = 4 / 3 * np.pi * (26**2 * 46 - 20**2 * 40) / 1000 * 1.05
+    assert abs(out["lv_mass_g"] / shell - 1) < 0.05
