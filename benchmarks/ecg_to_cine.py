@@ -1,7 +1,8 @@
 """ECG → cine (seed 003) on held-out phantom subjects: the seed's Table 1 metrics and phenotype tracking.
 
-Data: phantom subjects (seeds from 1000, never trained on) with a four-chamber cine of one cycle (16 frames, 64 px at
-2.8 mm) and the 12-lead ECG of the same heart (:func:`cardiogen.models.ecg_cine.paired_pool`). Each method makes one
+Data: phantom subjects (seeds from 1000, never trained on; drawn from the population the model was trained on, healthy
+or clinical) with a four-chamber cine of one cycle (16 frames, 64 px at 2.8 mm) and the 12-lead ECG of the same heart
+(:func:`cardiogen.models.ecg_cine.paired_pool`). Each method makes one
 cine per subject from what it is allowed to see, compared with that subject's true cine:
 
 * ``ecg-flow`` — the shipped pipeline: PA-MAE features of the ECG, rectified flow from the template, ``--steps``
@@ -41,6 +42,13 @@ PHENOTYPES = ("lvedv_ml", "ef_pct", "lv_mass_g")
 CONSTANTS = {"r_target": 0.8, "seed_seconds_per_video_a100": 0.45}
 
 
+def _population(entry_id: str) -> str:
+    """The population the model was trained on (its config's ``data.population``; held-out subjects are drawn alike)."""
+    from cardiogen.weights import Registry
+
+    return str(Registry().get(entry_id).config["data"].get("population", "healthy"))
+
+
 def _generate_flow(entry_id: str, pool: dict, steps: int) -> tuple[np.ndarray, float]:
     """(videos ``(N, T, H, W)`` in [-1, 1], CPU seconds per video) of the pipeline's models on the pool's ECGs."""
     import torch
@@ -78,10 +86,11 @@ def _nearest(entry_id: str, pool: dict, frames: int) -> np.ndarray:
     first, count = int(cfg["data"].get("first_seed", 0)), int(cfg["data"].get("cases", 96))
     train_seeds = tuple(range(first, first + count))
     pamae = str(cfg["model"]["pamae_from"])
-    train = pool_conditions(pamae, train_seeds, frames)[:, -1]
-    test = pool_conditions(pamae, pool["seeds"], frames)[:, -1]
+    population = _population(entry_id)
+    train = pool_conditions(pamae, train_seeds, frames, population)[:, -1]
+    test = pool_conditions(pamae, tuple(pool["seeds"]), frames, population)[:, -1]
     idx = np.argmin(((test[:, None] - train[None]) ** 2).sum(-1), axis=1)
-    return paired_pool(train_seeds, frames)["video"][idx]
+    return paired_pool(train_seeds, frames, population=population)["video"][idx]
 
 
 def _ecg_probe(entry_id: str, pool: dict, frames: int) -> dict:
@@ -96,14 +105,16 @@ def _ecg_probe(entry_id: str, pool: dict, frames: int) -> dict:
     train_seeds = tuple(range(first, first + count))
     pamae = str(cfg["model"]["pamae_from"])
 
+    population = _population(entry_id)
+
     def features(seeds: tuple) -> np.ndarray:
-        f = pool_conditions(pamae, seeds, frames)
+        f = pool_conditions(pamae, seeds, frames, population)
         return np.concatenate([f[:, -1], f[:, :-1].mean(1), f[:, :-1].std(1)], axis=1)
 
     x_tr, x_te = features(train_seeds), features(tuple(pool["seeds"]))
     mu, sd = x_tr.mean(0), x_tr.std(0) + 1e-6
     x_tr, x_te = (x_tr - mu) / sd, (x_te - mu) / sd
-    truth_tr = paired_pool(train_seeds, frames)["truth"]
+    truth_tr = paired_pool(train_seeds, frames, population=population)["truth"]
 
     def fit(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
         return np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ (y - y.mean())), float(y.mean())
@@ -172,7 +183,8 @@ def run(cases: int, steps: int, entry_id: str) -> dict:
 
     frames = _models(entry_id, "cpu")["flow"].config.frames
     seeds = tuple(range(1000, 1000 + cases))
-    pool = paired_pool(seeds, frames)
+    population = _population(entry_id)
+    pool = paired_pool(seeds, frames, population=population)
     real = pool["video"]
     net = load_feature_network(FEATURES)
     flow, seconds = _generate_flow(entry_id, pool, steps)
@@ -191,7 +203,7 @@ def run(cases: int, steps: int, entry_id: str) -> dict:
                          **_optional_metrics(videos, real)}
     results["ecg-flow"]["seconds_per_video"] = seconds
     return {"seeds": list(seeds), "frames": frames, "steps": steps, "model": entry_id, "features": FEATURES,
-            "methods": results}
+            "population": population, "methods": results}
 
 
 def derived(record: dict) -> dict[str, float]:
@@ -216,7 +228,8 @@ def report(record: dict) -> tuple[str, str]:
     head = ["method", "LPIPS (cardiac)", "cFID", "cFVD", *("Inception-FID" if k == "inception_fid" else "I3D-FVD"
                                                           for k in optional),
             *(f"{LABELS[k]} R (MAE {UNITS[k]})" for k in PHENOTYPES)]
-    lines = [f"Held-out phantom subjects {seeds[0]}-{seeds[-1]} (n = {len(seeds)}), {m['frames']} frames per cycle; "
+    lines = [f"Held-out phantom subjects {seeds[0]}-{seeds[-1]} (n = {len(seeds)}, {m.get('population', 'healthy')} "
+             f"population), {m['frames']} frames per cycle; "
              f"model `{m['model']}`, {m['steps']} Euler steps; backbone `{m['features']}`.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in ("ecg-flow", "template", "nearest", "ecg probe", "true cine"):

@@ -411,8 +411,8 @@ def ecg_to_cine_section(case: Any, out: Path, progress=None) -> str:
     from .errors import CardioGenInputError, CardioGenWeightsError
     from .io import preview
     from .metrics.features import load_feature_network, segment_frames
-    from .models.ecg_cine import PIXEL_MM, area_length_phenotypes
-    from .phantom import PhantomConfig, make_case
+    from .models.ecg_cine import PIXEL_MM, area_length_phenotypes, subject_config
+    from .phantom import make_case
     from .pipelines import get_pipeline
 
     title = "<h2>ECG to cine (ECGFlowCMR, seed 003)</h2>"
@@ -423,8 +423,8 @@ def ecg_to_cine_section(case: Any, out: Path, progress=None) -> str:
     frames = pipe.models["flow"].config.frames
     seed = 1000 + int(case.config.seed)  # outside the training subjects (0-95)
     report(progress, 0.1, "held-out subject")
-    subject = make_case(PhantomConfig(seed=seed, size=64, frames=frames, slices=1, view="4ch",
-                                      modalities=("cine", "ecg"), pixel_mm=PIXEL_MM))
+    population = str(pipe.models["entry"].config["data"].get("population", "healthy"))
+    subject = make_case(subject_config(seed, frames, 64, PIXEL_MM, population))  # drawn as the training subjects
     try:
         cine = pipe.run({"ecg": subject.ecg}, {"seed": 0})["cine"]
     except CardioGenInputError as exc:
@@ -432,8 +432,11 @@ def ecg_to_cine_section(case: Any, out: Path, progress=None) -> str:
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
     report(progress, 0.7, "figures")
+    infarct = subject.config.infarct
+    who = (f"with an infarct at {infarct.center_deg:.0f}°, {infarct.width_deg:.0f}° wide" if infarct is not None
+           else "without an infarct")
     ecg_fig = _figure(_plot_ecg(subject.ecg, prev / "ecg_to_cine_ecg.png"), out,
-                      f"the input: 12-lead ECG of phantom subject {seed} (first 3 s)", width=520)
+                      f"the input: 12-lead ECG of phantom subject {seed}, {who} (first 3 s)", width=520)
     truth = subject.truth.phenotypes_model
     measured = area_length_phenotypes(subject.truth.masks.labels[:, 0], PIXEL_MM)
     prov = cine.provenance

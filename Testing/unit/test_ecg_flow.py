@@ -125,3 +125,16 @@ def test_area_length_volume_of_an_ellipse_is_its_prolate_ellipsoid():
     assert abs(out["ef_pct"] - 100 * (1 - esv / edv)) < 2.0
     shell = 4 / 3 * np.pi * (26**2 * 46 - 20**2 * 40) / 1000 * 1.05
     assert abs(out["lv_mass_g"] / shell - 1) < 0.05
+
+
+def test_clinical_population_adds_infarcts_and_dyssynchrony_to_the_same_subjects():
+    from cardiogen.models.ecg_cine import subject_config
+
+    healthy = [subject_config(s) for s in range(30)]
+    clinical = [subject_config(s, population="clinical") for s in range(30)]
+    assert all(c.infarct is None and c.dyssynchrony == 0.0 for c in healthy)
+    assert 5 <= sum(c.infarct is not None for c in clinical) <= 20
+    assert sum(c.dyssynchrony > 0 for c in clinical) >= 8
+    assert all(h.seed == c.seed and c.view == "4ch" and c.pixel_mm == h.pixel_mm for h, c in zip(healthy, clinical))
+    with pytest.raises(ValueError, match="population"):
+        subject_config(0, population="sick")

@@ -26,9 +26,39 @@ from ..nets.video_dit import VideoDiT, VideoDiTConfig
 PIXEL_MM = 2.8  #: the fixed in-plane pixel of the paired cines (the four-chamber grid of the latent generator)
 
 
+POPULATIONS = ("healthy", "clinical")
+
+
+def subject_config(seed: int, frames: int = 16, size: int = 64, pixel_mm: float = PIXEL_MM,
+                   population: str = "healthy") -> Any:
+    """The :class:`~cardiogen.phantom.PhantomConfig` of one paired subject.
+
+    ``healthy``: the phantom's own subject of the seed (synchronous, no infarct). ``clinical``: the same subject with
+    the infarct and dyssynchrony of the PA-MAE pre-training subject of that seed (:func:`cardiogen.models.pamae.
+    draw_subject`: an infarct in about a third, 40-120° wide, severity 0.3-1; dyssynchrony in about half), so that the
+    population's ejection fractions vary with what the ECG shows (pathological Q waves, a wide QRS).
+    """
+    from ..phantom import InfarctSpec, PhantomConfig
+
+    if population not in POPULATIONS:
+        raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
+    extra: dict = {}
+    if population == "clinical":
+        from .pamae import draw_subject
+
+        sub = draw_subject(int(seed))
+        extra["dyssynchrony"] = sub.dyssynchrony
+        if sub.infarct_center_deg is not None:
+            extra["infarct"] = InfarctSpec(center_deg=sub.infarct_center_deg, width_deg=sub.infarct_width_deg,
+                                           severity=sub.infarct_severity)
+    return PhantomConfig(seed=int(seed), size=size, frames=frames, slices=1, view="4ch", modalities=("cine", "ecg"),
+                         pixel_mm=pixel_mm, **extra)
+
+
 @functools.lru_cache(maxsize=4)
-def paired_pool(seeds: tuple[int, ...], frames: int = 16, size: int = 64, pixel_mm: float = PIXEL_MM) -> dict:
-    """Phantom subjects with a four-chamber cine of one cycle and the ECG of the same heart.
+def paired_pool(seeds: tuple[int, ...], frames: int = 16, size: int = 64, pixel_mm: float = PIXEL_MM,
+                population: str = "healthy") -> dict:
+    """Phantom subjects (:func:`subject_config`) with a four-chamber cine of one cycle and the ECG of the same heart.
 
     Returns:
         dict: ``video`` float32 ``(N, frames, size, size)`` in [-1, 1] (the middle four-chamber plane), ``labels``
@@ -36,15 +66,14 @@ def paired_pool(seeds: tuple[int, ...], frames: int = 16, size: int = 64, pixel_
         ``truth`` dict of ``(N,)`` arrays (``lvedv_ml``, ``lvesv_ml``, ``ef_pct``, ``lv_mass_g``, ``heart_rate_bpm``,
         ``rr_ms``), ``seeds``.
     """
-    from ..phantom import PhantomConfig, make_case
+    from ..phantom import make_case
     from .video_data import normalise_minus1_1
 
     videos, labels, ecgs = [], [], []
     truth: dict[str, list] = {k: [] for k in ("lvedv_ml", "lvesv_ml", "ef_pct", "lv_mass_g", "heart_rate_bpm",
                                               "rr_ms")}
     for seed in seeds:
-        case = make_case(PhantomConfig(seed=int(seed), size=size, frames=frames, slices=1, view="4ch",
-                                       modalities=("cine", "ecg"), pixel_mm=pixel_mm))
+        case = make_case(subject_config(seed, frames, size, pixel_mm, population))
         videos.append(normalise_minus1_1(case.cine.array[:, 0]))
         labels.append(case.truth.masks.labels[:, 0])
         ecgs.append(case.ecg)
@@ -75,12 +104,12 @@ def condition_tokens(pamae: Any, ecg: Any, frames: int) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def pool_conditions(pamae_id: str, seeds: tuple[int, ...], frames: int) -> np.ndarray:
+def pool_conditions(pamae_id: str, seeds: tuple[int, ...], frames: int, population: str = "healthy") -> np.ndarray:
     """``(N, frames + 1, D)`` condition tokens of :func:`paired_pool`'s ECGs through the registered PA-MAE."""
     from .pamae import load_pamae
 
     model = load_pamae(pamae_id)
-    pool = paired_pool(seeds, frames)
+    pool = paired_pool(seeds, frames, population=population)
     with torch.no_grad():
         return np.stack([condition_tokens(model, ecg, frames)["tokens"] for ecg in pool["ecg"]])
 
@@ -178,10 +207,13 @@ def seeds_range(first: int, count: int) -> tuple[int, ...]:
     return tuple(range(int(first), int(first) + int(count)))
 
 
-def describe(seeds: Sequence[int], frames: int) -> str:
+def describe(seeds: Sequence[int], frames: int, population: str = "healthy") -> str:
+    who = ("healthy subjects" if population == "healthy" else
+           "a clinical population (infarcts in about a third, dyssynchrony in about half; cardiogen.models.ecg_cine."
+           "subject_config)")
     return (f"CardioGen phantom four-chamber cine (middle plane, 64 px at {PIXEL_MM} mm, one cycle of {frames} frames) "
-            f"with the 12-lead ECG of the same heart, seeds {seeds[0]}-{seeds[-1]} (held-out evaluation seeds from "
-            f"1000)")
+            f"with the 12-lead ECG of the same heart, {who}, seeds {seeds[0]}-{seeds[-1]} (held-out evaluation seeds "
+            f"from 1000)")
 
 
 def _long_axis_length(mask: np.ndarray, pixel_mm: float) -> float:

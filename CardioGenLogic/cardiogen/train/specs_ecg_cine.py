@@ -31,6 +31,11 @@ def _frames(config: dict) -> int:
     return int(config["data"].get("frames", 16))
 
 
+def _population(config: dict) -> str:
+    """``data.population``: "healthy" (default) or "clinical" (:func:`cardiogen.models.ecg_cine.subject_config`)."""
+    return str(config["data"].get("population", "healthy"))
+
+
 @functools.lru_cache(maxsize=2)
 def _vae(vae_id: str) -> Any:
     from ..nets.video_vae import VideoVAE, VideoVAEConfig
@@ -43,10 +48,19 @@ def _vae(vae_id: str) -> Any:
 
 
 @functools.lru_cache(maxsize=2)
-def _latents(vae_id: str, seeds: tuple[int, ...], frames: int) -> Any:
+def _latents(vae_id: str, seeds: tuple[int, ...], frames: int, population: str = "healthy") -> Any:
     from ..models.ecg_cine import encode_videos, paired_pool
 
-    return encode_videos(_vae(vae_id), paired_pool(seeds, frames)["video"])
+    return encode_videos(_vae(vae_id), paired_pool(seeds, frames, population=population)["video"])
+
+
+def _grid(config: dict) -> dict:
+    """The cine grid of the paired data (the registry's ``geometry``): fixed 2.8 mm pixels, one cycle of frames."""
+    from ..models.ecg_cine import PIXEL_MM
+
+    frames = _frames(config)
+    return {"pixel_mm": PIXEL_MM, "pixel_mm_range": [PIXEL_MM, PIXEL_MM], "matrix": int(config["data"].get("size", 64)),
+            "frames": frames, "frames_range": [frames, frames], "view": "4ch"}
 
 
 @register_spec("cine_vae")
@@ -61,13 +75,18 @@ class CineVaeSpec:
 
         return VideoVAE(VideoVAEConfig.from_dict(config.get("model", {})))
 
+    def geometry(self, config: dict) -> dict:
+        return {**_grid(config), "note": "phantom four-chamber cine of one cycle at 2.8 mm (trained on cyclic windows "
+                                         f"of {int(config['data'].get('crop_frames', 8))} frames; convolutional in "
+                                         "time)"}
+
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
 
         from ..models.ecg_cine import paired_pool
 
         d = config["data"]
-        videos = paired_pool(_seeds(d), _frames(config))["video"]
+        videos = paired_pool(_seeds(d), _frames(config), population=_population(config))["video"]
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         n, t = videos.shape[:2]
         crop = min(int(d.get("crop_frames", 8)), t)
@@ -98,7 +117,7 @@ class CineVaeSpec:
 
         model = model.cpu().eval()
         seeds = _seeds(config.get("eval", {}), 1000, 4)
-        videos = paired_pool(seeds, _frames(config))["video"]
+        videos = paired_pool(seeds, _frames(config), population=_population(config))["video"]
         l1, psnr, seconds = [], [], []
         with torch.no_grad():
             for v in videos:
@@ -115,7 +134,8 @@ class CineVaeSpec:
     def describe_data(self, config: dict) -> str:
         from ..models.ecg_cine import describe
 
-        return describe(_seeds(config["data"]), _frames(config)) + "; the ECG is not used by this model"
+        return (describe(_seeds(config["data"]), _frames(config), _population(config))
+                + "; the ECG is not used by this model")
 
 
 @register_spec("ecg_flow")
@@ -138,17 +158,21 @@ class EcgFlowSpec:
         dit["height"] = dit["width"] = size
         dit["cond_tokens"] = _frames(config) + 1
         model = EcgFlowModel(VideoDiTConfig.from_dict(dit), alpha=float(m.get("alpha", 0.5)))
-        model.fit_template(_latents(str(m["vae_from"]), _seeds(config["data"]), _frames(config)))
+        model.fit_template(_latents(str(m["vae_from"]), _seeds(config["data"]), _frames(config),
+                                    _population(config)))
         return model
 
     def geometry(self, config: dict) -> dict:
         """What the model was trained for: the cine grid and the heart-rate range of the training subjects (the
         pipeline refuses ECGs outside it)."""
-        from ..models.ecg_cine import PIXEL_MM, paired_pool
+        from ..models.ecg_cine import paired_pool
 
-        hr = paired_pool(_seeds(config["data"]), _frames(config))["truth"]["heart_rate_bpm"]
-        return {"pixel_mm": PIXEL_MM, "matrix": int(config["data"].get("size", 64)), "frames": _frames(config),
-                "view": "4ch", "heart_rate_bpm_range": [round(float(hr.min()), 1), round(float(hr.max()), 1)]}
+        pool = paired_pool(_seeds(config["data"]), _frames(config), population=_population(config))
+        hr = pool["truth"]["heart_rate_bpm"]
+        return {**_grid(config), "population": _population(config),
+                "heart_rate_bpm_range": [round(float(hr.min()), 1), round(float(hr.max()), 1)],
+                "note": "phantom four-chamber cine of one cycle at 2.8 mm; the ECG of any rate and length goes "
+                        "through cardiogen.ecg_frontend.prepare (10 s, 500 Hz, 12 leads)"}
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
@@ -157,8 +181,8 @@ class EcgFlowSpec:
 
         m, d = config["model"], config["data"]
         seeds = _seeds(d)
-        lat = _latents(str(m["vae_from"]), seeds, _frames(config))
-        cond = pool_conditions(str(m["pamae_from"]), seeds, _frames(config))
+        lat = _latents(str(m["vae_from"]), seeds, _frames(config), _population(config))
+        cond = pool_conditions(str(m["pamae_from"]), seeds, _frames(config), _population(config))
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         idx = rng.integers(0, len(seeds), size=int(d.get("batch_size", 8)))
         return {"z1": lat[idx], "cond": torch.from_numpy(cond[idx]), "seed": int(rng.integers(2**31))}
@@ -189,8 +213,8 @@ class EcgFlowSpec:
         model = model.cpu().eval()
         seeds = _seeds(ev, 1000, 8)
         frames = _frames(config)
-        pool = paired_pool(seeds, frames)
-        cond = torch.from_numpy(pool_conditions(str(m["pamae_from"]), seeds, frames))
+        pool = paired_pool(seeds, frames, population=_population(config))
+        cond = torch.from_numpy(pool_conditions(str(m["pamae_from"]), seeds, frames, _population(config)))
         vae = _vae(str(m["vae_from"]))
         start = time.perf_counter()
         z = euler_sample(model, cond, steps=int(ev.get("steps", 20)), generator=torch.Generator().manual_seed(0),
@@ -211,5 +235,6 @@ class EcgFlowSpec:
         from ..models.ecg_cine import describe
 
         m = config["model"]
-        return (describe(_seeds(config["data"]), _frames(config)) + f"; latents of {m['vae_from']}, ECG features of "
+        return (describe(_seeds(config["data"]), _frames(config), _population(config))
+                + f"; latents of {m['vae_from']}, ECG features of "
                 f"{m['pamae_from']} (both frozen)")

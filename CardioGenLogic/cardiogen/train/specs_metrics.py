@@ -311,6 +311,21 @@ class CardiacFeaturesSpec:
         """Hook for subclasses: more held-out metrics on the evaluation ``images``."""
         return metrics
 
+    def geometry(self, config: dict) -> dict:
+        """The frames the network learned from (registry ``geometry``): the phantom's own automatic pixel of the
+        training seeds in the config's view (single frames: no frame count)."""
+        from ..phantom import PhantomConfig, make_case
+
+        d = self._data(config)
+        pixels = [make_case(PhantomConfig(seed=s, size=d["size"], frames=2, slices=1, view=d["view"],
+                                          modalities=("cine",))).cine.spacing[0] for s in d["seeds"]]
+        view = {"sax": "short-axis", "4ch": "four-chamber"}.get(d["view"], d["view"])
+        note = (f"single frames: phantom {view} view at its own pixel of seeds {d['seeds'][0]}-{d['seeds'][-1]}"
+                + ("; plus Sunnybrook frames" if d["real"] else ""))
+        return {"pixel_mm": round(float(np.median(pixels)), 3),
+                "pixel_mm_range": [round(float(min(pixels)), 3), round(float(max(pixels)), 3)],
+                "matrix": d["size"], "frames": None, "frames_range": None, "note": note}
+
     def describe_data(self, config: dict) -> str:
         d = self._data(config)
         real = self._real(d, heldout=False)
