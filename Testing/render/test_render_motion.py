@@ -62,8 +62,9 @@ def test_motion_results_render_overlay_curves_and_bullseye(app, tmp_path, artifa
                       if c.GetLayoutName() == "Green")  # other tests of this process may have added views first
     assert green_comp.GetBackgroundVolumeID() == bull.GetID()
     grid = motion.nodes["displacement"].GetDisplayNode()  # the deformation grid stays off the bull's-eye
-    green_slice = next(n for n in (slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceNode").GetItemAsObject(i)
-                                   for i in range(3)) if n.GetLayoutName() == "Green")
+    slices = slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceNode")
+    green_slice = next(n for n in (slices.GetItemAsObject(i) for i in range(slices.GetNumberOfItems()))
+                       if n.GetLayoutName() == "Green")
     assert not grid.IsDisplayableInView(green_slice.GetID()) and grid.IsDisplayableInView(slice_node.GetID())
     green.fit_view_to_content()  # the view's size (set above) reaches its slice node
     bpx = grab_window(green.render_window(), artifacts_dir / "render_motion_bullseye.png").astype(float)

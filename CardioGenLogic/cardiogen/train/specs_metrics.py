@@ -317,11 +317,13 @@ class CardiacFeaturesSpec:
         from ..phantom import PhantomConfig, make_case
 
         d = self._data(config)
-        pixels = [make_case(PhantomConfig(seed=s, size=d["size"], frames=2, slices=1, view=d["view"],
+        image = int(d.get("image_size", d["size"]))  # crop networks: the phantom image the crops come from
+        pixels = [make_case(PhantomConfig(seed=s, size=image, frames=2, slices=1, view=d["view"],
                                           modalities=("cine",))).cine.spacing[0] for s in d["seeds"]]
         view = {"sax": "short-axis", "4ch": "four-chamber"}.get(d["view"], d["view"])
-        note = (f"single frames: phantom {view} view at its own pixel of seeds {d['seeds'][0]}-{d['seeds'][-1]}"
-                + ("; plus Sunnybrook frames" if d["real"] else ""))
+        crops = f"{d['size']}-px crops of " if "crop" in d else ""
+        note = (f"single frames: {crops}phantom {view} view at its own pixel of seeds {d['seeds'][0]}-"
+                f"{d['seeds'][-1]}" + ("; plus Sunnybrook frames" if d["real"] else ""))
         return {"pixel_mm": round(float(np.median(pixels)), 3),
                 "pixel_mm_range": [round(float(min(pixels)), 3), round(float(max(pixels)), 3)],
                 "matrix": d["size"], "frames": None, "frames_range": None, "note": note}
