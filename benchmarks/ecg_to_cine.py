@@ -258,9 +258,16 @@ def report(record: dict) -> tuple[str, str]:
                  + f"; the area-length measurement itself reaches R ≥ {d['ceiling_min_r']:.2f} on the true cines.")
         short = [k for k in missed if k in probe and probe[k]["r"] is not None and probe[k]["r"] < target]
         if short:
-            notes += (" The ECG features themselves do not carry "
+            notes += (" The ECG features themselves carry too little of "
                       + ", ".join(f"{LABELS[k]} (ridge probe R {probe[k]['r']:.2f})" for k in short)
-                      + ": the phantom's ECG does not depend on them enough for any generator conditioned on it.")
+                      + " for that target: the phantom's ECG does not depend on them enough for any generator "
+                      "conditioned on it.")
+        unused = [k for k in missed if k in probe and probe[k]["r"] is not None and flow["tracking"][k]["r"] is not None
+                  and probe[k]["r"] > flow["tracking"][k]["r"] + 0.1]
+        if unused:
+            notes += (" The generator leaves part of what the ECG carries unused: "
+                      + ", ".join(f"{LABELS[k]} R {flow['tracking'][k]['r']:.2f} against the probe's "
+                                  f"{probe[k]['r']:.2f}" for k in unused) + ".")
         notes += (" Baselines still to run with equal budgets: a deterministic cross-modal ECG→cine autoencoder and "
                   "the ablations without PA-MAE and without the template.")
     else:
