@@ -114,6 +114,19 @@ def pool_conditions(pamae_id: str, seeds: tuple[int, ...], frames: int, populati
         return np.stack([condition_tokens(model, ecg, frames)["tokens"] for ecg in pool["ecg"]])
 
 
+def dit_config(config: dict, vae_config: Any) -> VideoDiTConfig:
+    """The velocity network's size for a training config (``model`` keys of :class:`VideoDiTConfig`; the latent grid
+    and the condition length follow the VAE and ``data.frames`` / ``data.size``) — the one rule for training and
+    for loading registered weights."""
+    m = config.get("model", {})
+    frames = int(config["data"].get("frames", 16))
+    dit = {k: v for k, v in m.items() if k in VideoDiTConfig.__dataclass_fields__}
+    dit.setdefault("latent_channels", vae_config.latent_channels)
+    size = int(config["data"].get("size", 64)) // vae_config.spatial_factor
+    dit.update(frames=frames, height=size, width=size, cond_tokens=frames + 1)
+    return VideoDiTConfig.from_dict(dit)
+
+
 class EcgFlowModel(nn.Module):
     """v_θ with its sampling constants: ``template`` ``(C, 1, h, w)`` (scaled latent units), ``latent_scale``
     (latents are divided by it so that they have unit spread), ``alpha`` (noise on the template, Eq. 8)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -35,7 +35,7 @@ MAX_CYCLE_MISMATCH = 0.2
 @functools.lru_cache(maxsize=2)
 def _models(weights: Optional[str], device: str) -> dict:
     """The flow model (registry entry ``weights`` or the default ``ecg_to_cine`` one) and its frozen VAE and PA-MAE."""
-    from ..models.ecg_cine import EcgFlowModel
+    from ..models.ecg_cine import EcgFlowModel, dit_config
     from ..models.pamae import load_pamae
     from ..nets.video_vae import VideoVAE, VideoVAEConfig
     from ..weights import Registry
@@ -47,25 +47,11 @@ def _models(weights: Optional[str], device: str) -> dict:
     vae = VideoVAE(VideoVAEConfig.from_dict(vae_entry.config.get("model", {})))
     vae.load_state_dict(reg.load_state_dict(vae_entry.id, device=device))
     state = reg.load_state_dict(entry.id, device=device)
-    cfg = _dit_config(entry.config, vae)
-    flow = EcgFlowModel(cfg)
+    flow = EcgFlowModel(dit_config(entry.config, vae.config))
     flow.load_state_dict(state)
     pamae = load_pamae(str(m["pamae_from"]), device=device)
     return {"entry": entry, "vae_entry": vae_entry, "pamae_entry": reg.get(str(m["pamae_from"])),
             "flow": flow.to(device).eval(), "vae": vae.to(device).eval(), "pamae": pamae}
-
-
-def _dit_config(config: dict, vae: Any) -> Any:
-    """The DiT size of a training config (as :class:`cardiogen.train.specs_ecg_cine.EcgFlowSpec` builds it)."""
-    from ..nets.video_dit import VideoDiTConfig
-
-    m = config.get("model", {})
-    frames = int(config["data"].get("frames", 16))
-    dit = {k: v for k, v in m.items() if k in VideoDiTConfig.__dataclass_fields__}
-    dit.setdefault("latent_channels", vae.config.latent_channels)
-    size = int(config["data"].get("size", 64)) // vae.config.spatial_factor
-    dit.update(frames=frames, height=size, width=size, cond_tokens=frames + 1)
-    return VideoDiTConfig.from_dict(dit)
 
 
 def _check_cycle(enc: dict, rr_ms: float, source: str) -> float:

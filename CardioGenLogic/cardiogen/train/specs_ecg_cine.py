@@ -146,18 +146,11 @@ class EcgFlowSpec:
     pipeline = "ecg_to_cine"
 
     def build(self, config: dict) -> Any:
-        from ..models.ecg_cine import EcgFlowModel
-        from ..nets.video_dit import VideoDiTConfig
+        from ..models.ecg_cine import EcgFlowModel, dit_config
 
         m = dict(config.get("model", {}))
-        dit = {k: v for k, v in m.items() if k in VideoDiTConfig.__dataclass_fields__}
         vae = _vae(str(m["vae_from"]))
-        dit.setdefault("latent_channels", vae.config.latent_channels)
-        dit["frames"] = _frames(config)
-        size = int(config["data"].get("size", 64)) // vae.config.spatial_factor
-        dit["height"] = dit["width"] = size
-        dit["cond_tokens"] = _frames(config) + 1
-        model = EcgFlowModel(VideoDiTConfig.from_dict(dit), alpha=float(m.get("alpha", 0.5)))
+        model = EcgFlowModel(dit_config(config, vae.config), alpha=float(m.get("alpha", 0.5)))
         model.fit_template(_latents(str(m["vae_from"]), _seeds(config["data"]), _frames(config),
                                     _population(config)))
         return model
