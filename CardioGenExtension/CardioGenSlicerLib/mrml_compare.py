@@ -36,7 +36,8 @@ def compare_views(scene: Any = None) -> list[tuple[Any, Any]]:
 
 
 def show_side_by_side(input_node: Any, result_node: Any, scene: Any = None, set_layout: bool = True) -> list:
-    """Input volume in the first compare view, result volume in the second, one orientation and zoom, linked.
+    """Input volume in the first compare view, result volume in the second, one orientation and zoom, linked; their
+    foreground and label layers are cleared, so that both show only what is compared.
 
     Returns the two slice nodes (empty when the scene has fewer than two slice views)."""
     pairs = compare_views(scene)
@@ -45,6 +46,9 @@ def show_side_by_side(input_node: Any, result_node: Any, scene: Any = None, set_
     (first, first_comp), (second, second_comp) = pairs
     first_comp.SetBackgroundVolumeID(input_node.GetID())
     second_comp.SetBackgroundVolumeID(result_node.GetID())
+    for comp in (first_comp, second_comp):  # an overlay left from an earlier task would sit over one side only
+        comp.SetForegroundVolumeID(None)
+        comp.SetLabelVolumeID(None)
     mb.align_slice_to_volume_plane(first, result_node)
     match_slice_view(second, first)
     second.SetViewGroup(first.GetViewGroup())

@@ -70,6 +70,10 @@ def test_input_and_result_side_by_side_in_linked_views_playing_together(app, cas
         display = node.GetDisplayNode()
         display.AutoWindowLevelOff()
         display.SetWindowLevel(1.25 * float(np.ptp(values)), 0.5 * float(values.min() + values.max()))
+    # slice nodes are singletons per name: a Red or Yellow node that an earlier test of this process rendered in a
+    # window of another size keeps that size's dimensions; give both the size of the windows grabbed here
+    for node in (red, yellow):
+        node.SetDimensions(300, 300, 1)
     a = _grab(views[0], artifacts_dir / "render_compare_input.png")
     b = _grab(views[1], artifacts_dir / "render_compare_result.png")
     assert a.std() > 10 and b.std() > 10, "a compare view is blank"
