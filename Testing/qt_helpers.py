@@ -12,3 +12,18 @@ def wait_for_job(app, widget, timeout: float = 300.0) -> None:
         time.sleep(0.02)
     app.processEvents()
     assert widget.job.state.finished, "the background job did not finish in time"
+
+
+def synthesis_widget(tmp_path):
+    """A Synthesis panel (widget, parent) on its own work folder, set up and shown as Slicer shows it."""
+    import CardioGenSynthesis
+    from CardioGenSlicerLib.synthesis_logic import SynthesisLogic
+    from PySide6 import QtWidgets
+
+    parent = QtWidgets.QWidget()
+    parent.resize(420, 720)
+    logic = CardioGenSynthesis.CardioGenSynthesisLogic(SynthesisLogic(work_root=tmp_path / "synth"))
+    widget = CardioGenSynthesis.CardioGenSynthesisWidget(parent, logic=logic)
+    widget.setup()
+    parent.show()
+    return widget, parent

@@ -26,16 +26,9 @@ def ecg_nodes(qapp, tiny_registry, monkeypatch):
 
 
 def _widget(tmp_path):
-    import CardioGenSynthesis
-    from CardioGenSlicerLib.synthesis_logic import SynthesisLogic
-    from PySide6 import QtWidgets
+    from qt_helpers import synthesis_widget
 
-    parent = QtWidgets.QWidget()
-    parent.resize(420, 720)
-    logic = CardioGenSynthesis.CardioGenSynthesisLogic(SynthesisLogic(work_root=tmp_path / "synth"))
-    widget = CardioGenSynthesis.CardioGenSynthesisWidget(parent, logic=logic)
-    widget.setup()
-    parent.show()
+    widget, parent = synthesis_widget(tmp_path)
     combo = widget.ui.pipelineComboBox
     combo.setCurrentIndex(next(i for i in range(combo.count) if combo.itemData(i) == "ecg_to_cine"))
     widget.ui.weightsComboBox.setCurrentText("ecg-flow-tiny")

@@ -26,17 +26,9 @@ def dense_nodes(qapp, tmp_path, tiny_weights, monkeypatch):
 
 
 def _widget(tmp_path):
-    import CardioGenSynthesis
-    from CardioGenSlicerLib.synthesis_logic import SynthesisLogic
-    from PySide6 import QtWidgets
+    from qt_helpers import synthesis_widget
 
-    parent = QtWidgets.QWidget()
-    parent.resize(420, 720)
-    logic = CardioGenSynthesis.CardioGenSynthesisLogic(SynthesisLogic(work_root=tmp_path / "synth"))
-    widget = CardioGenSynthesis.CardioGenSynthesisWidget(parent, logic=logic)
-    widget.setup()
-    parent.show()
-    return widget, parent
+    return synthesis_widget(tmp_path)
 
 
 def test_dense_to_cine_from_the_panel_with_synchronised_playback(qapp, tmp_path, dense_nodes, artifacts_dir):

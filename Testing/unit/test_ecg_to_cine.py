@@ -17,17 +17,15 @@ SHARED_ECG = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecg"
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     """cine-vae-tiny and ecg-flow-tiny trained (a few steps) into a user registry of their own."""
-    from cardiogen.pipelines import ecg_to_cine
-    from cardiogen.train import load_config, train
+    from ecg_cine_helpers import train_tiny_ecg_cine
 
-    root = tmp_path_factory.mktemp("ecg_cine")
+    from cardiogen.pipelines import ecg_to_cine
+
+    user = train_tiny_ecg_cine(tmp_path_factory.mktemp("ecg_cine"))
     mp = pytest.MonkeyPatch()
-    mp.setenv("CARDIOGEN_USER_MODELS", str(root / "user"))
+    mp.setenv("CARDIOGEN_USER_MODELS", str(user))
     ecg_to_cine._models.cache_clear()
-    train("cine_vae", load_config("cine_vae_tiny.yaml"), root / "vae", register_dir=root / "user")
-    flow = load_config("ecg_flow_tiny.yaml")
-    result = train("ecg_flow", flow, root / "flow", register_dir=root / "user")
-    yield result
+    yield user
     ecg_to_cine._models.cache_clear()
     mp.undo()
 
@@ -36,11 +34,10 @@ def test_pipeline_makes_a_marked_synthetic_cine_of_one_rr_interval(tiny_models):
     from cardiogen.pipelines import get_pipeline
     from cardiogen.weights import Registry
 
+    from ecg_cine_helpers import ecg_in_range
+
     entry = Registry().get("ecg-flow-tiny")
-    lo, hi = entry.geometry["heart_rate_bpm_range"]
-    # a phantom subject inside the trained heart-rate range, not among the training seeds
-    case = next(c for c in (make_case(PhantomConfig(seed=s, modalities=("ecg",))) for s in range(1000, 1040))
-                if lo <= c.truth.phenotypes_model.heart_rate_bpm <= hi)
+    case = ecg_in_range(10.0)  # a phantom subject inside the trained heart-rate range, not among the training seeds
     pipe = get_pipeline("ecg_to_cine").load("ecg-flow-tiny", "cpu")
     out = pipe.run({"ecg": case.ecg}, {"seed": 3, "steps": 2, "samples": 2})
     cine = out["cine"]
@@ -104,11 +101,9 @@ def test_cli_writes_the_cine_from_an_ecg_file(tiny_models, tmp_path, capsys):
 
     from cardiogen import io
     from cardiogen.cli import main
-    from cardiogen.weights import Registry
+    from ecg_cine_helpers import ecg_in_range
 
-    lo, hi = Registry().get("ecg-flow-tiny").geometry["heart_rate_bpm_range"]
-    case = next(c for c in (make_case(PhantomConfig(seed=s, modalities=("ecg",))) for s in range(1000, 1040))
-                if lo <= c.truth.phenotypes_model.heart_rate_bpm <= hi)
+    case = ecg_in_range(10.0)
     src = io.save(case.ecg, tmp_path / "ecg.csv")
     out = tmp_path / "cine.seq.nrrd"
     assert main(["ecg-to-cine", str(src), "--weights", "ecg-flow-tiny", "--steps", "1", "--device", "cpu",
