@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_segmentation as mseg
 from . import mrml_ecg as me
 from .process import BackgroundJob, JobLogic, JobResult
 
@@ -129,7 +130,7 @@ class DataLogic(JobLogic):
                         self._add(loaded, f"dense_phase_{enc}",
                                   mb.image_series_to_nodes(phase, f"{name} DENSE phase {enc}", self.scene))
                     if dense.segmentation is not None:
-                        loaded.nodes["dense_contours"] = mb.segmentation_to_node(
+                        loaded.nodes["dense_contours"] = mseg.segmentation_to_node(
                             dense.segmentation, f"{name} DENSE contours", self._first_annotated(dense.segmentation),
                             self.scene)
                 elif role == "ecg":
@@ -144,7 +145,7 @@ class DataLogic(JobLogic):
                 elif role == "segmentation" or role == "truth_segmentation_ed":
                     seg = io.load(path)
                     key = "segmentation" if role == "segmentation" else "truth_segmentation"
-                    loaded.nodes[key] = mb.segmentation_to_node(seg, f"{name} {key.replace('_', ' ')}", 0,
+                    loaded.nodes[key] = mseg.segmentation_to_node(seg, f"{name} {key.replace('_', ' ')}", 0,
                                                                 self.scene)
             self._wire_views(loaded)
             loaded.summary = summarize(result.summary)

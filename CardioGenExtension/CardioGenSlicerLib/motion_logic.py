@@ -21,6 +21,7 @@ from cardiogen.data import ImageSeries
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_segmentation as mseg
 from . import mrml_curves as mc
 from . import mrml_strain as ms
 from .process import BackgroundJob, JobLogic, JobResult
@@ -75,7 +76,7 @@ class MotionLogic(JobLogic):
                                           got=f"{series.n_frames} frame")
             inputs["cine"] = str(io.save(series, folder / "cine.seq.nrrd"))
         if mask_node is not None:
-            seg = mb.node_to_segmentation(mask_node, series.geometry, series.spatial_shape)
+            seg = mseg.node_to_segmentation(mask_node, series.geometry, series.spatial_shape)
             if not (seg.labels > 0).any():
                 raise CardioGenInputError("the mask segmentation is empty on the image grid",
                                           source=mask_node.GetName())

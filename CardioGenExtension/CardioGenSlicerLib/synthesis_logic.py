@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_segmentation as mseg
 from . import mrml_compare as mc
 from . import mrml_ecg as me
 from . import mrml_ecg_window as mew
@@ -104,7 +105,7 @@ class SynthesisLogic(JobLogic):
             elif kind == "Segmentation":
                 if reference is None:
                     raise CardioGenInputError("choose the image input before the segmentation")
-                seg = mb.node_to_segmentation(node, reference.geometry, reference.spatial_shape)
+                seg = mseg.node_to_segmentation(node, reference.geometry, reference.spatial_shape)
                 files[spec["name"]] = str(io.save(seg, folder / f"{spec['name']}.seg.nrrd"))
             elif kind == "Ecg":  # the window chosen in CardioGen Data (mrml_ecg_window), else the whole record
                 files[spec["name"]] = str(io.save(mew.windowed_ecg(node), folder / f"{spec['name']}.csv"))
@@ -154,7 +155,7 @@ class SynthesisLogic(JobLogic):
                 elif isinstance(obj, DisplacementSeries):
                     made.series[key] = mb.displacement_to_nodes(obj, label, self.scene)
                 elif isinstance(obj, Segmentation):
-                    made.nodes[key] = mb.segmentation_to_node(obj, label, 0, self.scene)
+                    made.nodes[key] = mseg.segmentation_to_node(obj, label, 0, self.scene)
             self._show(made, input_node)
             if mew.is_ecg_table(input_node):
                 self._follow_ecg(made, input_node)

@@ -86,7 +86,7 @@ def test_displacement_round_trip_through_grid_transforms(scene):
 
 
 def test_segmentation_node_has_named_colored_segments_and_round_trips(scene):
-    from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_segmentation as mseg
 
     g = Geometry(spacing=(1.0, 1.0, 2.0))
     labels = np.zeros((1, 3, 10, 10), np.uint8)
@@ -94,13 +94,13 @@ def test_segmentation_node_has_named_colored_segments_and_round_trips(scene):
     labels[0, :, 4:6, 4:6] = 1
     labels[0, 1, 0:2, 0:3] = 3
     seg = Segmentation(labels, geometry=g)
-    node = mb.segmentation_to_node(seg, "truth")
+    node = mseg.segmentation_to_node(seg, "truth")
     s = node.GetSegmentation()
     names = sorted(s.GetNthSegment(i).GetName() for i in range(s.GetNumberOfSegments()))
     assert names == ["LV blood pool", "LV myocardium", "RV blood pool"]
     color = s.GetSegment(s.GetSegmentIdBySegmentName("LV myocardium")).GetColor()
     assert color == pytest.approx((0.95, 0.78, 0.25), abs=1e-3)
-    back = mb.node_to_segmentation(node, g, labels.shape[1:])
+    back = mseg.node_to_segmentation(node, g, labels.shape[1:])
     assert np.array_equal(back.labels, labels)
 
 

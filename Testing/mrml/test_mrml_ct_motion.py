@@ -90,11 +90,12 @@ def test_es_heart_moved_by_es_to_ed_overlaps_the_ed_heart(scene, pair):
     through the wrong direction (ED->ES)."""
     import slicer
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_segmentation as mseg
     from CardioGenSlicerLib import mrml_ct_motion as mct
 
     g, shape = pair.geometry, pair.es.shape
     es_heart = Segmentation((pair.es_labels > 0).astype(np.uint8)[None], geometry=g)
-    heart_node = mb.segmentation_to_node(es_heart, "ES heart")
+    heart_node = mseg.segmentation_to_node(es_heart, "ES heart")
     made = mct.ct_motion_to_nodes(_outputs(pair), "ct_motion", heart_node=heart_node)
     assert len(made.ed_to_es) == len(made.es_to_ed) == len(made.hearts_ed) == 1
     heart_ed = made.hearts_ed[0]
@@ -102,13 +103,13 @@ def test_es_heart_moved_by_es_to_ed_overlaps_the_ed_heart(scene, pair):
     heart_ed.SetAndObserveTransformNodeID(None)  # read it where it is (hardened), not where the browser puts it
     ed_truth = pair.ed_labels > 0
     es_truth = pair.es_labels > 0
-    moved = mb.node_to_segmentation(heart_ed, g, shape).labels[0] > 0
-    unmoved = mb.node_to_segmentation(heart_node, g, shape).labels[0] > 0
+    moved = mseg.node_to_segmentation(heart_ed, g, shape).labels[0] > 0
+    unmoved = mseg.node_to_segmentation(heart_node, g, shape).labels[0] > 0
     wrong = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", "wrong way")
     wrong.GetSegmentation().DeepCopy(heart_node.GetSegmentation())
     wrong.SetAndObserveTransformNodeID(made.ed_to_es[0].GetID())
     slicer.vtkSlicerTransformLogic.hardenTransform(wrong)
-    wrong_way = mb.node_to_segmentation(wrong, g, shape).labels[0] > 0
+    wrong_way = mseg.node_to_segmentation(wrong, g, shape).labels[0] > 0
     d_moved, d_unmoved, d_wrong = _dice(moved, ed_truth), _dice(unmoved, ed_truth), _dice(wrong_way, ed_truth)
     assert np.array_equal(unmoved, es_truth)
     assert d_moved > 0.9 and d_moved > d_unmoved + 0.05 and d_moved > d_wrong + 0.05, (d_moved, d_unmoved, d_wrong)
@@ -127,10 +128,11 @@ def test_es_heart_moved_by_es_to_ed_overlaps_the_ed_heart(scene, pair):
 def test_heart_motion_plays_between_ed_and_es_with_the_pair(scene, pair):
     import slicer
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_segmentation as mseg
     from CardioGenSlicerLib import mrml_ct_motion as mct
 
     es_heart = Segmentation((pair.es_labels > 0).astype(np.uint8)[None], geometry=pair.geometry)
-    heart_node = mb.segmentation_to_node(es_heart, "ES heart")
+    heart_node = mseg.segmentation_to_node(es_heart, "ES heart")
     made = mct.ct_motion_to_nodes(_outputs(pair), "ct_motion", heart_node=heart_node)
     nodes = made.pairs["pair"]
     assert nodes.sequence.GetNumberOfDataNodes() == 2 and mb.is_synthetic(nodes.volume)

@@ -33,12 +33,13 @@ def case():
 def _scene_nodes(case):
     from cardiogen.data import Segmentation
     from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_segmentation as mseg
 
     es = case.truth.ct_es_phase
     masks = case.truth.ct_masks
     ct = mb.image_series_to_nodes(case.ct, "Phantom 5 PHANTOM ct")
     heart = Segmentation(masks.labels[es][None], label_table=masks.label_table, geometry=masks.geometry)
-    return ct.volume, mb.segmentation_to_node(heart, "Phantom 5 PHANTOM ES heart")
+    return ct.volume, mseg.segmentation_to_node(heart, "Phantom 5 PHANTOM ES heart")
 
 
 def _widget(tmp_path):

@@ -46,13 +46,13 @@ def _foreground(px: np.ndarray) -> np.ndarray:
 def test_ct_motion_slice_and_heart_surface_between_es_and_ed(app, pair, artifacts_dir):
     import slicer
     from cardiogen.data import STANDARD_LABELS, Segmentation
-    from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_segmentation as mseg
     from CardioGenSlicerLib import mrml_ct_motion as mct
     from trame_slicer.views import ViewLayoutDefinition
 
     g = pair.geometry
     es_heart = Segmentation(pair.es_labels[None], label_table=dict(STANDARD_LABELS), geometry=g)
-    heart_node = mb.segmentation_to_node(es_heart, "Phantom ES heart")
+    heart_node = mseg.segmentation_to_node(es_heart, "Phantom ES heart")
     made = mct.ct_motion_to_nodes(_outputs(pair), "ct_motion", heart_node=heart_node)
     heart_node.GetDisplayNode().SetVisibility(False)  # only the moving heart (on the synthetic ED) is drawn
     nodes = made.pairs["pair"]

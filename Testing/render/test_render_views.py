@@ -59,10 +59,10 @@ def test_slice_view_shows_cine_with_colored_strain_overlay(app, case, artifacts_
 
 
 def test_threed_view_shows_segmentation_surfaces(app, case, artifacts_dir):
-    from CardioGenSlicerLib import mrml_bridge as mb
+    from CardioGenSlicerLib import mrml_segmentation as mseg
     from trame_slicer.views import ViewLayoutDefinition
 
-    seg_node = mb.segmentation_to_node(case.truth.masks, "Phantom truth", frame=0)
+    seg_node = mseg.segmentation_to_node(case.truth.masks, "Phantom truth", frame=0)
     seg_node.CreateClosedSurfaceRepresentation()
     view = app.view_manager.create_view(ViewLayoutDefinition.threed_view())
     view.render_window().SetSize(400, 400)
