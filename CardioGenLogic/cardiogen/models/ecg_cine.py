@@ -10,7 +10,12 @@ the ECG encoder in :mod:`cardiogen.nets.pamae`):
   and their mean over the whole record (1 global token): the context c the velocity network cross-attends to;
 * :class:`EcgFlowModel` — the velocity network plus what sampling needs from training: the anatomical template
   z_template (Eq. 6, the mean latent over subjects and time), the latent scale, and α (Eq. 8);
-* :func:`rectified_flow_loss` (Eq. 7-10) and :func:`euler_sample` (Eq. 11, classifier-free guidance optional).
+* :func:`rectified_flow_loss` (Eq. 7-10) and :func:`euler_sample` (Eq. 11, classifier-free guidance optional);
+* the baselines of the seed's comparison, trained by the same spec with equal budgets: ``model.condition: raw_ecg``
+  (:func:`raw_condition_tokens`, "w/o PA-MAE": the front end's median beat instead of the encoder's features),
+  ``model.use_template: false`` ("w/o template": z0 = pure noise) and ``model.objective: regression``
+  (:func:`regression_loss`, the deterministic cross-modal autoencoder [26]: ECG features → the cine autoencoder's
+  latent in one pass, no noise); :func:`sample_latents` runs whichever a registered model was trained as.
 """
 from __future__ import annotations
 
@@ -103,6 +108,51 @@ def condition_tokens(pamae: Any, ecg: Any, frames: int) -> dict:
     return {"tokens": tokens.astype(np.float32), "rr_ms": rr, "r_peaks": enc["r_peaks"], "encoded": enc}
 
 
+CONDITIONS = ("pamae", "raw_ecg")  #: ``model.condition``: the frozen PA-MAE's features, or the raw median beat
+OBJECTIVES = ("flow", "regression")  #: ``model.objective``: rectified flow, or deterministic regression (baseline)
+RAW_SAMPLES_PER_FRAME = 8  #: samples of each lead per cine frame in :func:`raw_condition_tokens`
+
+
+def raw_condition_tokens(ecg: Any, frames: int, samples_per_frame: int = RAW_SAMPLES_PER_FRAME) -> dict:
+    """Context c without an ECG encoder (the "w/o PA-MAE" ablation): the front end's R-peak-aligned median beat.
+
+    Every R-R cycle of the prepared ECG (:func:`cardiogen.ecg_frontend.prepare`) is resampled to ``frames ×
+    samples_per_frame`` points (frame 0 at the R peak, as the cine), the median over cycles is cut into the cine's
+    frames: token j holds the 12 leads' samples of frame j (``12 · samples_per_frame`` mV values). The last token
+    summarises the beat: each lead's peak-to-peak, maximum and minimum (mV) and the R-R interval (s), zero-padded.
+
+    Returns:
+        dict: ``tokens`` ``(frames + 1, 12 · samples_per_frame)`` float32, ``rr_ms``, ``r_peaks``.
+    """
+    from ..ecg_frontend import cardiac_cycles, prepare
+
+    prep = prepare(ecg)
+    r = np.asarray(prep["r_peaks"])
+    beat = np.median(cardiac_cycles(prep["ecg"], r, frames * samples_per_frame), axis=0)  # (leads, F·s)
+    leads = beat.shape[0]
+    tokens = beat.reshape(leads, frames, samples_per_frame).transpose(1, 0, 2).reshape(frames, -1)
+    rr = float(np.median(np.diff(r)) / float(prep["ecg"].sampling_rate) * 1000.0)
+    summary = np.zeros(tokens.shape[1])
+    stats = np.concatenate([np.ptp(beat, axis=1), beat.max(axis=1), beat.min(axis=1), [rr / 1000.0]])
+    summary[:stats.size] = stats
+    return {"tokens": np.concatenate([tokens, summary[None]]).astype(np.float32), "rr_ms": rr, "r_peaks": r}
+
+
+def model_tokens(condition: str, pamae: Any, ecg: Any, frames: int) -> dict:
+    """The context a model trained with ``model.condition`` sees (:func:`condition_tokens` or
+    :func:`raw_condition_tokens`)."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"model.condition must be one of {CONDITIONS}, got {condition!r}")
+    return condition_tokens(pamae, ecg, frames) if condition == "pamae" else raw_condition_tokens(ecg, frames)
+
+
+@functools.lru_cache(maxsize=4)
+def pool_raw_conditions(seeds: tuple[int, ...], frames: int, population: str = "healthy") -> np.ndarray:
+    """``(N, frames + 1, 12 · RAW_SAMPLES_PER_FRAME)`` :func:`raw_condition_tokens` of :func:`paired_pool`'s ECGs."""
+    pool = paired_pool(seeds, frames, population=population)
+    return np.stack([raw_condition_tokens(ecg, frames)["tokens"] for ecg in pool["ecg"]])
+
+
 @functools.lru_cache(maxsize=4)
 def pool_conditions(pamae_id: str, seeds: tuple[int, ...], frames: int, population: str = "healthy") -> np.ndarray:
     """``(N, frames + 1, D)`` condition tokens of :func:`paired_pool`'s ECGs through the registered PA-MAE."""
@@ -124,6 +174,8 @@ def dit_config(config: dict, vae_config: Any) -> VideoDiTConfig:
     dit.setdefault("latent_channels", vae_config.latent_channels)
     size = int(config["data"].get("size", 64)) // vae_config.spatial_factor
     dit.update(frames=frames, height=size, width=size, cond_tokens=frames + 1)
+    if m.get("condition", "pamae") == "raw_ecg":
+        dit["cond_dim"] = 12 * RAW_SAMPLES_PER_FRAME
     return VideoDiTConfig.from_dict(dit)
 
 
@@ -197,6 +249,36 @@ def euler_sample(model: EcgFlowModel, cond: Optional[torch.Tensor], steps: int =
             v = model(z, t, None) + guidance * (v - model(z, t, None))
         z = z + dt * v
     return z
+
+
+def _template_start(model: EcgFlowModel, batch: int) -> torch.Tensor:
+    cfg = model.config
+    return model.template.unsqueeze(0).expand(batch, -1, cfg.frames, -1, -1)
+
+
+def regression_loss(model: EcgFlowModel, z1: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """The deterministic cross-modal baseline: ‖z_template + f_θ(z_template, 0, c) − z1‖² (scaled latent units
+    ``(B, C, T, h, w)``): the same network maps the ECG to the cine autoencoder's latent in one pass, no noise."""
+    z0 = _template_start(model, z1.shape[0])
+    pred = z0 + model(z0, torch.zeros(z1.shape[0]), cond)
+    loss = ((pred - z1) ** 2).mean()
+    return loss, {"latent_mse": float(loss.detach())}
+
+
+@torch.no_grad()
+def sample_latents(model: EcgFlowModel, cond: torch.Tensor, model_config: dict, steps: int = 20,
+                   guidance: float = 1.0, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Scaled latents ``(B, C, T, h, w)`` from a model as it was trained (its config's ``model`` section):
+    ``objective: regression`` → one deterministic pass (steps, guidance and generator unused); otherwise Euler
+    sampling (:func:`euler_sample`) from the template (or from pure noise with ``use_template: false``)."""
+    objective = str(model_config.get("objective", "flow"))
+    if objective not in OBJECTIVES:
+        raise ValueError(f"model.objective must be one of {OBJECTIVES}, got {objective!r}")
+    if objective == "regression":
+        z0 = _template_start(model, cond.shape[0])
+        return z0 + model(z0, torch.zeros(cond.shape[0], device=z0.device), cond)
+    return euler_sample(model, cond, steps=steps, guidance=guidance, generator=generator,
+                        use_template=bool(model_config.get("use_template", True)))
 
 
 def decode_latents(vae: Any, z_scaled: torch.Tensor, latent_scale: float | torch.Tensor) -> np.ndarray:

@@ -7,8 +7,10 @@
 * ``ecg_flow`` — the DiT velocity network on the frozen VAE's latents (``model.vae_from``), conditioned on the frozen
   PA-MAE's cycle-aligned ECG features (``model.pamae_from``); the template and latent scale are fitted on the training
   subjects' latents when the model is built (Eq. 6); rectified-flow loss (Eq. 7-10) with condition dropout
-  ``model.cond_drop`` for classifier-free guidance. ``model.use_template: false`` trains the seed's "w/o template"
-  ablation (z0 = pure noise).
+  ``model.cond_drop`` for classifier-free guidance. The seed's baselines, same network, data and budget:
+  ``model.use_template: false`` ("w/o template": z0 = pure noise), ``model.condition: raw_ecg`` ("w/o PA-MAE": the
+  front end's median beat as the context, :func:`cardiogen.models.ecg_cine.raw_condition_tokens`) and
+  ``model.objective: regression`` (the deterministic cross-modal autoencoder: ECG → latent in one pass).
 """
 from __future__ import annotations
 
@@ -52,6 +54,16 @@ def _latents(vae_id: str, seeds: tuple[int, ...], frames: int, population: str =
     from ..models.ecg_cine import encode_videos, paired_pool
 
     return encode_videos(_vae(vae_id), paired_pool(seeds, frames, population=population)["video"])
+
+
+def _conditions(config: dict, seeds: tuple[int, ...]) -> np.ndarray:
+    """``(N, frames + 1, D_c)`` context of the subjects' ECGs as the model is configured (``model.condition``)."""
+    from ..models.ecg_cine import pool_conditions, pool_raw_conditions
+
+    m = config["model"]
+    if m.get("condition", "pamae") == "raw_ecg":
+        return pool_raw_conditions(seeds, _frames(config), _population(config))
+    return pool_conditions(str(m["pamae_from"]), seeds, _frames(config), _population(config))
 
 
 def _grid(config: dict) -> dict:
@@ -170,12 +182,10 @@ class EcgFlowSpec:
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
 
-        from ..models.ecg_cine import pool_conditions
-
         m, d = config["model"], config["data"]
         seeds = _seeds(d)
         lat = _latents(str(m["vae_from"]), seeds, _frames(config), _population(config))
-        cond = pool_conditions(str(m["pamae_from"]), seeds, _frames(config), _population(config))
+        cond = _conditions(config, seeds)
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         idx = rng.integers(0, len(seeds), size=int(d.get("batch_size", 8)))
         return {"z1": lat[idx], "cond": torch.from_numpy(cond[idx]), "seed": int(rng.integers(2**31))}
@@ -183,12 +193,14 @@ class EcgFlowSpec:
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
         import torch
 
-        from ..models.ecg_cine import rectified_flow_loss
+        from ..models.ecg_cine import rectified_flow_loss, regression_loss
 
         m = config["model"]
         inner = getattr(model, "module", model)
         g = torch.Generator().manual_seed(int(batch["seed"]))
         z1 = batch["z1"] / inner.latent_scale
+        if m.get("objective", "flow") == "regression":
+            return regression_loss(model, z1, batch["cond"])
         return rectified_flow_loss(model, z1, batch["cond"], g, cond_drop=float(m.get("cond_drop", 0.1)),
                                    use_template=bool(m.get("use_template", True)))
 
@@ -200,18 +212,17 @@ class EcgFlowSpec:
 
         from ..latent.phenotypes import measure_frames
         from ..metrics.features import load_feature_network
-        from ..models.ecg_cine import decode_latents, euler_sample, paired_pool, pool_conditions
+        from ..models.ecg_cine import decode_latents, paired_pool, sample_latents
 
         m, ev = config["model"], config.get("eval", {})
         model = model.cpu().eval()
         seeds = _seeds(ev, 1000, 8)
         frames = _frames(config)
         pool = paired_pool(seeds, frames, population=_population(config))
-        cond = torch.from_numpy(pool_conditions(str(m["pamae_from"]), seeds, frames, _population(config)))
+        cond = torch.from_numpy(_conditions(config, seeds))
         vae = _vae(str(m["vae_from"]))
         start = time.perf_counter()
-        z = euler_sample(model, cond, steps=int(ev.get("steps", 20)), generator=torch.Generator().manual_seed(0),
-                         use_template=bool(m.get("use_template", True)))
+        z = sample_latents(model, cond, m, steps=int(ev.get("steps", 20)), generator=torch.Generator().manual_seed(0))
         video = decode_latents(vae, z, model.latent_scale)
         seconds = (time.perf_counter() - start) / len(seeds)
         net = load_feature_network(str(ev.get("features", "cardiac-features-lax-64")))
@@ -228,6 +239,7 @@ class EcgFlowSpec:
         from ..models.ecg_cine import describe
 
         m = config["model"]
+        context = ("the raw median beat of the ECG (no ECG encoder)" if m.get("condition", "pamae") == "raw_ecg"
+                   else f"ECG features of {m['pamae_from']} (frozen)")
         return (describe(_seeds(config["data"]), _frames(config), _population(config))
-                + f"; latents of {m['vae_from']}, ECG features of "
-                f"{m['pamae_from']} (both frozen)")
+                + f"; latents of {m['vae_from']} (frozen), {context}")
