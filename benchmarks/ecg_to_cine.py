@@ -40,6 +40,12 @@ FEATURES = "cardiac-features-lax-64"
 PHENOTYPES = ("lvedv_ml", "ef_pct", "lv_mass_g")
 #: Issue 18's target (Pearson R of each phenotype on the generated cine) and the seed's A100 time per video.
 CONSTANTS = {"r_target": 0.8, "seed_seconds_per_video_a100": 0.45}
+#: The seed's comparison, each trained by the same spec on the same subjects with the same steps and batch
+#: (cardiogen/configs/ecg_flow_phantom_*.yaml): registry ids of the baselines.
+BASELINES = {"w/o PA-MAE": "ecg-flow-phantom-64-rawecg", "w/o template": "ecg-flow-phantom-64-notemplate",
+             "cross-modal AE": "ecg-flow-phantom-64-xmodal"}
+GUIDANCE = (1.0, 1.5, 2.0, 3.0)  #: classifier-free guidance weights tried on validation subjects
+VALIDATION_FIRST = 2000  #: first validation seed (held out from training 0-95 and from the test subjects 1000-)
 
 
 def _population(entry_id: str) -> str:
@@ -49,23 +55,64 @@ def _population(entry_id: str) -> str:
     return str(Registry().get(entry_id).config["data"].get("population", "healthy"))
 
 
-def _generate_flow(entry_id: str, pool: dict, steps: int) -> tuple[np.ndarray, float]:
-    """(videos ``(N, T, H, W)`` in [-1, 1], CPU seconds per video) of the pipeline's models on the pool's ECGs."""
+def _generate_flow(entry_id: str, pool: dict, steps: int, guidance: float = 1.0) -> tuple[np.ndarray, float]:
+    """(videos ``(N, T, H, W)`` in [-1, 1], CPU seconds per video) of a registered model (the shipped flow or a
+    baseline, as its config trained it) on the pool's ECGs, seed i for subject i."""
     import torch
 
-    from cardiogen.models.ecg_cine import condition_tokens, decode_latents, euler_sample
+    from cardiogen.models.ecg_cine import decode_latents, model_tokens, sample_latents
     from cardiogen.pipelines.ecg_to_cine import _models
 
     mods = _models(entry_id, "cpu")
+    cfg = mods["entry"].config.get("model", {})
     frames = mods["flow"].config.frames
     out, seconds = [], []
     for i, ecg in enumerate(pool["ecg"]):
         start = time.perf_counter()
-        tokens = torch.from_numpy(condition_tokens(mods["pamae"], ecg, frames)["tokens"])[None]
-        z = euler_sample(mods["flow"], tokens, steps=steps, generator=torch.Generator().manual_seed(i))
+        tokens = model_tokens(str(cfg.get("condition", "pamae")), mods["pamae"], ecg, frames)["tokens"]
+        z = sample_latents(mods["flow"], torch.from_numpy(tokens)[None], cfg, steps=steps, guidance=guidance,
+                           generator=torch.Generator().manual_seed(i))
         out.append(decode_latents(mods["vae"], z, mods["flow"].latent_scale)[0])
         seconds.append(time.perf_counter() - start)
     return np.stack(out), float(np.mean(seconds))
+
+
+def _budget(entry_id: str) -> dict:
+    """What a model's training cost: optimisation steps, batch size and training subjects (its registry config)."""
+    from cardiogen.weights import Registry
+
+    cfg = Registry().get(entry_id).config
+    return {"steps": int(cfg["train"]["steps"]), "batch_size": int(cfg["data"].get("batch_size", 8)),
+            "subjects": int(cfg["data"].get("cases", 96))}
+
+
+def _guidance_sweep(entry_id: str, steps: int, cases: int, net) -> dict:
+    """Classifier-free guidance on validation subjects (seeds from ``VALIDATION_FIRST``, neither trained on nor
+    tested): phenotype R and cFID for each w in ``GUIDANCE``; the chosen w has the highest mean phenotype R."""
+    from cardiogen.metrics.features import cardiac_fid
+    from cardiogen.models.ecg_cine import PIXEL_MM, paired_pool
+
+    seeds = tuple(range(VALIDATION_FIRST, VALIDATION_FIRST + cases))
+    frames = _frames(entry_id)
+    pool = paired_pool(seeds, frames, population=_population(entry_id))
+    truth = {k: pool["truth"][k] for k in PHENOTYPES}
+    flat_real = pool["video"].reshape(-1, *pool["video"].shape[2:])
+    rows = {}
+    for w in GUIDANCE:
+        videos, _ = _generate_flow(entry_id, pool, steps, guidance=w)
+        tracking = _tracking(_phenotypes(videos, net, PIXEL_MM), truth)
+        rs = [tracking[k]["r"] for k in PHENOTYPES]
+        rows[f"{w:g}"] = {"guidance": w, "tracking": tracking,
+                          "mean_r": float(np.mean([r if r is not None else 0.0 for r in rs])),
+                          "cfid": float(cardiac_fid(videos.reshape(-1, *videos.shape[2:]), flat_real, net))}
+    best = max(rows.values(), key=lambda r: r["mean_r"])
+    return {"seeds": list(seeds), "rows": rows, "chosen": best["guidance"]}
+
+
+def _frames(entry_id: str) -> int:
+    from cardiogen.weights import Registry
+
+    return int(Registry().get(entry_id).config["data"].get("frames", 16))
 
 
 def _template_video(entry_id: str) -> np.ndarray:
@@ -176,20 +223,28 @@ def _optional_metrics(gen: np.ndarray, real: np.ndarray) -> dict:
     return out
 
 
-def run(cases: int, steps: int, entry_id: str) -> dict:
+def run(cases: int, steps: int, entry_id: str, validation_cases: int = 16) -> dict:
     from cardiogen.metrics.features import cardiac_fid, cardiac_fvd, cardiac_lpips, load_feature_network
     from cardiogen.models.ecg_cine import PIXEL_MM, paired_pool
-    from cardiogen.pipelines.ecg_to_cine import _models
 
-    frames = _models(entry_id, "cpu")["flow"].config.frames
+    frames = _frames(entry_id)
     seeds = tuple(range(1000, 1000 + cases))
     population = _population(entry_id)
     pool = paired_pool(seeds, frames, population=population)
     real = pool["video"]
     net = load_feature_network(FEATURES)
+    sweep = _guidance_sweep(entry_id, steps, validation_cases, net) if validation_cases > 0 else None
     flow, seconds = _generate_flow(entry_id, pool, steps)
-    methods = {"ecg-flow": flow, "template": np.repeat(_template_video(entry_id)[None], cases, axis=0),
-               "nearest": _nearest(entry_id, pool, frames)}
+    methods = {"ecg-flow": flow}
+    timing = {"ecg-flow": seconds}
+    if sweep is not None and sweep["chosen"] != 1.0:
+        methods["ecg-flow cfg"], timing["ecg-flow cfg"] = _generate_flow(entry_id, pool, steps, sweep["chosen"])
+    budgets = {"ecg-flow": _budget(entry_id)}
+    for name, baseline in BASELINES.items():
+        methods[name], timing[name] = _generate_flow(baseline, pool, steps)
+        budgets[name] = _budget(baseline)
+    methods["template"] = np.repeat(_template_video(entry_id)[None], cases, axis=0)
+    methods["nearest"] = _nearest(entry_id, pool, frames)
     truth = {k: pool["truth"][k] for k in PHENOTYPES}
     results = {"true cine": {"tracking": _tracking(_phenotypes(real, net, PIXEL_MM), truth)},
                "ecg probe": {"tracking": _tracking(_ecg_probe(entry_id, pool, frames), truth)}}
@@ -201,9 +256,14 @@ def run(cases: int, steps: int, entry_id: str) -> dict:
                          "cfvd": float(cardiac_fvd(list(videos), list(real), net)),
                          "tracking": _tracking(_phenotypes(videos, net, PIXEL_MM), truth),
                          **_optional_metrics(videos, real)}
-    results["ecg-flow"]["seconds_per_video"] = seconds
+        if name in timing:
+            results[name]["seconds_per_video"] = timing[name]
+        if name in budgets:
+            results[name]["budget"] = budgets[name]
+    if "ecg-flow cfg" in results:
+        results["ecg-flow cfg"]["guidance"] = sweep["chosen"]
     return {"seeds": list(seeds), "frames": frames, "steps": steps, "model": entry_id, "features": FEATURES,
-            "population": population, "methods": results}
+            "population": population, "baselines": BASELINES, "guidance_sweep": sweep, "methods": results}
 
 
 def derived(record: dict) -> dict[str, float]:
@@ -220,33 +280,79 @@ LABELS = {"lvedv_ml": "LVEDV", "ef_pct": "EF", "lv_mass_g": "LV mass"}
 UNITS = {"lvedv_ml": "mL", "ef_pct": "%", "lv_mass_g": "g"}
 
 
+ROWS = {"ecg-flow": None, "ecg-flow cfg": None, "w/o PA-MAE": "baseline: the raw median beat as context",
+        "w/o template": "baseline: z0 = pure noise", "cross-modal AE": "baseline: deterministic ECG → latent",
+        "template": "the template decoded (blind to the ECG)", "nearest": "nearest training ECG's true cine",
+        "ecg probe": "ridge probe of the ECG features (what the ECG carries)",
+        "true cine": "true cine (measurement ceiling)"}
+
+
+def _cell_r(t: dict) -> str:
+    return ("n/a" if t["r"] is None else f"{t['r']:.2f}") + ("" if t["mae"] is None else f" ({t['mae']:.1f})")
+
+
+def _main_table(m: dict) -> list[str]:
+    methods = m["methods"]
+    optional = [k for k in ("inception_fid", "i3d_fvd") if k in methods["ecg-flow"]]
+    head = ["method", "LPIPS (cardiac)", "cFID", "cFVD", *("Inception-FID" if k == "inception_fid" else "I3D-FVD"
+                                                          for k in optional),
+            *(f"{LABELS[k]} R (MAE {UNITS[k]})" for k in PHENOTYPES), "s / video", "training budget"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, what in ROWS.items():
+        if name not in methods:
+            continue
+        r = methods[name]
+        label = f"`{name}`" if what is None else (f"`{name}` ({what})" if name in BASELINES else what)
+        if name == "ecg-flow cfg":
+            label = f"`ecg-flow`, guidance w = {r['guidance']:g} (chosen on validation)"
+        cells = [label] + [f"{r[k]:.3f}" if k in r else "" for k in ("lpips", "cfid", "cfvd", *optional)]
+        cells += [_cell_r(r["tracking"][k]) for k in PHENOTYPES]
+        cells.append(f"{r['seconds_per_video']:.2f}" if "seconds_per_video" in r else "")
+        b = r.get("budget")
+        cells.append(f"{b['steps']} steps × {b['batch_size']}, {b['subjects']} subjects" if b else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _sweep_table(sweep: dict) -> list[str]:
+    seeds = sweep["seeds"]
+    lines = [f"Classifier-free guidance on validation subjects {seeds[0]}-{seeds[-1]} (n = {len(seeds)}):", "",
+             "| guidance w | " + " | ".join(f"{LABELS[k]} R" for k in PHENOTYPES) + " | mean R | cFID |",
+             "|---|" + "---|" * (len(PHENOTYPES) + 2)]
+    for row in sweep["rows"].values():
+        rs = [row["tracking"][k]["r"] for k in PHENOTYPES]
+        mark = " (chosen)" if row["guidance"] == sweep["chosen"] else ""
+        lines.append(f"| {row['guidance']:g}{mark} | " + " | ".join("n/a" if r is None else f"{r:.2f}" for r in rs)
+                     + f" | {row['mean_r']:.2f} | {row['cfid']:.3f} |")
+    return lines
+
+
+def _baseline_notes(methods: dict) -> str:
+    flow = methods["ecg-flow"]
+    parts = []
+    for name in BASELINES:
+        if name not in methods:
+            continue
+        b = methods[name]
+        better = [k for k in ("lpips", "cfid", "cfvd") if b[k] < flow[k]]
+        parts.append(f"`{name}` cFID {b['cfid']:.3f} / cFVD {b['cfvd']:.3f} against the flow's {flow['cfid']:.3f} / "
+                     f"{flow['cfvd']:.3f}" + (f" (better on {', '.join(better)})" if better else ""))
+    return ("Baselines, equal budgets: " + "; ".join(parts) + ".") if parts else ""
+
+
 def report(record: dict) -> tuple[str, str]:
     m = record["metrics"]
     methods = m["methods"]
     seeds = m["seeds"]
-    optional = [k for k in ("inception_fid", "i3d_fvd") if k in methods["ecg-flow"]]
-    head = ["method", "LPIPS (cardiac)", "cFID", "cFVD", *("Inception-FID" if k == "inception_fid" else "I3D-FVD"
-                                                          for k in optional),
-            *(f"{LABELS[k]} R (MAE {UNITS[k]})" for k in PHENOTYPES)]
     lines = [f"Held-out phantom subjects {seeds[0]}-{seeds[-1]} (n = {len(seeds)}, {m.get('population', 'healthy')} "
              f"population), {m['frames']} frames per cycle; "
-             f"model `{m['model']}`, {m['steps']} Euler steps; backbone `{m['features']}`.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name in ("ecg-flow", "template", "nearest", "ecg probe", "true cine"):
-        r = methods[name]
-        cells = [{"true cine": "true cine (measurement ceiling)",
-                  "ecg probe": "ridge probe of the ECG features (what the ECG carries)"}.get(name, f"`{name}`")]
-        for k in ("lpips", "cfid", "cfvd", *optional):
-            cells.append(f"{r[k]:.3f}" if k in r else "")
-        for k in PHENOTYPES:
-            t = r["tracking"][k]
-            cells.append(("n/a" if t["r"] is None else f"{t['r']:.2f}")
-                         + ("" if t["mae"] is None else f" ({t['mae']:.1f})"))
-        lines.append("| " + " | ".join(cells) + " |")
+             f"model `{m['model']}`, {m['steps']} Euler steps; backbone `{m['features']}`.", "", *_main_table(m)]
     flow = methods["ecg-flow"]
     lines += ["", f"Time per video (ECG front end, PA-MAE, {m['steps']} Euler steps, decoding) on this CPU: "
                   f"**{flow['seconds_per_video']:.2f} s** (the seed reports {CONSTANTS['seed_seconds_per_video_a100']:g} s "
                   "on an A100)."]
+    if m.get("guidance_sweep"):
+        lines += ["", *_sweep_table(m["guidance_sweep"])]
     d = derived(record)
     target = CONSTANTS["r_target"]
     missed = [k for k in PHENOTYPES if flow["tracking"][k]["r"] is None or flow["tracking"][k]["r"] < target]
@@ -268,12 +374,19 @@ def report(record: dict) -> tuple[str, str]:
             notes += (" The generator leaves part of what the ECG carries unused: "
                       + ", ".join(f"{LABELS[k]} R {flow['tracking'][k]['r']:.2f} against the probe's "
                                   f"{probe[k]['r']:.2f}" for k in unused) + ".")
+    else:
+        notes = f"Every phenotype tracks the truth with R ≥ {d['flow_min_r']:.2f} (target {target:g})."
+    sweep = m.get("guidance_sweep")
+    if sweep:
+        notes += (f" Guidance: w = {sweep['chosen']:g} has the best mean phenotype R on validation"
+                  + (", so the flow runs without guidance." if sweep["chosen"] == 1.0 else
+                     "; its test row is in the table."))
+    extra = _baseline_notes(methods)
+    if extra:
+        notes += " " + extra
+    else:
         notes += (" Baselines still to run with equal budgets: a deterministic cross-modal ECG→cine autoencoder and "
                   "the ablations without PA-MAE and without the template.")
-    else:
-        notes = (f"Every phenotype tracks the truth with R ≥ {d['flow_min_r']:.2f} (target {target:g}). Baselines still "
-                 "to run with equal budgets: a deterministic cross-modal ECG→cine autoencoder and the ablations "
-                 "without PA-MAE and without the template.")
     return "\n".join(lines) + "\n", notes
 
 
@@ -284,8 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--weights", default="ecg-flow-phantom-64")
+    parser.add_argument("--validation-cases", type=int, default=16, help="subjects of the guidance sweep (0: none)")
     args = parser.parse_args(argv)
-    metrics = run(args.cases, args.steps, args.weights)
+    metrics = run(args.cases, args.steps, args.weights, args.validation_cases)
     command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/ecg_to_cine.py", *sys.argv[1:]])
     write_result("ecg_to_cine", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics, "machine": {}})[0])

@@ -138,3 +138,71 @@ def test_clinical_population_adds_infarcts_and_dyssynchrony_to_the_same_subjects
     assert all(h.seed == c.seed and c.view == "4ch" and c.pixel_mm == h.pixel_mm for h, c in zip(healthy, clinical))
     with pytest.raises(ValueError, match="population"):
         subject_config(0, population="sick")
+
+
+def test_raw_condition_tokens_hold_the_median_beat_from_the_r_peak():
+    """The "w/o PA-MAE" context: token j holds the 12 leads' samples of cine frame j of the R-aligned median beat;
+    the summary token carries each lead's range and the R-R interval."""
+    import numpy as np
+
+    from cardiogen.models.ecg_cine import RAW_SAMPLES_PER_FRAME, raw_condition_tokens
+    from cardiogen.phantom import PhantomConfig, make_case
+
+    case = make_case(PhantomConfig(seed=4, modalities=("ecg",), ecg_duration_s=10.0))
+    out = raw_condition_tokens(case.ecg, frames=16)
+    s = RAW_SAMPLES_PER_FRAME
+    assert out["tokens"].shape == (17, 12 * s) and out["tokens"].dtype == np.float32
+    assert abs(out["rr_ms"] / case.truth.model.timing.rr_ms - 1.0) < 0.01
+    lead = list(case.ecg.lead_names).index("II")
+    beat_ii = out["tokens"][:16].reshape(16, 12, s)[:, lead].ravel()  # lead II over the whole cycle
+    assert np.argmax(beat_ii) <= 2  # the beat starts at its R peak
+    summary = out["tokens"][16]
+    assert abs(summary[12 + lead] - beat_ii.max()) < 1e-5 and abs(summary[lead] - np.ptp(beat_ii)) < 1e-5
+    assert abs(summary[36] * 1000.0 - out["rr_ms"]) < 1e-3 and np.all(summary[37:] == 0)
+    assert 0.5 < beat_ii.max() < 2.5  # mV: a real R wave
+
+
+def test_regression_baseline_is_deterministic_and_learns_the_condition():
+    """The cross-modal baseline maps each condition to its own latent in one pass; the flow model draws noise."""
+    from cardiogen.models.ecg_cine import regression_loss, sample_latents
+
+    torch.manual_seed(0)
+    model = EcgFlowModel(SMALL, alpha=0.5)
+    targets = torch.stack([torch.full((2, 4, 8, 8), 1.0), torch.full((2, 4, 8, 8), -1.0)])
+    targets[1, :, :, :, :4] = 0.5
+    conds = torch.stack([torch.ones(5, 16), -torch.ones(5, 16)])
+    model.fit_template(targets)
+    scaled = targets / model.latent_scale
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(120):
+        loss, logs = regression_loss(model, scaled, conds)
+        first = first if first is not None else float(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert "latent_mse" in logs and float(loss.detach()) < 0.1 * first
+    cfg = {"objective": "regression"}
+    a = sample_latents(model, conds, cfg, generator=torch.Generator().manual_seed(1))
+    b = sample_latents(model, conds, cfg, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(a, b)
+    assert (a - scaled).pow(2).mean() < 0.1 * (a - scaled.flip(0)).pow(2).mean()
+    f1 = sample_latents(model, conds, {"objective": "flow"}, steps=2, generator=torch.Generator().manual_seed(1))
+    f2 = sample_latents(model, conds, {"objective": "flow"}, steps=2, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(f1, f2)
+    with pytest.raises(ValueError, match="objective"):
+        sample_latents(model, conds, {"objective": "gan"})
+
+
+def test_raw_ecg_condition_sizes_the_network_for_the_raw_tokens():
+    from cardiogen.models.ecg_cine import RAW_SAMPLES_PER_FRAME, dit_config, model_tokens
+    from cardiogen.nets.video_vae import VideoVAEConfig
+
+    config = {"model": {"dim": 32, "depth": 1, "heads": 2, "cond_dim": 128, "condition": "raw_ecg"},
+              "data": {"frames": 8, "size": 64}}
+    cfg = dit_config(config, VideoVAEConfig())
+    assert cfg.cond_dim == 12 * RAW_SAMPLES_PER_FRAME and cfg.cond_tokens == 9
+    config["model"]["condition"] = "pamae"
+    assert dit_config(config, VideoVAEConfig()).cond_dim == 128
+    with pytest.raises(ValueError, match="condition"):
+        model_tokens("spectrogram", None, None, 8)

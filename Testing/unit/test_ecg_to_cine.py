@@ -117,3 +117,32 @@ def test_cli_writes_the_cine_from_an_ecg_file(tiny_models, tmp_path, capsys):
     assert main(["ecg-to-cine", str(bad), "--weights", "ecg-flow-tiny", "--out", str(tmp_path / "x.seq.nrrd"),
                  "--quiet"]) != 0
     assert "bad.csv" in capsys.readouterr().err and not (tmp_path / "x.seq.nrrd").exists()
+
+
+def test_pipeline_runs_a_baseline_as_it_was_trained(tiny_models, tmp_path):
+    """A registered baseline (raw median-beat context, deterministic regression) runs through the same pipeline:
+    one cine per ECG whatever the seed, marked synthetic, its sampler named, one R-R interval long."""
+    import copy
+    import os
+
+    from cardiogen.pipelines import ecg_to_cine, get_pipeline
+    from cardiogen.train import load_config, train
+
+    from ecg_cine_helpers import ecg_in_range
+
+    config = copy.deepcopy(load_config("ecg_flow_tiny.yaml"))
+    config["model"].update(condition="raw_ecg", objective="regression", cond_drop=0.0)
+    config["export"]["id"] = "ecg-flow-tiny-baseline"
+    assert os.environ["CARDIOGEN_USER_MODELS"] == str(tiny_models)
+    train("ecg_flow", config, tmp_path / "run", register_dir=tiny_models)
+    ecg_to_cine._models.cache_clear()
+    case = ecg_in_range(10.0)
+    pipe = get_pipeline("ecg_to_cine").load("ecg-flow-tiny-baseline", "cpu")
+    a = pipe.run({"ecg": case.ecg}, {"seed": 1, "steps": 2})["cine"]
+    b = pipe.run({"ecg": case.ecg}, {"seed": 7, "steps": 5})["cine"]
+    np.testing.assert_allclose(a.array, b.array, atol=1e-6)
+    assert a.synthetic and a.provenance["sampler"].startswith("deterministic")
+    frames = config["data"]["frames"]
+    assert abs(np.diff(a.frame_times)[0] * frames / case.truth.model.timing.rr_ms - 1.0) < 0.03
+    true_r = case.ecg.times_ms[case.ecg.fiducials["R"]]
+    assert np.abs(true_r - a.provenance["r_peak_ms"]).min() < 15.0

@@ -122,7 +122,8 @@ def raw_condition_tokens(ecg: Any, frames: int, samples_per_frame: int = RAW_SAM
     summarises the beat: each lead's peak-to-peak, maximum and minimum (mV) and the R-R interval (s), zero-padded.
 
     Returns:
-        dict: ``tokens`` ``(frames + 1, 12 · samples_per_frame)`` float32, ``rr_ms``, ``r_peaks``.
+        dict: ``tokens`` ``(frames + 1, 12 · samples_per_frame)`` float32, ``rr_ms``, ``r_peaks`` (samples of ``ecg``,
+        the prepared 500 Hz record).
     """
     from ..ecg_frontend import cardiac_cycles, prepare
 
@@ -135,7 +136,8 @@ def raw_condition_tokens(ecg: Any, frames: int, samples_per_frame: int = RAW_SAM
     summary = np.zeros(tokens.shape[1])
     stats = np.concatenate([np.ptp(beat, axis=1), beat.max(axis=1), beat.min(axis=1), [rr / 1000.0]])
     summary[:stats.size] = stats
-    return {"tokens": np.concatenate([tokens, summary[None]]).astype(np.float32), "rr_ms": rr, "r_peaks": r}
+    return {"tokens": np.concatenate([tokens, summary[None]]).astype(np.float32), "rr_ms": rr, "r_peaks": r,
+            "ecg": prep["ecg"]}
 
 
 def model_tokens(condition: str, pamae: Any, ecg: Any, frames: int) -> dict:

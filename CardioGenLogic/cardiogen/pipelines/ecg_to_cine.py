@@ -105,7 +105,7 @@ class EcgToCinePipeline(Pipeline):
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         import torch
 
-        from ..models.ecg_cine import condition_tokens, decode_latents, euler_sample
+        from ..models.ecg_cine import decode_latents, model_tokens, sample_latents
         from ..progress import report
 
         ecg: Ecg = inputs["ecg"]
@@ -115,15 +115,20 @@ class EcgToCinePipeline(Pipeline):
         frames = flow.config.frames
         report(progress, 0.05, "ECG front end and PA-MAE features")
         t0 = time.time()
+        model_cfg = entry.config.get("model", {})
         try:
-            cond = condition_tokens(mods["pamae"], ecg, frames)
+            cond = model_tokens(str(model_cfg.get("condition", "pamae")), mods["pamae"], ecg, frames)
         except CardioGenInputError as exc:  # name the recording in every refusal
             if source in str(exc):
                 raise
             raise CardioGenInputError(str(exc), source=source) from exc
         rr = cond["rr_ms"]
-        _check_cycle(cond["encoded"], rr, source)
-        r_peak_ms = _cycle_r_peak_ms(cond)
+        if "encoded" in cond:  # PA-MAE context: the cycle its phase chose
+            _check_cycle(cond["encoded"], rr, source)
+            r_peak_ms = _cycle_r_peak_ms(cond)
+        else:  # the raw median beat (a baseline): frame 0 at the first R peak
+            prepared = cond["ecg"]
+            r_peak_ms = float(prepared.start_time_ms) + float(cond["r_peaks"][0]) * 1000.0 / prepared.sampling_rate
         hr = 60000.0 / rr
         lo, hi = entry.geometry.get("heart_rate_bpm_range", (0.0, float("inf")))
         if not lo <= hr <= hi:
@@ -132,8 +137,11 @@ class EcgToCinePipeline(Pipeline):
         n = int(options["samples"])
         tokens = torch.from_numpy(cond["tokens"])[None].expand(n, -1, -1).to(self.torch_device)
         g = torch.Generator(device=self.torch_device).manual_seed(int(options["seed"]))
-        report(progress, 0.2, f"Euler sampling, {int(options['steps'])} steps")
-        z = euler_sample(flow, tokens, steps=int(options["steps"]), guidance=float(options["guidance"]), generator=g)
+        deterministic = model_cfg.get("objective", "flow") == "regression"
+        sampler = "deterministic (regression baseline)" if deterministic else f"euler {int(options['steps'])} steps"
+        report(progress, 0.2, sampler)
+        z = sample_latents(flow, tokens, model_cfg, steps=int(options["steps"]), guidance=float(options["guidance"]),
+                           generator=g)
         report(progress, 0.85, "decoding")
         videos = decode_latents(mods["vae"], z, flow.latent_scale)
         seconds = time.time() - t0
@@ -149,7 +157,7 @@ class EcgToCinePipeline(Pipeline):
                 self.name, weights=entry.id, weights_sha256=entry.sha256, vae=mods["vae_entry"].id,
                 vae_sha256=mods["vae_entry"].sha256, ecg_encoder=mods["pamae_entry"].id,
                 ecg_encoder_sha256=mods["pamae_entry"].sha256, seed=int(options["seed"]) + k,
-                sampler=f"euler {int(options['steps'])} steps", guidance=float(options["guidance"]),
+                sampler=sampler, guidance=float(options["guidance"]),
                 rr_ms=round(rr, 1), r_peak_ms=round(r_peak_ms, 1), heart_rate_bpm=round(hr, 1), source=source,
                 device=self.torch_device, seconds=round(seconds, 3), trained_on=entry.trained_on)
         report(progress, 1.0, "done")
