@@ -9,7 +9,8 @@ for f in panel_CardioGenData.png panel_CardioGenData_loaded.png render_slice_cin
          render_3d_segmentation.png render_ecg_chart.png panel_CardioGenMotion.png \
          render_motion_strain.png render_motion_curves.png render_motion_bullseye.png panel_CardioGenSynthesis.png \
          panel_CardioGenLatent.png render_latent_preview.png panel_CardioGenSynthesis_ct_motion.png \
-         ct_motion_slice_ed.png ct_motion_3d_ed.png ct_motion_3d_es.png; do
+         ct_motion_slice_ed.png ct_motion_3d_ed.png ct_motion_3d_es.png layout_CardioGenData.png \
+         layout_CardioGenMotion.png layout_CardioGenData_panel.png layout_CardioGenMotion_panel.png; do
   cp "Testing/_artifacts/$f" docs/screenshots/
 done
 ls -la docs/screenshots

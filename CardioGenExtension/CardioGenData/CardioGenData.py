@@ -30,6 +30,7 @@ from cardiogen.errors import CardioGenInputError  # noqa: E402
 from CardioGenSlicerLib import mrml_ecg_window as ecgWindow  # noqa: E402
 from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
+from CardioGenSlicerLib.mrml_layout import select_layout  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
@@ -216,6 +217,10 @@ class CardioGenDataWidget(ScriptedLoadableModuleWidget):
             return f"Phantom {self.job.options.get('seed', 0)} PHANTOM"
         path = self.job.inputs.get("path", "") if self.job is not None else ""
         return os.path.basename(os.path.normpath(path)).split(".")[0] or "CardioGen"
+
+    def enter(self) -> None:
+        """The CardioGen layout (three slice views, the 3D view and a plot view) whenever the module opens."""
+        select_layout()
 
     def cleanup(self) -> None:
         self.panel.cancel()

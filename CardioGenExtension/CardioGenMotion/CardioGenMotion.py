@@ -28,6 +28,7 @@ from slicer.parameterNodeWrapper import parameterNodeWrapper  # noqa: E402
 from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel  # noqa: E402
 from CardioGenSlicerLib.motion_logic import METHODS  # noqa: E402
+from CardioGenSlicerLib.mrml_layout import select_layout  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
 
@@ -146,6 +147,10 @@ class CardioGenMotionWidget(ScriptedLoadableModuleWidget):
             self.ui.statusLabel.setText(f"Error: {exc}")
             return
         self.ui.statusLabel.setText(f"Curves written to {written} (peaks beside it).")
+
+    def enter(self) -> None:
+        """The CardioGen layout (three slice views, the 3D view and a plot view) whenever the module opens."""
+        select_layout()
 
     def cleanup(self) -> None:
         if self.panel is not None:

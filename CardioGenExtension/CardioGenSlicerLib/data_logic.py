@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_layout as ml
 from . import mrml_segmentation as mseg
 from . import mrml_ecg as me
 from .process import BackgroundJob, JobLogic, JobResult
@@ -112,7 +113,9 @@ class DataLogic(JobLogic):
             for role, rel in result.outputs.items():
                 path = out / rel
                 if role in ("manifest",) or role.startswith("truth_") and role not in (
-                        "truth_segmentation_ed",):
+                        "truth_segmentation_ed", "truth_segmentation"):
+                    continue
+                if role == "truth_segmentation":  # 4D: after the loop, to play with the cine's browser
                     continue
                 if role in ("image", "cine", "tagging", "ct"):
                     series = io.load(path)
@@ -147,6 +150,9 @@ class DataLogic(JobLogic):
                     key = "segmentation" if role == "segmentation" else "truth_segmentation"
                     loaded.nodes[key] = mseg.segmentation_to_node(seg, f"{name} {key.replace('_', ' ')}", 0,
                                                                 self.scene)
+            if "truth_segmentation" in result.outputs:
+                self._add_segmentation_sequence(loaded, io.load(out / result.outputs["truth_segmentation"]),
+                                                f"{name} truth segmentation 4D")
             self._wire_views(loaded)
             loaded.summary = summarize(result.summary)
         except Exception:
@@ -169,19 +175,45 @@ class DataLogic(JobLogic):
             loaded.nodes[f"{role}_browser"] = nodes.browser
             loaded.browsers.append(nodes.browser)
 
+    def _add_segmentation_sequence(self, loaded: LoadedData, seg: Any, label: str) -> None:
+        """A 4D segmentation as a segmentation sequence (closed surfaces in 3D), playing with the cine's browser
+        when their frame times agree, else with its own."""
+        browser = loaded.nodes.get("cine_browser")
+        sequence = loaded.nodes.get("cine_sequence")
+        if browser is not None and sequence is not None:
+            times = [float(sequence.GetNthIndexValue(i)) for i in range(sequence.GetNumberOfDataNodes())]
+            if len(times) != seg.n_frames or not all(f"{a:g}" == f"{float(b):g}"
+                                                      for a, b in zip(times, seg.frame_times)):
+                browser = None
+        nodes = mseg.segmentation_sequence_to_nodes(seg, label, browser, self.scene)
+        loaded.nodes["segmentation_4d"] = nodes.volume
+        loaded.nodes["segmentation_4d_sequence"] = nodes.sequence
+        if nodes.browser is not None:
+            loaded.nodes["segmentation_4d_browser"] = nodes.browser
+            loaded.browsers.append(nodes.browser)
+
     def _wire_views(self, loaded: LoadedData) -> None:
-        """Show the main image in the slice views, play 4D data with the Sequences toolbar, show the ECG chart in
-        a plot view, and keep the ECG marker on the playing frame."""
+        """Show the main image in the slice views, rotated to its planes (the oblique cine's short axis in Red, its
+        long-axis cuts in Yellow and Green), give segmentations a legend of their segments, play 4D data with the Sequences toolbar, show the ECG chart in a plot
+        view, and keep the ECG marker on the playing frame."""
         import slicer
 
         main = next((loaded.nodes[r] for r in ("cine", "image", "dense_magnitude", "ct", "tagging")
                      if r in loaded.nodes), None)
         if main is not None:
             mb.show_in_slice_views(main, scene=self.scene)
+            ml.align_views_to_volume(main, self.scene)
+        for key in ("segmentation", "truth_segmentation", "dense_contours"):  # each colour overlay with its legend
+            if key in loaded.nodes:
+                legend = mseg.add_segment_legend(loaded.nodes[key])
+                if legend is not None:
+                    loaded.nodes[f"{key}_legend"] = legend
         browser = next((loaded.nodes[f"{r}_browser"] for r in ("cine", "image", "dense_magnitude", "ct")
                         if f"{r}_browser" in loaded.nodes), None)
         if browser is not None and "ecg_marker_table" in loaded.nodes:
             loaded.ecg_sync = me.EcgBrowserSync(browser, loaded.nodes["ecg_marker_table"])
+        if "ecg_chart" in loaded.nodes:  # the plot view of the CardioGen layout
+            ml.show_chart(loaded.nodes["ecg_chart"], self.scene)
         # Application-level conveniences that exist only inside the Slicer application (not in slicer-core):
         app = getattr(slicer, "app", None)
         if app is None:
@@ -189,10 +221,6 @@ class DataLogic(JobLogic):
         modules = getattr(slicer, "modules", None)
         if browser is not None and hasattr(getattr(modules, "sequences", None), "setToolBarActiveBrowserNode"):
             modules.sequences.setToolBarActiveBrowserNode(browser)
-        if "ecg_chart" in loaded.nodes and hasattr(modules, "plots"):
-            modules.plots.logic().ShowChartInLayout(loaded.nodes["ecg_chart"])
-        if main is not None and hasattr(slicer.util, "resetSliceViews"):
-            slicer.util.resetSliceViews()
 
 
 def summarize(summary: dict) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import slicer
 
 from . import mrml_bridge as mb
+from . import mrml_layout
 
 GLOBAL_COLORS = {"radial": (0.85, 0.2, 0.15), "circumferential": (0.1, 0.3, 0.85), "longitudinal": (0.1, 0.6, 0.2)}
 #: one colour per AHA segment (a qualitative palette; the global curves above are drawn thicker, with markers)
@@ -85,15 +86,8 @@ def strain_curves_to_nodes(csv_path: str | Path, name: str, component: str = "ci
 
 
 def show_chart(chart: Any, scene: Any = None) -> None:
-    """Show ``chart`` in the layout's plot view (Slicer's Plots module switches to a layout with one), or in every
-    plot view node of the scene where that module is not there."""
-    plots = getattr(getattr(slicer, "modules", None), "plots", None)
-    if plots is not None and hasattr(plots, "logic"):
-        plots.logic().ShowChartInLayout(chart)
-        return
-    views = mb._scene(scene).GetNodesByClass("vtkMRMLPlotViewNode")
-    for i in range(views.GetNumberOfItems()):
-        views.GetItemAsObject(i).SetPlotChartNodeID(chart.GetID())
+    """Show ``chart`` in the layout's plot view (:func:`.mrml_layout.show_chart`: kept in the CardioGen layout)."""
+    mrml_layout.show_chart(chart, scene)
 
 
 def bullseye_to_node(values: Any, name: str, title: str = "", scene: Any = None, limit: float = 30.0) -> Any:

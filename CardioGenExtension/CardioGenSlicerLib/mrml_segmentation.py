@@ -87,3 +87,64 @@ def _segment_array(seg_node: Any, segment_id: str, reference_node: Any) -> np.nd
     finally:
         scn.RemoveNode(labelmap)
     return arr
+
+
+def segmentation_sequence_to_nodes(seg: Segmentation, name: str, browser: Any = None,
+                                   scene: Any = None) -> mb.SeriesNodes:
+    """Every frame of a 4D label map as a sequence of segmentation nodes (index "time", ms), each holding its closed
+    surfaces, so that the proxy shows the current frame's surfaces in 3D as the browser plays.
+
+    With ``browser`` (the cine's, same frame times) the sequence is synchronised with it and plays with the cine;
+    otherwise it gets its own browser. The proxy is shown in 3D only (its slice outlines are left off: the slice
+    views keep the static segmentation a motion mask is drawn on)."""
+    scn = mb._scene(scene)
+    name = mb.node_name(name, seg.synthetic)
+    seq = mb._new_sequence(name, scn)
+    for t, time_ms in enumerate(seg.frame_times):
+        frame = segmentation_to_node(seg, "__cardiogen_temp_segmentation", t, scn)
+        try:
+            frame.CreateClosedSurfaceRepresentation()
+            seq.SetDataNodeAtValue(frame, f"{float(time_ms):g}")
+        finally:
+            scn.RemoveNode(frame)
+    mb._mark(seq, "segmentation", seg.synthetic, seg.provenance)
+    own = None
+    if browser is None:
+        browser, proxy = mb._make_browser(seq, name, scn)
+        own = browser
+    else:
+        browser.AddSynchronizedSequenceNode(seq)
+        mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
+        proxy = browser.GetProxyNode(seq)
+    proxy.SetName(name)
+    mb._mark(proxy, "segmentation", seg.synthetic)
+    proxy.CreateDefaultDisplayNodes()
+    display = proxy.GetDisplayNode()
+    display.SetPreferredDisplayRepresentationName3D("Closed surface")
+    display.SetVisibility3D(True)
+    display.SetVisibility2D(False)
+    return mb.SeriesNodes(volume=proxy, sequence=seq, browser=own)
+
+
+def add_segment_legend(seg_node: Any, title: str = "segments") -> Any:
+    """A colour legend of a segmentation's segments (name and colour each) in the views that show it: the legend
+    reads a colour table, so one is made from the segments (segment order) and set as the display's colour node;
+    the segments keep their own colours. Returns the legend display node (None without the Colors module)."""
+    colors = getattr(getattr(slicer, "modules", None), "colors", None)
+    segmentation = seg_node.GetSegmentation()
+    if colors is None or segmentation.GetNumberOfSegments() == 0:
+        return None
+    scn = seg_node.GetScene()
+    table = scn.AddNewNodeByClass("vtkMRMLColorTableNode", f"{seg_node.GetName()} segment colors")
+    table.SetTypeToUser()
+    table.SetNumberOfColors(segmentation.GetNumberOfSegments())
+    for i in range(segmentation.GetNumberOfSegments()):
+        segment = segmentation.GetSegment(segmentation.GetNthSegmentID(i))
+        table.SetColor(i, segment.GetName(), *segment.GetColor(), 1.0)
+    table.SetAttribute(mb.ATTR_KIND, "segment_colors")
+    seg_node.GetDisplayNode().SetAndObserveColorNodeID(table.GetID())
+    legend = colors.logic().AddDefaultColorLegendDisplayNode(seg_node)
+    if legend is not None:
+        legend.SetTitleText(title)
+        legend.SetVisibility(True)
+    return legend

@@ -176,7 +176,9 @@ class SynthesisLogic(JobLogic):
                 break
         plots = getattr(getattr(slicer, "modules", None), "plots", None)
         if made.ecg_cursors and plots is not None:  # inside the Slicer application only
-            plots.logic().ShowChartInLayout(table.GetNodeReference(me.REF_CHART))
+            from . import mrml_layout
+
+            mrml_layout.show_chart(table.GetNodeReference(me.REF_CHART), self.scene)
 
     def _import_ct_motion(self, result: JobResult, made: SynthesisResult, input_node: Any, name: str,
                           inputs: dict) -> SynthesisResult:

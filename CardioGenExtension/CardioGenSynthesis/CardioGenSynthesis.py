@@ -29,6 +29,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 
 from CardioGenSlicerLib.dependencies import DependencyGate, DependencyInstaller  # noqa: E402
 from CardioGenSlicerLib.jobpanel import JobPanel, export_last_result, switch_to_cpu  # noqa: E402
+from CardioGenSlicerLib.mrml_layout import select_layout  # noqa: E402
 from CardioGenSlicerLib.process import JobState  # noqa: E402
 from CardioGenSlicerLib.provenance import summary_text  # noqa: E402
 from CardioGenSlicerLib.qtcompat import prop  # noqa: E402
@@ -231,6 +232,10 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
     def offerCpu(self) -> None:
         """After a GPU out-of-memory error: switch the device to CPU; the user starts again."""
         switch_to_cpu(self.ui, prop, "press Run to retry.")
+
+    def enter(self) -> None:
+        """The CardioGen layout (three slice views, the 3D view and a plot view) whenever the module opens."""
+        select_layout()
 
     def cleanup(self) -> None:
         if self.panel is not None:

@@ -1,0 +1,139 @@
+"""The CardioGen layout as a user sees it, one image per module: the layout's views made offscreen as real MRML views
+before the data arrives (as Slicer's layout manager makes them), the module's results loaded through its logic, every
+view rendered and tiled as the layout arranges them (Testing/layout_composer.py), with the module panel beside it when
+the panel tier has left its screenshot. Pixel statistics, not exact pixels, are checked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _views(app):
+    from CardioGenSlicerLib import mrml_layout as ml
+    from layout_composer import LayoutViews
+
+    ml.select_layout(app.scene)
+    return LayoutViews(app, ml.LAYOUT_XML)
+
+
+def _phantom_job(tmp_path, seed, modalities):
+    phantom = pytest.importorskip("cardiogen.phantom")
+    from cardiogen.io.case import save_case
+    from CardioGenSlicerLib.process import JobResult, JobState
+
+    case = phantom.make_case(phantom.PhantomConfig(seed=seed, size=64, frames=12, modalities=modalities))
+    files = save_case(case, tmp_path)
+    outputs = {k: str(Path(v).relative_to(tmp_path)) for k, v in files.items()}
+    return JobResult(JobState.SUCCEEDED, outputs=outputs, output_dir=tmp_path), case
+
+
+def _check_tiles(composed, n=5):
+    from layout_composer import non_blank
+
+    assert len(composed.tiles) == n
+    blank = [tag for tag, tile in composed.tiles.items() if not non_blank(tile.pixels)]
+    assert not blank, f"blank views: {blank}"
+    h = max(t.pixels.shape[0] for t in composed.tiles.values())
+    assert composed.image.shape[0] > 2 * h  # two rows: slice views over the 3D and plot views
+
+
+def _surfaces(pixels) -> np.ndarray:
+    px = pixels.astype(float)
+    return np.abs(px - px[2, 2]).sum(axis=-1) > 30
+
+
+def _with_panel(module, artifacts_dir):
+    from layout_composer import beside_panel
+
+    return beside_panel(artifacts_dir / f"layout_{module}.png", artifacts_dir / f"panel_{module}.png",
+                        artifacts_dir / f"layout_{module}_panel.png")
+
+
+def test_data_layout(app, tmp_path, artifacts_dir):
+    """Data: the phantom cine in its short axis (Red) and long-axis cuts (Yellow, Green) with the ED segmentation and
+    its legend, the 4D segmentation's surfaces in 3D (changing with the browser), the ECG in the plot view."""
+    import slicer
+    from CardioGenSlicerLib import mrml_layout as ml
+    from CardioGenSlicerLib.data_logic import DataLogic
+    from render_helpers import grab_window
+
+    views = _views(app)
+    result, case = _phantom_job(tmp_path, 4, ("cine", "ecg"))
+    loaded = DataLogic(work_root=tmp_path / "w").import_result(result, name="Phantom 4 PHANTOM")
+    legend = loaded.nodes["truth_segmentation_legend"]  # the segment names and colours
+    colors = loaded.nodes["truth_segmentation"].GetDisplayNode().GetColorNode()
+    assert legend.GetVisibility() and colors.GetNumberOfColors() == 4 and colors.GetColorName(0) == "LV blood pool"
+    assert ml.is_selected(app.scene)
+    plot = views.views[ml.PLOT_VIEW]
+    assert plot.GetPlotChartNodeID() == loaded.nodes["ecg_chart"].GetID()  # the ECG chart in the layout's plot view
+    red = views.slice_node("Red")
+    cine_axes = slicer.util.arrayFromVTKMatrix(_ijk(loaded.nodes["cine"]))[:3, :3]
+    normal = slicer.util.arrayFromVTKMatrix(red.GetSliceToRAS())[:3, 2]
+    assert abs(np.dot(normal, cine_axes[:, 2]) / np.linalg.norm(cine_axes[:, 2])) > 0.9999  # oblique short axis
+    browser = loaded.nodes["cine_browser"]
+    browser.SetSelectedItemNumber(0)
+    composed = views.compose(artifacts_dir / "layout_CardioGenData.png")
+    _check_tiles(composed)
+    red_px = composed.tiles["Red"].pixels.astype(float)
+    colored = (np.abs(red_px[..., 0] - red_px[..., 1]) + np.abs(red_px[..., 1] - red_px[..., 2])) > 80
+    assert colored.sum() > 200, "segmentation overlay missing in Red"
+    swatches = colored[:, int(0.7 * red_px.shape[1]):]  # the legend's colour bar, right of the heart
+    assert swatches.sum() > 150, "segment legend missing in Red"
+    threed = _surfaces(composed.tiles["1"].pixels)
+    assert threed.mean() > 0.02, "no surfaces in the 3D view"
+    es = int(np.argmin(case.truth.masks.mask("LV blood pool").sum(axis=(1, 2, 3))))
+    browser.SetSelectedItemNumber(es)
+    view3d = views.views["1"]
+    es_px = grab_window(view3d.render_window(), artifacts_dir / "layout_CardioGenData_1_es.png")[::-1]
+    changed = np.abs(es_px.astype(float) - composed.tiles["1"].pixels).sum(axis=-1) > 30
+    assert changed.mean() > 0.002, "the 3D surfaces do not change with the browser"
+    chart = composed.tiles[ml.PLOT_VIEW].pixels.astype(float)
+    assert 0.005 < (chart.sum(axis=-1) < 300).mean() < 0.6, "ECG chart blank or saturated"
+    _with_panel("CardioGenData", artifacts_dir)
+
+
+def test_motion_layout(app, tmp_path, artifacts_dir):
+    """Motion: strain overlay with its legend and the deformation grid (Red), the same on a long-axis cut (Yellow), the
+    bull's-eye with its legend (Green), surfaces in 3D, the strain curves (%) in the plot view."""
+    from CardioGenSlicerLib import mrml_layout as ml
+    from CardioGenSlicerLib.data_logic import DataLogic
+    from CardioGenSlicerLib.motion_logic import MotionLogic
+
+    views = _views(app)
+    (tmp_path / "d").mkdir()
+    result, _case = _phantom_job(tmp_path / "d", 6, ("cine",))
+    loaded = DataLogic(work_root=tmp_path / "w").import_result(result, name="Phantom 6 PHANTOM")
+    loaded.nodes["truth_segmentation"].GetDisplayNode().SetVisibility(False)  # only the strain overlay is coloured
+    logic = MotionLogic(work_root=tmp_path / "m")
+    job = logic.start("demons", loaded.nodes["cine"], loaded.nodes["truth_segmentation"]).wait(300)
+    assert job.error == "", job.log_tail
+    motion = logic.import_result(job, loaded.nodes["cine"], name="Phantom 6 motion")
+    frame = motion.peaks["circumferential"]["frame"]
+    loaded.nodes["cine_browser"].SetSelectedItemNumber(frame)
+    motion.strain_nodes["circumferential"].browser.SetSelectedItemNumber(frame)
+    assert views.views[ml.PLOT_VIEW].GetPlotChartNodeID() == motion.nodes["curves_chart"].GetID()
+    composed = views.compose(artifacts_dir / "layout_CardioGenMotion.png")
+    _check_tiles(composed)
+    red = composed.tiles["Red"].pixels.astype(float)
+    blue = (red[..., 2] - np.maximum(red[..., 0], red[..., 1])) > 40
+    assert blue.sum() > 50, "circumferential shortening (blue) missing in Red"
+    legend_red_end = (red[..., 0] - red[..., 2]) > 120  # the legend's + end: nothing in the wall is that red at peak
+    assert legend_red_end.sum() > 20, "strain legend missing in Red"
+    assert np.flatnonzero(legend_red_end.any(axis=0)).mean() > 0.6 * red.shape[1]  # on the right, as Slicer draws it
+    green = composed.tiles["Green"].pixels.astype(float)
+    assert ((green[..., 2] - green[..., 0]) > 60).sum() > 1000, "bull's-eye segments missing in Green"
+    assert ((green[..., 0] - green[..., 2]) > 120).sum() > 20, "bull's-eye legend missing"
+    assert _surfaces(composed.tiles["1"].pixels).mean() > 0.02, "no surfaces in the 3D view"
+    chart = composed.tiles[ml.PLOT_VIEW].pixels.astype(float)
+    assert ((chart[..., 2] > 150) & (chart[..., 0] < 80)).sum() > 30, "global circumferential curve (blue) missing"
+    _with_panel("CardioGenMotion", artifacts_dir)
+
+
+def _ijk(volume):
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    volume.GetIJKToRASMatrix(matrix)
+    return matrix
