@@ -136,3 +136,27 @@ def test_latent_skips_feed_the_latent_to_every_decoder_level():
         for p in model.to_flow.parameters():
             p.normal_(0, 0.1)
         assert not torch.allclose(model.decode(za, es), model.decode(zb, es))
+
+
+def test_myocardial_volume_term_measures_the_walls_volume_change():
+    """A uniform scaling about the centre, f(x) = (s − 1)(x − c), has det(I + ∇f) = s³ everywhere: the torch
+    determinant agrees with the numpy one, the volume error of any wall is s³ − 1, and the loss term penalises it."""
+    from cardiogen.models.ct_motion import jacobian_determinant
+    from cardiogen.models.flow_cvae import jacobian_determinant_torch, myocardial_volume_error
+
+    n, s = 12, 1.1
+    z, y, x = torch.meshgrid(*(torch.arange(n, dtype=torch.float64),) * 3, indexing="ij")
+    c = (n - 1) / 2
+    flow = torch.stack([(s - 1) * (x - c), (s - 1) * (y - c), 0.5 * (s - 1) * (z - c)])[None]
+    det = jacobian_determinant_torch(flow)
+    np.testing.assert_allclose(det[0].numpy(), jacobian_determinant(flow[0].numpy()), atol=1e-10)
+    assert abs(float(det.mean()) - s * s * (1 + 0.5 * (s - 1))) < 1e-9
+    wall = torch.zeros(1, 1, n, n, n)
+    wall[..., 3:9, 3:9, 3:9] = 1
+    assert abs(float(myocardial_volume_error(flow, wall)[0]) - (s * s * (1 + 0.5 * (s - 1)) - 1)) < 1e-9
+    assert abs(float(myocardial_volume_error(torch.zeros_like(flow), wall)[0])) < 1e-12
+    mu = logvar = torch.zeros(1, 2, 2, 2, 2)
+    base, logs0 = cvae_loss(flow.float(), flow.float(), mu, logvar)
+    with_term, logs = cvae_loss(flow.float(), flow.float(), mu, logvar, myo=wall, volume_weight=10.0)
+    assert "myo_volume_change" not in logs0 and abs(logs["myo_volume_change"] - (s * s * 1.05 - 1)) < 1e-5
+    assert abs(float(with_term - base) - 10.0 * (s * s * 1.05 - 1) ** 2) < 1e-5

@@ -89,6 +89,20 @@ def lv_ejection_fraction(es_labels: np.ndarray, flow: np.ndarray) -> float:
     return 100.0 * (edv - esv) / max(edv, 1.0)
 
 
+def myocardium_volume_change(es_labels: np.ndarray, flow: np.ndarray) -> float:
+    """Relative LV myocardium volume change ED/ES − 1 of the ED labels a flow ``(3, z, y, x)`` makes of ES labels
+    ``(z, y, x)`` (2 = LV myocardium; warped once, nearest, as :func:`lv_ejection_fraction`)."""
+    import torch
+
+    from ..nets.warp import warp
+
+    es_myo = np.asarray(es_labels) == 2
+    lab = torch.from_numpy(es_myo.astype(np.float32))[None, None]
+    with torch.no_grad():
+        ed_myo = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")[0, 0]
+    return float(ed_myo.sum()) / max(float(es_myo.sum()), 1.0) - 1.0
+
+
 def flow_epe(pred: np.ndarray, true: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Mean endpoint error ``‖pred − true‖`` over voxels (``mask`` ``(z, y, x)`` selects them); flows ``(3, z, y, x)``."""
     e = np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(true, dtype=np.float64), axis=0)

@@ -223,14 +223,17 @@ class CtCvaeSpec:
         pool = _pool(config)
         rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
         idx = rng.integers(0, len(pool), size=int(d.get("batch_size", 2)))
-        flipped = [_flip([pool[int(i)]["es"], pool[int(i)]["flow"], pool[int(i)]["mask"]], [1], rng) for i in idx]
+        # masks: the moving heart and the LV myocardium at ED (label 2), moved with the pair by flips and augmentation
+        masks = [np.concatenate([pool[int(i)]["mask"], (pool[int(i)]["ed_labels"] == 2)[None].astype(np.float32)])
+                 for i in idx]
+        flipped = [_flip([pool[int(i)]["es"], pool[int(i)]["flow"], m], [1], rng) for i, m in zip(idx, masks)]
         es = torch.from_numpy(np.stack([f[0] for f in flipped]))
         flow = torch.from_numpy(np.stack([f[1] for f in flipped]))
         mask = torch.from_numpy(np.stack([f[2] for f in flipped]))
         es, flow, mask = augment_pair(es, flow, rng, noise_var=float(aug.get("noise_var", 0.015)),
                                       max_shift_vox=float(aug.get("max_shift_vox", 4.0)),
                                       zoom=tuple(aug.get("zoom", (0.9, 1.1))), mask=mask)
-        return {"es": es, "flow": flow, "mask": mask, "seed": int(rng.integers(2**31))}
+        return {"es": es, "flow": flow, "mask": mask[:, :1], "myo": mask[:, 1:], "seed": int(rng.integers(2**31))}
 
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
         import torch
@@ -242,19 +245,21 @@ class CtCvaeSpec:
         m = config.get("model", {})
         weight = 1.0 + float(config["data"].get("heart_weight", 4.0)) * batch["mask"]
         return cvae_loss(flow_hat, batch["flow"], mu, logvar, rec_weight=float(m.get("rec_weight", 1.0)),
-                         kl_weight=float(m.get("kl_weight", 1e-3)), mask=weight)
+                         kl_weight=float(m.get("kl_weight", 1e-3)), mask=weight, myo=batch.get("myo"),
+                         volume_weight=float(m.get("volume_weight", 0.0)))
 
     def evaluate(self, model: Any, config: dict) -> dict:
         """On held-out subjects: reconstruction mEPE (posterior mean) in the heart and overall (voxels, mm); of 4
         prior samples per subject: spread (mean pairwise EPE in the heart), folding (fraction of heart voxels with
-        det(I + ∇f) <= 0); CPU seconds per sample."""
+        det(I + ∇f) <= 0), EF error, the largest LV myocardium volume change ES -> synthetic ED; CPU s per sample."""
         import torch
 
-        from ..models.ct_motion import flow_epe, generate_flows, jacobian_determinant, lv_ejection_fraction
+        from ..models.ct_motion import (flow_epe, generate_flows, jacobian_determinant, lv_ejection_fraction,
+                                        myocardium_volume_change)
 
         model = model.cpu().eval()
         seeds = _eval_seeds(config)
-        rec, rec_all, spread, fold, seconds, ef_err = [], [], [], [], [], []
+        rec, rec_all, spread, fold, seconds, ef_err, myo = [], [], [], [], [], [], []
         for p in _pool(config, seeds):
             es, flow = torch.from_numpy(p["es"][None]), torch.from_numpy(p["flow"][None])
             m = p["mask"][0] > 0
@@ -270,11 +275,13 @@ class CtCvaeSpec:
             fold.append(np.mean([float((jacobian_determinant(f)[m] <= 0).mean()) for f in flows]))
             true_ef = lv_ejection_fraction(p["es_labels"], p["flow"])
             ef_err.append(np.mean([abs(lv_ejection_fraction(p["es_labels"], f) - true_ef) for f in flows]))
+            myo.append(max(abs(myocardium_volume_change(p["es_labels"], f)) for f in flows))
         r = np.array(rec)
         return {"heldout_seeds": list(seeds), "recon_mepe_heart_vox": float(r[:, 0].mean()),
                 "recon_mepe_heart_vox_sd": float(r[:, 0].std()), "recon_mepe_heart_mm": float((r[:, 0] * r[:, 1]).mean()),
                 "recon_mepe_all_vox": float(np.mean(rec_all)), "sample_spread_heart_vox": float(np.mean(spread)),
                 "sample_folding_fraction": float(np.mean(fold)), "sample_ef_abs_error": float(np.mean(ef_err)),
+                "sample_myo_volume_change_max": float(np.max(myo)),
                 "sample_prior": "aggregate posterior" if model.has_latent_prior else "N(0, I)",
                 "pyramid_sha256": getattr(model, "pyramid_sha256", None),
                 "timing": {"cpu_s_per_sample": round(float(np.mean(seconds)), 3)}}
