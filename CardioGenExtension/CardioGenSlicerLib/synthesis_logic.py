@@ -27,6 +27,7 @@ from . import mrml_segmentation as mseg
 from . import mrml_compare as mc
 from . import mrml_ecg as me
 from . import mrml_ecg_window as mew
+from . import mrml_layout as ml
 from . import provenance as prov
 from .process import BackgroundJob, JobLogic, JobResult
 
@@ -176,9 +177,7 @@ class SynthesisLogic(JobLogic):
                 break
         plots = getattr(getattr(slicer, "modules", None), "plots", None)
         if made.ecg_cursors and plots is not None:  # inside the Slicer application only
-            from . import mrml_layout
-
-            mrml_layout.show_chart(table.GetNodeReference(me.REF_CHART), self.scene)
+            ml.show_chart(table.GetNodeReference(me.REF_CHART), self.scene)
 
     def _import_ct_motion(self, result: JobResult, made: SynthesisResult, input_node: Any, name: str,
                           inputs: dict) -> SynthesisResult:
@@ -222,11 +221,14 @@ class SynthesisLogic(JobLogic):
         if input_node is not None and input_node.IsA("vtkMRMLVolumeNode"):
             # input and result side by side: one orientation and zoom, linked, playing with the input's browser
             mc.show_side_by_side(input_node, first.volume, self.scene)
-        else:
+        else:  # in the views rotated to its planes (a single plane: Red only; the others keep what they showed)
+            shown_in = {n.GetLayoutName() for n in ml.align_views_to_volume(first.volume, self.scene)}
             scn = mb._scene(self.scene)
             composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
             for i in range(composites.GetNumberOfItems()):
-                composites.GetItemAsObject(i).SetBackgroundVolumeID(first.volume.GetID())
+                composite = composites.GetItemAsObject(i)
+                if not shown_in or composite.GetLayoutName() in shown_in:
+                    composite.SetBackgroundVolumeID(first.volume.GetID())
         if synchronise:
             mc.play_together(browser if browser is not None else first.browser)
 

@@ -44,10 +44,11 @@ def _surfaces(pixels) -> np.ndarray:
     return np.abs(px - px[2, 2]).sum(axis=-1) > 30
 
 
-def _with_panel(module, artifacts_dir):
+def _with_panel(module, artifacts_dir, panel=None):
+    """The panel tier's screenshot of the module's panel (``panel``: the one of the same task) left of the layout."""
     from layout_composer import beside_panel
 
-    return beside_panel(artifacts_dir / f"layout_{module}.png", artifacts_dir / f"panel_{module}.png",
+    return beside_panel(artifacts_dir / f"layout_{module}.png", artifacts_dir / (panel or f"panel_{module}.png"),
                         artifacts_dir / f"layout_{module}_panel.png")
 
 
@@ -91,7 +92,7 @@ def test_data_layout(app, tmp_path, artifacts_dir):
     assert changed.mean() > 0.002, "the 3D surfaces do not change with the browser"
     chart = composed.tiles[ml.PLOT_VIEW].pixels.astype(float)
     assert 0.005 < (chart.sum(axis=-1) < 300).mean() < 0.6, "ECG chart blank or saturated"
-    _with_panel("CardioGenData", artifacts_dir)
+    _with_panel("CardioGenData", artifacts_dir, "panel_CardioGenData_loaded.png")
 
 
 def test_motion_layout(app, tmp_path, artifacts_dir):
@@ -129,6 +130,62 @@ def test_motion_layout(app, tmp_path, artifacts_dir):
     chart = composed.tiles[ml.PLOT_VIEW].pixels.astype(float)
     assert ((chart[..., 2] > 150) & (chart[..., 0] < 80)).sum() > 30, "global circumferential curve (blue) missing"
     _with_panel("CardioGenMotion", artifacts_dir)
+
+
+def test_synthesis_layout(app, tmp_path, artifacts_dir):
+    """Synthesis (ECG -> cine with the shipped models) after a phantom case was loaded: the synthetic four-chamber
+    cine in Red (its own plane), the phantom cine's long-axis cuts in Yellow and Green, the 4D surfaces in 3D, the
+    ECG with the chosen beat's window and the cine's cursor in the plot view."""
+    import slicer
+    from CardioGenSlicerLib import mrml_ecg_window as mew
+    from CardioGenSlicerLib import mrml_layout as ml
+    from CardioGenSlicerLib.data_logic import DataLogic
+    from CardioGenSlicerLib.process import JobState
+    from CardioGenSlicerLib.synthesis_logic import SynthesisLogic
+
+    from cardiogen.weights import Registry
+
+    try:
+        lo, hi = Registry().get("ecg-flow-phantom-64").geometry["heart_rate_bpm_range"]
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"shipped ECG -> cine model missing: {exc}")
+    views = _views(app)
+    phantom = pytest.importorskip("cardiogen.phantom")
+    seed = next(s for s in range(1000, 1040) if lo + 3 <= phantom.make_case(phantom.PhantomConfig(
+        seed=s, modalities=("ecg",), ecg_duration_s=4.0)).truth.phenotypes_model.heart_rate_bpm <= hi - 3)
+    (tmp_path / "d").mkdir()
+    result, _case = _phantom_job(tmp_path / "d", seed, ("cine", "ecg"))
+    loaded = DataLogic(work_root=tmp_path / "w").import_result(result, name=f"Phantom {seed} PHANTOM")
+    table = loaded.nodes["ecg_table"]
+    mew.select_beat(table, 5)
+    logic = SynthesisLogic(work_root=tmp_path / "s")
+    job = logic.start("ecg_to_cine", {"ecg": table}, {"seed": 1}).wait(600)
+    assert job.state is JobState.SUCCEEDED, job.error + job.log_tail
+    made = logic.import_result(job, table, name="ecg_to_cine", inputs={"ecg": table})
+    cine = made.series["cine"]
+    cine.browser.SetPlaybackActive(False)
+    cine.browser.SetSelectedItemNumber(4)
+    composites = slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    backgrounds = {c.GetLayoutName(): c.GetBackgroundVolumeID()
+                   for c in (composites.GetItemAsObject(i) for i in range(composites.GetNumberOfItems()))}
+    assert backgrounds["Red"] == cine.volume.GetID()  # a single plane: shown where its plane is, in Red
+    assert backgrounds["Yellow"] == backgrounds["Green"] == loaded.nodes["cine"].GetID()
+    # the phantom's short-axis segmentation stays out of Red, which now shows another heart (the synthetic one)
+    shown = [views.slice_node("Yellow").GetID(), views.slice_node("Green").GetID(),
+             app.scene.GetNodeByID(views.views["1"].get_view_node_id()).GetID()]
+    loaded.nodes["truth_segmentation"].GetDisplayNode().SetViewNodeIDs(shown)
+    red = views.slice_node("Red")
+    axes = slicer.util.arrayFromVTKMatrix(_ijk(cine.volume))[:3, :3]
+    normal = slicer.util.arrayFromVTKMatrix(red.GetSliceToRAS())[:3, 2]
+    assert abs(np.dot(normal, axes[:, 2]) / np.linalg.norm(axes[:, 2])) > 0.9999
+    assert views.views[ml.PLOT_VIEW].GetPlotChartNodeID() == loaded.nodes["ecg_chart"].GetID()
+    composed = views.compose(artifacts_dir / "layout_CardioGenSynthesis.png")
+    _check_tiles(composed)
+    assert _surfaces(composed.tiles["1"].pixels).mean() > 0.02, "no surfaces in the 3D view"
+    chart = composed.tiles[ml.PLOT_VIEW].pixels.astype(float)
+    red_cursor = (chart[..., 0] > 200) & (chart[..., 1] < 60) & (chart[..., 2] < 60)
+    assert red_cursor.sum(axis=0).max() > 0.4 * chart.shape[0], "the cine's cursor is not drawn on the ECG"
+    _with_panel("CardioGenSynthesis", artifacts_dir, "panel_CardioGenSynthesis_ecg_to_cine.png")
 
 
 def _ijk(volume):
