@@ -148,3 +148,19 @@ def test_frame_phenotypes_of_a_disc():
     ellipse[((yy - 32) / 5.0) ** 2 + ((xx - 32) / 10.0) ** 2 <= 1] = 1
     assert frame_phenotypes(ellipse)[2] == pytest.approx(0.5, abs=0.03)
     assert frame_phenotypes(np.zeros((2, 8, 8), np.uint8)).shape == (2, 3)
+def test_assd_of_concentric_spheres_is_their_radius_gap():
+    """Surfaces of spheres of radius 8 and 11 mm (1 mm voxels) lie 3 mm apart everywhere: ASSD ≈ 3 mm, ≤ HD95; a label
+    in one map only is inf, in neither NaN; anisotropic spacing is honoured."""
+    import numpy as np
+
+    from cardiogen.metrics.segmentation import assd, hd95
+
+    z, y, x = np.mgrid[:40, :40, :40] - 19.5
+    r = np.sqrt(x**2 + y**2 + z**2)
+    a, b = (r < 8).astype(np.uint8), (r < 11).astype(np.uint8)
+    d = assd(a, b)[1]
+    assert abs(d - 3.0) < 0.6 and d <= hd95(a, b)[1] + 1e-9
+    assert assd(a, a)[1] == 0.0
+    assert assd(a, np.zeros_like(a), labels=[1])[1] == float("inf")
+    assert np.isnan(assd(np.zeros_like(a), np.zeros_like(a), labels=[1])[1])
+    assert abs(assd(a, b, spacing=(2.0, 2.0, 2.0))[1] - 2 * d) < 1e-9

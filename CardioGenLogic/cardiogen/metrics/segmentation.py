@@ -141,6 +141,32 @@ def hd95(pred: Any, ref: Any, spacing: Sequence[float] | None = None, labels: Se
     return out
 
 
+def assd(pred: Any, ref: Any, spacing: Sequence[float] | None = None,
+         labels: Sequence[int] | None = None) -> dict[int, float]:
+    """Average symmetric surface distance per label in mm (mean of the distances from each surface's voxels to the
+    other surface, both directions pooled); 3D per frame, averaged over frames; NaN where a label is in neither map,
+    inf where it is in one only. ``spacing`` (x, y, z) mm as :func:`hd95`."""
+    a, b, geo_spacing = _pair(pred, ref)
+    sp = [float(v) for v in (spacing if spacing is not None else geo_spacing or (1.0, 1.0, 1.0))]
+    if len(sp) != 3 or min(sp) <= 0:
+        raise CardioGenInputError("spacing must be (x, y, z) mm, each > 0", got=spacing)
+    sampling = (sp[2], sp[1], sp[0])
+    out = {}
+    for label in _label_list(a, b, labels):
+        values = []
+        for t in range(a.shape[0]):
+            ma, mb = a[t] == label, b[t] == label
+            if not ma.any() and not mb.any():
+                values.append(float("nan"))
+            elif not ma.any() or not mb.any():
+                values.append(float("inf"))
+            else:
+                d_ab, d_ba = surface_distances(ma, mb, sampling)
+                values.append(float(np.concatenate([d_ab, d_ba]).mean()))
+        out[label] = mean_defined(values)
+    return out
+
+
 def mean_defined(values: Iterable[float]) -> float:
     """Mean of the non-NaN values (NaN when there are none; inf if any is inf)."""
     arr = np.asarray([v for v in values if not np.isnan(v)], dtype=np.float64)

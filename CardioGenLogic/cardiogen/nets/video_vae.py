@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvKind, Downsample, ResBlock, SpaceTimeConv, Upsample, check_groups
+from .blocks import ConvKind, Downsample, ResBlock, SpaceTimeConv, Upsample, VolumeSelfAttention, check_groups, check_heads
 from .schedules import _randn
 
 
@@ -34,6 +34,8 @@ class VideoVAEConfig:
     num_res_blocks: int = 1
     groups: int = 8
     conv: str = ConvKind.FULL                     #: "full" 3×3×3, "factorised" or "spatial" (see blocks.ConvKind)
+    mid_attention: bool = False                   #: 3D self-attention at the bottleneck of encoder and decoder
+    heads: int = 4                                #: of the bottleneck attention
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "VideoVAEConfig":
@@ -61,6 +63,8 @@ class VideoVAEConfig:
             raise ValueError(f"temporal_downsample needs one flag per downsampling step ({len(self.channels) - 1}), "
                              f"got {len(self.temporal_downsample)}")
         ConvKind(self.conv)
+        if self.mid_attention:
+            check_heads(self.channels[-1], self.heads)
 
 
 @dataclass
@@ -107,11 +111,13 @@ class VideoVAE(nn.Module):
             enc.append(res_stack(ch[max(i - 1, 0)], ch[i]))
             if i < levels - 1:
                 enc.append(Downsample(ch[i], temporal[i]))
-        enc += [ResBlock(ch[-1], ch[-1], 0, cfg.groups, 0.0, cfg.conv), nn.GroupNorm(cfg.groups, ch[-1]), nn.SiLU(),
-                nn.Conv3d(ch[-1], 2 * cfg.latent_channels, 1)]
+        mid = [VolumeSelfAttention(ch[-1], cfg.heads, cfg.groups)] if cfg.mid_attention else []
+        enc += [ResBlock(ch[-1], ch[-1], 0, cfg.groups, 0.0, cfg.conv), *mid, nn.GroupNorm(cfg.groups, ch[-1]),
+                nn.SiLU(), nn.Conv3d(ch[-1], 2 * cfg.latent_channels, 1)]
         self.encoder = nn.Sequential(*enc)
+        mid = [VolumeSelfAttention(ch[-1], cfg.heads, cfg.groups)] if cfg.mid_attention else []
         dec: list[nn.Module] = [nn.Conv3d(cfg.latent_channels, ch[-1], 1),
-                                ResBlock(ch[-1], ch[-1], 0, cfg.groups, 0.0, cfg.conv)]
+                                ResBlock(ch[-1], ch[-1], 0, cfg.groups, 0.0, cfg.conv), *mid]
         for i in reversed(range(levels)):
             dec.append(res_stack(ch[min(i + 1, levels - 1)], ch[i]))
             if i > 0:
