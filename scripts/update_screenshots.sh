@@ -10,8 +10,9 @@ for f in panel_CardioGenData.png panel_CardioGenData_loaded.png render_slice_cin
          render_motion_strain.png render_motion_curves.png render_motion_bullseye.png panel_CardioGenSynthesis.png \
          panel_CardioGenLatent.png render_latent_preview.png panel_CardioGenSynthesis_ct_motion.png \
          ct_motion_slice_ed.png ct_motion_3d_ed.png ct_motion_3d_es.png layout_CardioGenData.png \
-         layout_CardioGenMotion.png layout_CardioGenSynthesis.png layout_CardioGenData_panel.png \
-         layout_CardioGenMotion_panel.png layout_CardioGenSynthesis_panel.png; do
+         layout_CardioGenMotion.png layout_CardioGenSynthesis.png layout_CardioGenLatent.png \
+         layout_CardioGenData_panel.png layout_CardioGenMotion_panel.png layout_CardioGenSynthesis_panel.png \
+         layout_CardioGenLatent_panel.png; do
   cp "Testing/_artifacts/$f" docs/screenshots/
 done
 ls -la docs/screenshots

@@ -24,6 +24,7 @@ import numpy as np
 from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
+from . import mrml_layout as ml
 from .process import BackgroundJob, JobResult
 from .synthesis_logic import SynthesisLogic
 
@@ -50,6 +51,7 @@ class LatentLogic(SynthesisLogic):
         self.weights = weights
         self._model = None
         self.preview_node = None
+        self._preview_views: set = set()  #: layout names of the slice views that show the preview
         self.last_preview_seconds = float("nan")
 
     # ---- in-process model (preview only) -----------------------------------------------------------------------
@@ -107,11 +109,14 @@ class LatentLogic(SynthesisLogic):
         scn = mb._scene(self.scene)
         if self.preview_node is not None and scn.GetNodeByID(self.preview_node.GetID()) is not None:
             mb.update_volume_node(self.preview_node, series)
-        else:
+        else:  # once, when it appears: the slice view rotated to its plane (Red; later frames keep the user's zoom)
             self.preview_node = mb.image_series_to_nodes(series, "Latent ED preview", self.scene).volume
+            self._preview_views = {n.GetLayoutName() for n in ml.align_views_to_volume(self.preview_node, self.scene)}
         composites = scn.GetNodesByClass("vtkMRMLSliceCompositeNode")
-        if composites.GetNumberOfItems():
-            composites.GetItemAsObject(0).SetBackgroundVolumeID(self.preview_node.GetID())
+        for i in range(composites.GetNumberOfItems()):
+            composite = composites.GetItemAsObject(i)
+            if composite.GetLayoutName() in self._preview_views or (not self._preview_views and i == 0):
+                composite.SetBackgroundVolumeID(self.preview_node.GetID())
 
     # ---- background jobs ---------------------------------------------------------------------------------------
     def start_projection(self, cine_node: Any, *, seed: int = 0, steps: int = 150, slice_index: int = -1,

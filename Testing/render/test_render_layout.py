@@ -188,6 +188,45 @@ def test_synthesis_layout(app, tmp_path, artifacts_dir):
     _with_panel("CardioGenSynthesis", artifacts_dir, "panel_CardioGenSynthesis_ecg_to_cine.png")
 
 
+def test_latent_layout(app, tmp_path, artifacts_dir):
+    """Latent Explorer after a phantom case was loaded: the live ED preview of a generated heart (LV-area slider at +3)
+    in Red, rotated to its plane; the phantom's long-axis cuts, surfaces and ECG stay in the other views."""
+    import slicer
+    from CardioGenSlicerLib.data_logic import DataLogic
+    from CardioGenSlicerLib.latent_logic import LatentLogic
+
+    from cardiogen.weights import Registry
+
+    try:
+        Registry().get("gancmri-phantom-64-directions")
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"shipped latent model missing: {exc}")
+    views = _views(app)
+    (tmp_path / "d").mkdir()
+    result, _case = _phantom_job(tmp_path / "d", 4, ("cine", "ecg"))
+    loaded = DataLogic(work_root=tmp_path / "w").import_result(result, name="Phantom 4 PHANTOM")
+    logic = LatentLogic(work_root=tmp_path / "l")
+    logic.preview(logic.seed_start(4), {"lv_area": 3.0})
+    preview = logic.preview_node
+    preview.GetDisplayNode().SetAutoWindowLevel(False)
+    preview.GetDisplayNode().SetWindowLevelMinMax(0.0, 1.0)
+    composites = slicer.mrmlScene.GetNodesByClass("vtkMRMLSliceCompositeNode")
+    backgrounds = {c.GetLayoutName(): c.GetBackgroundVolumeID()
+                   for c in (composites.GetItemAsObject(i) for i in range(composites.GetNumberOfItems()))}
+    assert backgrounds["Red"] == preview.GetID() and backgrounds["Yellow"] == loaded.nodes["cine"].GetID()
+    normal = slicer.util.arrayFromVTKMatrix(views.slice_node("Red").GetSliceToRAS())[:3, 2]
+    axes = slicer.util.arrayFromVTKMatrix(_ijk(preview))[:3, :3]
+    assert abs(np.dot(normal, axes[:, 2]) / np.linalg.norm(axes[:, 2])) > 0.9999
+    shown = [views.slice_node("Yellow").GetID(), views.slice_node("Green").GetID(),
+             app.scene.GetNodeByID(views.views["1"].get_view_node_id()).GetID()]
+    loaded.nodes["truth_segmentation"].GetDisplayNode().SetViewNodeIDs(shown)  # Red shows another heart
+    composed = views.compose(artifacts_dir / "layout_CardioGenLatent.png")
+    _check_tiles(composed)
+    red = composed.tiles["Red"].pixels.astype(float).mean(axis=-1)
+    assert (red > 200).mean() > 0.02, "the preview's bright blood pools are not in Red"
+    _with_panel("CardioGenLatent", artifacts_dir)
+
+
 def _ijk(volume):
     import vtk
 
