@@ -98,3 +98,33 @@ def test_autoencoder_learns_a_stack_and_its_mask():
     assert lv["dice"]["mean"] > 0.65 > before["classes"]["LV blood pool"]["dice"]["mean"] + 0.3
     assert after["psnr_db"]["mean"] > before["psnr_db"]["mean"] + 5 and after["ssim"]["mean"] > 0.3
     assert 0 <= lv["assd_mm"]["mean"] <= lv["hd95_mm"]["mean"] < 15.0
+
+
+def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_with_masks(tmp_path, monkeypatch):
+    """heart_ae and heart_ldm (tiny configs, a few steps) train into a user registry; DDIM then draws stacks with
+    masks on the autoencoder's grid, seeded per sample, and the denoiser refuses latents of another grid."""
+    from cardiogen.models.heart3d import load_heart_ae
+    from cardiogen.models.heart_ldm import HeartLDM, generate, sample_latents
+    from cardiogen.train import load_config, train
+    from cardiogen.weights import Registry
+
+    user = tmp_path / "user"
+    monkeypatch.setenv("CARDIOGEN_USER_MODELS", str(user))
+    train("heart_ae", load_config("heart_ae_tiny.yaml"), tmp_path / "ae", register_dir=user)
+    train("heart_ldm", load_config("heart_ldm_tiny.yaml"), tmp_path / "ldm", register_dir=user)
+    reg = Registry()
+    entry = reg.get("heart-ldm-tiny")
+    assert entry.geometry["slices"] == 4 and entry.geometry["matrix"] == 32
+    assert 0 <= entry.metrics["mask_image_dice"] <= 1 and entry.metrics["lv_blood_ml_heldout"] > 0
+    ae = load_heart_ae("heart-ae-tiny")
+    from cardiogen.models.heart_ldm import ldm_config
+
+    model = HeartLDM(ldm_config(entry.config, ae.config, (4, 32)))
+    model.load_state_dict(reg.load_state_dict("heart-ldm-tiny"))
+    assert float(model.latent_scale) != 1.0  # fitted on the training latents
+    images, masks = generate(model.eval(), ae, 2, steps=3, seed=5)
+    assert images.shape == masks.shape == (2, 4, 32, 32) and masks.dtype == np.uint8 and masks.max() < NUM_CLASSES
+    one = sample_latents(model, 1, steps=3, seed=6)
+    torch.testing.assert_close(one[0], sample_latents(model, 2, steps=3, seed=5)[1])  # sample i: seed + i
+    with pytest.raises(ValueError, match="z must be"):
+        model(torch.zeros(1, 4, 3, 8, 8), torch.zeros(1))

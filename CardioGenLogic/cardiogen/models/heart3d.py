@@ -162,6 +162,39 @@ def reconstruction_metrics(vae: Any, image: np.ndarray, labels: np.ndarray, spac
                                            if np.isfinite(m["dice"]).any()]))}
 
 
+def encode_stacks(vae: Any, image: np.ndarray, labels: np.ndarray, batch: int = 8) -> torch.Tensor:
+    """Posterior means ``(N, C, S', h, w)`` of stacks ``(N, S, H, W)`` with their labels."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(image), batch):
+            out.append(vae.encode(to_input(image[i:i + batch], labels[i:i + batch]))[0])
+    return torch.cat(out)
+
+
+def segment_stacks(images: np.ndarray, network: Any) -> np.ndarray:
+    """Labels ``(N, S, H, W)`` of stacks ``(N, S, H, W)`` by a 2D cardiac feature network, slice by slice, brought
+    back (nearest) from the network's grid to the stack's."""
+    from ..metrics.features import segment_frames
+
+    n, s, h, w = images.shape
+    seg = torch.from_numpy(segment_frames(images.reshape(-1, h, w), network)).float()[:, None]
+    if seg.shape[-2:] != (h, w):
+        seg = F.interpolate(seg, size=(h, w), mode="nearest")
+    return seg[:, 0].numpy().astype(np.uint8).reshape(n, s, h, w)
+
+
+def load_heart_ae(model_id: str = "heart-ae-phantom-64", device: str = "cpu") -> Any:
+    """A registered ``heart_ae`` (evaluation mode) from the weights registry."""
+    from ..nets.video_vae import VideoVAE, VideoVAEConfig
+    from ..weights import Registry
+
+    reg = Registry()
+    entry = reg.get(model_id)
+    vae = VideoVAE(VideoVAEConfig.from_dict({**entry.config.get("model", {}), "in_channels": 1 + NUM_CLASSES}))
+    vae.load_state_dict(reg.load_state_dict(model_id, device=device))
+    return vae.to(device).eval()
+
+
 def describe(seeds: Sequence[int], slices: int, size: int) -> str:
     return (f"CardioGen phantom short-axis cine stacks ({slices} slices × {size}², the phantom's geometry) at "
             f"end-diastole and end-systole with their true label maps (LV and RV blood pool and myocardium), seeds "

@@ -207,8 +207,9 @@ def make_schedule(name: str = "sigmoid", steps: int = 1000, prediction: Predicti
 
 def diffusion_loss(model: Callable[..., torch.Tensor], x0: torch.Tensor, cond: Mapping[str, Any] | None = None,
                    generator: torch.Generator | None = None, *, schedule: DiffusionSchedule,
-                   cond_drop_prob: float = 0.0, t: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error between ``model(x_t, t, **cond)`` and the schedule's target (seed 000's L_ε for ε).
+                   cond_drop_prob: float = 0.0, t: torch.Tensor | None = None, norm: str = "l2") -> torch.Tensor:
+    """Mean squared error between ``model(x_t, t, **cond)`` and the schedule's target (seed 000's L_ε for ε);
+    ``norm="l1"``: the mean absolute error instead (seed 001's Eq. 5.4).
 
     Args:
         model: denoiser called as ``model(x_t (B, …), t (B,) long, **cond)``.
@@ -224,6 +225,8 @@ def diffusion_loss(model: Callable[..., torch.Tensor], x0: torch.Tensor, cond: M
     """
     if not 0.0 <= cond_drop_prob <= 1.0:
         raise ValueError(f"cond_drop_prob must be in [0, 1], got {cond_drop_prob}")
+    if norm not in ("l1", "l2"):
+        raise ValueError(f"norm must be 'l1' or 'l2', got {norm!r}")
     b = x0.shape[0]
     gen_device = generator.device if generator is not None else torch.device("cpu")
     if t is None:
@@ -234,4 +237,5 @@ def diffusion_loss(model: Callable[..., torch.Tensor], x0: torch.Tensor, cond: M
     if cond_drop_prob > 0 and float(torch.rand((), generator=generator, device=gen_device)) < cond_drop_prob:
         kwargs = {}
     out = model(schedule.q_sample(x0, t, noise), t, **kwargs)
-    return F.mse_loss(out, schedule.target(x0, noise, t))
+    target = schedule.target(x0, noise, t)
+    return F.mse_loss(out, target) if norm == "l2" else F.l1_loss(out, target)
