@@ -128,3 +128,19 @@ def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_wi
     torch.testing.assert_close(one[0], sample_latents(model, 2, steps=3, seed=5)[1])  # sample i: seed + i
     with pytest.raises(ValueError, match="z must be"):
         model(torch.zeros(1, 4, 3, 8, 8), torch.zeros(1))
+
+    # the heart_3d pipeline on these weights: a stack and its segmentation, both marked synthetic, on the trained grid
+    from cardiogen.pipelines import get_pipeline, heart_3d
+
+    heart_3d._models.cache_clear()
+    out = get_pipeline("heart_3d").load("heart-ldm-tiny", "cpu").run({}, {"seed": 5, "steps": 3})
+    image, seg = out["image"], out["segmentation"]
+    assert image.synthetic and seg.synthetic and "SYNTHETIC" in image.description
+    assert image.array.shape == (1, 4, 32, 32) and seg.labels.shape == (1, 4, 32, 32)
+    np.testing.assert_array_equal(seg.labels[0], masks[0])  # seed 5 = the first stack drawn above
+    lo, hi = entry.geometry["pixel_mm_range"]
+    assert lo <= image.geometry.spacing[0] <= hi and seg.geometry.spacing == image.geometry.spacing
+    prov = image.provenance
+    assert prov["weights"] == "heart-ldm-tiny" and prov["autoencoder"] == "heart-ae-tiny" and prov["seed"] == 5
+    assert prov["sampler"] == "DDIM-3" and len(prov["weights_sha256"]) == 64 and seg.provenance["seed"] == 5
+    heart_3d._models.cache_clear()
