@@ -164,3 +164,23 @@ def test_assd_of_concentric_spheres_is_their_radius_gap():
     assert assd(a, np.zeros_like(a), labels=[1])[1] == float("inf")
     assert np.isnan(assd(np.zeros_like(a), np.zeros_like(a), labels=[1])[1])
     assert abs(assd(a, b, spacing=(2.0, 2.0, 2.0))[1] - 2 * d) < 1e-9
+
+
+def test_improved_precision_recall_of_shifted_and_collapsed_sets():
+    """Same distribution: both near 1; a generator that covers only a corner: precision high, recall low; one off the
+    real manifold: precision near 0."""
+    import numpy as np
+
+    from cardiogen.metrics.distribution import improved_precision_recall
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(300, 4))
+    p, r = improved_precision_recall(real, rng.normal(size=(300, 4)), k=3)
+    assert p > 0.85 and r > 0.85
+    corner = 0.2 * rng.normal(size=(300, 4)) + 1.0
+    p, r = improved_precision_recall(real, corner, k=3)
+    assert p > 0.9 and r < 0.3
+    p, r = improved_precision_recall(real, rng.normal(size=(300, 4)) + 8.0, k=3)
+    assert p < 0.05 and r < 0.05
+    with pytest.raises(CardioGenInputError):
+        improved_precision_recall(real, real[:, :3])

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import CardioGenInputError
 
 __all__ = ["FeatureStats", "feature_stats", "frechet_distance", "fid_from_features", "kid_from_features",
-           "polynomial_mmd2_unbiased"]
+           "polynomial_mmd2_unbiased", "improved_precision_recall"]
 
 
 def _features(x: Any, name: str, min_rows: int = 2) -> np.ndarray:
@@ -177,3 +177,30 @@ def kid_from_features(features_a: Any, features_b: Any, *, subset_size: int = 10
         ib = rng.choice(b.shape[0], m, replace=False)
         values.append(polynomial_mmd2_unbiased(a[ia], b[ib], degree=degree))
     return float(np.mean(values)), float(np.std(values))
+
+
+def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Distance of each row of ``x`` to its k-th nearest other row."""
+    d = np.sqrt(np.maximum(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1), 0.0))
+    return np.sort(d, axis=1)[:, k]  # column 0 is the row itself
+
+
+def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> float:
+    """Fraction of ``points`` inside at least one ball (centre, radius) of the manifold estimate."""
+    d = np.sqrt(np.maximum(((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1), 0.0))
+    return float((d <= radii[None, :]).any(axis=1).mean())
+
+
+def improved_precision_recall(real: Any, fake: Any, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of two feature sets ``(n, d)``.
+
+    Each set's manifold is the union of balls around its samples with the radius of their k-th nearest neighbour in
+    the same set; precision = fraction of generated samples inside the real manifold (quality), recall = fraction of
+    real samples inside the generated manifold (coverage). Both in [0, 1].
+    """
+    a = _features(real, "real feature set", min_rows=k + 1)
+    b = _features(fake, "generated feature set", min_rows=k + 1)
+    if a.shape[1] != b.shape[1]:
+        raise CardioGenInputError("the two feature sets have different dimensions", expected=a.shape[1],
+                                  got=b.shape[1])
+    return _coverage(b, a, _knn_radii(a, k)), _coverage(a, b, _knn_radii(b, k))
