@@ -143,4 +143,16 @@ def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_wi
     prov = image.provenance
     assert prov["weights"] == "heart-ldm-tiny" and prov["autoencoder"] == "heart-ae-tiny" and prov["seed"] == 5
     assert prov["sampler"] == "DDIM-3" and len(prov["weights_sha256"]) == 64 and seg.provenance["seed"] == 5
+
+    # the CLI writes both, and they read back
+    import json
+
+    from cardiogen import io
+    from cardiogen.cli import main
+
+    assert main(["heart-3d", "--weights", "heart-ldm-tiny", "--seed", "5", "--steps", "3", "--device", "cpu",
+                 "--out", str(tmp_path / "heart"), "--quiet"]) == 0
+    back = io.load(tmp_path / "heart" / "segmentation.seg.nrrd", kind="segmentation")
+    np.testing.assert_array_equal(back.labels, seg.labels)
+    assert io.load(tmp_path / "heart" / "image.nrrd").array.shape == (1, 4, 32, 32)
     heart_3d._models.cache_clear()
