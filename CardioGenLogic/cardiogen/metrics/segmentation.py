@@ -100,6 +100,17 @@ def surface_distances(mask_a: np.ndarray, mask_b: np.ndarray,
     return dist_to_b[sa], dist_to_a[sb]
 
 
+def _sampling(spacing: Sequence[float] | None, geo_spacing: tuple | None) -> tuple[float, float, float]:
+    """Array-axis (z, y, x) voxel size from an (x, y[, z]) mm spacing, else the maps' geometry, else 1 mm."""
+    sp = spacing if spacing is not None else geo_spacing if geo_spacing is not None else (1.0, 1.0, 1.0)
+    sp = [float(v) for v in sp]
+    if len(sp) == 2:
+        sp = sp + [1.0]
+    if len(sp) != 3 or min(sp) <= 0:
+        raise CardioGenInputError("spacing must be (x, y, z) mm, each > 0", got=spacing)
+    return sp[2], sp[1], sp[0]
+
+
 def _hd95_one(ma: np.ndarray, mb: np.ndarray, sampling: Sequence[float], percentile: float) -> float:
     if not ma.any() and not mb.any():
         return float("nan")
@@ -121,13 +132,7 @@ def hd95(pred: Any, ref: Any, spacing: Sequence[float] | None = None, labels: Se
         percentile: 95 for HD95, 100 for the classical Hausdorff distance.
     """
     a, b, geo_spacing = _pair(pred, ref)
-    sp = spacing if spacing is not None else geo_spacing if geo_spacing is not None else (1.0, 1.0, 1.0)
-    sp = [float(v) for v in sp]
-    if len(sp) == 2:
-        sp = sp + [1.0]
-    if len(sp) != 3 or min(sp) <= 0:
-        raise CardioGenInputError("spacing must be (x, y, z) mm, each > 0", got=spacing)
-    sampling = (sp[2], sp[1], sp[0])
+    sampling = _sampling(spacing, geo_spacing)
     out = {}
     for label in _label_list(a, b, labels):
         values = []
@@ -147,10 +152,7 @@ def assd(pred: Any, ref: Any, spacing: Sequence[float] | None = None,
     other surface, both directions pooled); 3D per frame, averaged over frames; NaN where a label is in neither map,
     inf where it is in one only. ``spacing`` (x, y, z) mm as :func:`hd95`."""
     a, b, geo_spacing = _pair(pred, ref)
-    sp = [float(v) for v in (spacing if spacing is not None else geo_spacing or (1.0, 1.0, 1.0))]
-    if len(sp) != 3 or min(sp) <= 0:
-        raise CardioGenInputError("spacing must be (x, y, z) mm, each > 0", got=spacing)
-    sampling = (sp[2], sp[1], sp[0])
+    sampling = _sampling(spacing, geo_spacing)
     out = {}
     for label in _label_list(a, b, labels):
         values = []

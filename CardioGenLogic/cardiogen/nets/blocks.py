@@ -206,8 +206,12 @@ class SpatialSelfAttention(nn.Module):
     """Self-attention over the H·W pixels of each frame (VDM's spatial attention, Ho et al. 2022, Sec. 3).
 
     ``x (B, C, T, H, W)`` → same shape; tokens are the pixels of one frame, frames and samples are independent.
+    Pre-GroupNorm, zero-initialised output projection, residual.
     """
 
+    #: attend across frames too (:class:`VolumeSelfAttention`)
+    across_frames = False
+
     def __init__(self, channels: int, heads: int = 4, groups: int = 8) -> None:
         super().__init__()
         check_groups(channels, groups)
@@ -219,31 +223,18 @@ class SpatialSelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = x.shape
-        tokens = self.norm(x).permute(0, 2, 3, 4, 1).reshape(b * t, h * w, c)  # (B·T, H·W, C)
+        groups, length = (b, t * h * w) if self.across_frames else (b * t, h * w)
+        tokens = self.norm(x).permute(0, 2, 3, 4, 1).reshape(groups, length, c)  # (B·T, H·W, C) or (B, T·H·W, C)
         q, k, v = self.qkv(tokens).chunk(3, dim=-1)
         mixed = self.out(_heads_attention(q, k, v, self.heads))
         return x + mixed.reshape(b, t, h, w, c).permute(0, 4, 1, 2, 3)
 
 
-class VolumeSelfAttention(nn.Module):
+class VolumeSelfAttention(SpatialSelfAttention):
     """Self-attention over all T·H·W positions of ``x (B, C, T, H, W)`` (3D attention, as the seed-001 autoencoder's
-    bottleneck, where the grid is small); pre-GroupNorm, zero-initialised output, residual."""
+    bottleneck, where the grid is small); otherwise as :class:`SpatialSelfAttention`."""
 
-    def __init__(self, channels: int, heads: int = 4, groups: int = 8) -> None:
-        super().__init__()
-        check_groups(channels, groups)
-        check_heads(channels, heads)
-        self.heads = heads
-        self.norm = nn.GroupNorm(groups, channels)
-        self.qkv = nn.Linear(channels, 3 * channels)
-        self.out = zero_module(nn.Linear(channels, channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, t, h, w = x.shape
-        tokens = self.norm(x).permute(0, 2, 3, 4, 1).reshape(b, t * h * w, c)  # (B, T·H·W, C)
-        q, k, v = self.qkv(tokens).chunk(3, dim=-1)
-        mixed = self.out(_heads_attention(q, k, v, self.heads))
-        return x + mixed.reshape(b, t, h, w, c).permute(0, 4, 1, 2, 3)
+    across_frames = True
 
 
 class TemporalAttention(nn.Module):
