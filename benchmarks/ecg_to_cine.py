@@ -378,9 +378,13 @@ def report(record: dict) -> tuple[str, str]:
         notes = f"Every phenotype tracks the truth with R ≥ {d['flow_min_r']:.2f} (target {target:g})."
     sweep = m.get("guidance_sweep")
     if sweep:
+        from cardiogen.pipelines.ecg_to_cine import DEFAULT_GUIDANCE
+
         notes += (f" Guidance: w = {sweep['chosen']:g} has the best mean phenotype R on validation"
                   + (", so the flow runs without guidance." if sweep["chosen"] == 1.0 else
-                     "; its test row is in the table."))
+                     "; its test row is in the table.")
+                  + (" The pipeline samples with it by default." if sweep["chosen"] == DEFAULT_GUIDANCE else
+                     " The pipeline's default guidance differs from it."))
     extra = _baseline_notes(methods)
     if extra:
         notes += " " + extra

@@ -219,8 +219,10 @@ def cmd_ecg_to_cine(args: argparse.Namespace) -> int:
     ecg = read_ecg(args.ecg)
     pipe = get_pipeline("ecg_to_cine").load(args.weights, args.device)
     with TqdmProgress("ecg_to_cine", disable=args.quiet) as bar:
-        out = pipe.run({"ecg": ecg}, {"seed": args.seed, "steps": args.steps, "guidance": args.guidance},
-                       progress=bar)
+        options = {"seed": args.seed, "steps": args.steps}
+        if args.guidance is not None:
+            options["guidance"] = args.guidance
+        out = pipe.run({"ecg": ecg}, options, progress=bar)
     cine = out["cine"]
     target = Path(args.out)
     with (atomic_path(target) if target.suffix else atomic_dir(target)) as tmp:  # no suffix: a DICOM folder
@@ -388,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ecg", type=Path, help="ECG file (DICOM waveform, WFDB header, CSV)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=20, help="Euler steps of the rectified flow")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance (1 = none)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance (1 = none; default: the pipeline's, chosen on validation subjects)")
     p.add_argument("--weights", default=None, help="registry id (default: the shipped ecg_to_cine model)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, type=Path, help="output cine (.seq.nrrd, .nii.gz, ...)")
