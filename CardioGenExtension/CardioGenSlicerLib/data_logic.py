@@ -109,6 +109,7 @@ class DataLogic(JobLogic):
             raise CardioGenInputError("the job produced no output folder")
         out = Path(result.output_dir)
         loaded = LoadedData()
+        sequences: list = []  # 4D segmentations (Segmentation, node label), shown after the cine has its browser
         try:
             for role, rel in result.outputs.items():
                 path = out / rel
@@ -150,9 +151,12 @@ class DataLogic(JobLogic):
                     key = "segmentation" if role == "segmentation" else "truth_segmentation"
                     loaded.nodes[key] = mseg.segmentation_to_node(seg, f"{name} {key.replace('_', ' ')}", 0,
                                                                 self.scene)
+                    if role == "segmentation" and seg.n_frames > 1:  # a 4D file: also as a sequence, after the loop
+                        sequences.append((seg, f"{name} segmentation 4D"))
             if "truth_segmentation" in result.outputs:
-                self._add_segmentation_sequence(loaded, io.load(out / result.outputs["truth_segmentation"]),
-                                                f"{name} truth segmentation 4D")
+                sequences.append((io.load(out / result.outputs["truth_segmentation"]), f"{name} truth segmentation 4D"))
+            for seg, label in sequences[:1]:  # one 4D segmentation plays in 3D (the loaded file's, else the truth's)
+                self._add_segmentation_sequence(loaded, seg, label)
             self._wire_views(loaded)
             loaded.summary = summarize(result.summary)
         except Exception:

@@ -154,3 +154,25 @@ def _ijk(volume):
     matrix = vtk.vtkMatrix4x4()
     volume.GetIJKToRASMatrix(matrix)
     return matrix
+
+
+def test_a_4d_segmentation_file_plays_as_a_sequence_with_its_cine(scene, phantom_job, tmp_path):
+    """A loaded file job with a cine and a 4D label file: the static node for the views and Motion (its first frame),
+    and the sequence of per-frame segmentations with closed surfaces, synchronised with the cine's browser."""
+    from cardiogen import io
+    from CardioGenSlicerLib.data_logic import DataLogic
+    from CardioGenSlicerLib.process import JobResult, JobState
+
+    _, case = phantom_job
+    io.save(case.cine, tmp_path / "cine.seq.nrrd")
+    io.save(case.truth.masks, tmp_path / "labels.seq.nrrd")
+    result = JobResult(JobState.SUCCEEDED, outputs={"cine": "cine.seq.nrrd", "segmentation": "labels.seq.nrrd"},
+                       output_dir=tmp_path)
+    _slice_nodes(scene)
+    loaded = DataLogic(scene=scene).import_result(result, name="File")
+    seq = loaded.nodes["segmentation_4d_sequence"]
+    assert seq.GetNumberOfDataNodes() == case.truth.masks.n_frames == 6
+    assert loaded.nodes["cine_browser"].IsSynchronizedSequenceNodeID(seq.GetID())
+    assert loaded.nodes["segmentation"].GetSegmentation().GetNumberOfSegments() > 0
+    assert loaded.nodes["segmentation_4d"].GetDisplayNode().GetPreferredDisplayRepresentationName3D() == \
+        "Closed surface"
