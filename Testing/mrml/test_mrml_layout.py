@@ -8,6 +8,24 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_views(scene):
+    """Remove the slice views a test made (singletons survive a scene clear): a later test in the same process that
+    builds real views (trame-slicer) must not find these stand-in nodes in place of its own."""
+    import slicer
+
+    def view_ids():
+        return {n.GetID() for cls in ("vtkMRMLSliceNode", "vtkMRMLSliceCompositeNode")
+                for n in slicer.util.getNodesByClass(cls, scene)}
+
+    before = view_ids()
+    yield
+    for node_id in view_ids() - before:
+        node = scene.GetNodeByID(node_id)
+        if node is not None:
+            scene.RemoveNode(node)
+
+
 def _slice_nodes(scene, names=("Red", "Yellow", "Green")):
     """Slice nodes (and their composite nodes) as Slicer's layout manager makes them; reused where present
     (slice nodes are singletons per name in a scene)."""

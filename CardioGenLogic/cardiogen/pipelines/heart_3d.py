@@ -3,7 +3,7 @@
 DDIM draws a latent of the frozen image + mask autoencoder (:mod:`cardiogen.models.heart_ldm`), whose decoder gives the
 stack and its mask together; both are marked synthetic with the weights, their sha256, the seed and the sampler. The
 stack lies on the grid the models were trained on (the phantom's short-axis geometry, recorded in the registry): the
-mean pixel and slice spacing of the training stacks.
+mean pixel and slice spacing of the training stacks (``pixel_mm``, ``slice_mm``).
 
 Python console API::
 
@@ -41,8 +41,7 @@ def _models(weights: Optional[str], device: str) -> dict:
 
 def _geometry(entry) -> Geometry:
     g = entry.geometry
-    px = float(np.mean(g.get("pixel_mm_range", (2.5, 2.5))))
-    dz = float(np.mean(g.get("slice_mm_range", (10.0, 10.0))))
+    px, dz = float(g["pixel_mm"]), float(g["slice_mm"])
     return Geometry(spacing=(px, px, dz), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
 
 

@@ -46,10 +46,14 @@ class HeartAeSpec:
         vary a little with the subject's size; the range is recorded)."""
         d = config["data"]
         sp = _pool(config, _seeds(d))["spacing"]
-        return {"matrix": int(d.get("size", 64)), "slices": int(d.get("slices", 8)), "view": "sax",
+        return {"pixel_mm": round(float(sp[:, 0].mean()), 3),
                 "pixel_mm_range": [round(float(sp[:, 0].min()), 3), round(float(sp[:, 0].max()), 3)],
+                "matrix": int(d.get("size", 64)), "frames": 1, "frames_range": [1, 1],
+                "slices": int(d.get("slices", 8)), "slice_mm": round(float(sp[:, 2].mean()), 3),
                 "slice_mm_range": [round(float(sp[:, 2].min()), 3), round(float(sp[:, 2].max()), 3)],
-                "phases": ["ed", "es"]}
+                "view": "sax", "phases": ["ed", "es"],
+                "note": "phantom short-axis stacks (one phase each, ED or ES) on the phantom's own grid, whose pixel "
+                        "and slice spacing grow with the subject's size"}
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
