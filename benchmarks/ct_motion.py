@@ -111,15 +111,11 @@ def flow_estimation(pairs: tuple) -> dict:
 # ---- 2-3. the CVAE --------------------------------------------------------------------------------------------
 def _synthetic_ed_measures(es_labels: np.ndarray, flow: np.ndarray) -> tuple[float, float]:
     """(LV myocardium volume change ED/ES − 1, LV ejection fraction %) of the ED labels that a flow ``(3, z, y, x)``
-    makes of the ES labels (warped once, nearest; the same EF as :func:`cardiogen.models.ct_motion.
-    lv_ejection_fraction`)."""
-    import torch
+    makes of the ES labels (:func:`cardiogen.models.ct_motion.warp_labels`; the same EF as
+    :func:`cardiogen.models.ct_motion.lv_ejection_fraction`)."""
+    from cardiogen.models.ct_motion import warp_labels
 
-    from cardiogen.nets.warp import warp
-
-    lab = torch.from_numpy(np.asarray(es_labels, dtype=np.float32))[None, None]
-    with torch.no_grad():
-        ed = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")[0, 0].numpy()
+    ed = warp_labels(es_labels, flow)
     es_blood, es_myo = int((es_labels == 1).sum()), int((es_labels == 2).sum())
     ed_blood, ed_myo = int((ed == 1).sum()), int((ed == 2).sum())
     return (ed_myo - es_myo) / es_myo, 100.0 * (ed_blood - es_blood) / max(ed_blood, 1.0)

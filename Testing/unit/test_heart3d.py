@@ -104,7 +104,7 @@ def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_wi
     """heart_ae and heart_ldm (tiny configs, a few steps) train into a user registry; DDIM then draws stacks with
     masks on the autoencoder's grid, seeded per sample, and the denoiser refuses latents of another grid."""
     from cardiogen.models.heart3d import load_heart_ae
-    from cardiogen.models.heart_ldm import HeartLDM, generate, sample_latents
+    from cardiogen.models.heart_ldm import HeartLDM, generate, load_heart_ldm, sample_latents
     from cardiogen.train import load_config, train
     from cardiogen.weights import Registry
 
@@ -117,12 +117,11 @@ def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_wi
     assert entry.geometry["slices"] == 4 and entry.geometry["matrix"] == 32
     assert 0 <= entry.metrics["mask_image_dice"] <= 1 and entry.metrics["lv_blood_ml_heldout"] > 0
     ae = load_heart_ae("heart-ae-tiny")
-    from cardiogen.models.heart_ldm import ldm_config
-
-    model = HeartLDM(ldm_config(entry.config, ae.config, (4, 32)))
-    model.load_state_dict(reg.load_state_dict("heart-ldm-tiny"))
+    model = load_heart_ldm("heart-ldm-tiny", ae.config)
+    assert isinstance(model, HeartLDM)
+    assert (model.config.depth, model.config.size) == (4 // ae.config.temporal_factor, 32 // ae.config.spatial_factor)
     assert float(model.latent_scale) != 1.0  # fitted on the training latents
-    images, masks = generate(model.eval(), ae, 2, steps=3, seed=5)
+    images, masks = generate(model, ae, 2, steps=3, seed=5)
     assert images.shape == masks.shape == (2, 4, 32, 32) and masks.dtype == np.uint8 and masks.max() < NUM_CLASSES
     one = sample_latents(model, 1, steps=3, seed=6)
     torch.testing.assert_close(one[0], sample_latents(model, 2, steps=3, seed=5)[1])  # sample i: seed + i
@@ -145,7 +144,6 @@ def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_wi
     assert prov["sampler"] == "DDIM-3" and len(prov["weights_sha256"]) == 64 and seg.provenance["seed"] == 5
 
     # the CLI writes both, and they read back
-    import json
 
     from cardiogen import io
     from cardiogen.cli import main

@@ -14,7 +14,7 @@ Inputs are :class:`~cardiogen.data.Segmentation` objects (their geometry gives t
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -111,13 +111,19 @@ def _sampling(spacing: Sequence[float] | None, geo_spacing: tuple | None) -> tup
     return sp[2], sp[1], sp[0]
 
 
-def _hd95_one(ma: np.ndarray, mb: np.ndarray, sampling: Sequence[float], percentile: float) -> float:
+def _surface_stat(ma: np.ndarray, mb: np.ndarray, sampling: Sequence[float],
+                  reduce: Callable[[np.ndarray, np.ndarray], float]) -> float:
+    """``reduce(d_ab, d_ba)`` of the two masks' surface distances; NaN when both are empty, inf when one is."""
     if not ma.any() and not mb.any():
         return float("nan")
     if not ma.any() or not mb.any():
         return float("inf")
-    d_ab, d_ba = surface_distances(ma, mb, sampling)
-    return float(max(np.percentile(d_ab, percentile), np.percentile(d_ba, percentile)))
+    return float(reduce(*surface_distances(ma, mb, sampling)))
+
+
+def _hd95_one(ma: np.ndarray, mb: np.ndarray, sampling: Sequence[float], percentile: float) -> float:
+    return _surface_stat(ma, mb, sampling,
+                         lambda d_ab, d_ba: max(np.percentile(d_ab, percentile), np.percentile(d_ba, percentile)))
 
 
 def hd95(pred: Any, ref: Any, spacing: Sequence[float] | None = None, labels: Sequence[int] | None = None, *,
@@ -155,16 +161,8 @@ def assd(pred: Any, ref: Any, spacing: Sequence[float] | None = None,
     sampling = _sampling(spacing, geo_spacing)
     out = {}
     for label in _label_list(a, b, labels):
-        values = []
-        for t in range(a.shape[0]):
-            ma, mb = a[t] == label, b[t] == label
-            if not ma.any() and not mb.any():
-                values.append(float("nan"))
-            elif not ma.any() or not mb.any():
-                values.append(float("inf"))
-            else:
-                d_ab, d_ba = surface_distances(ma, mb, sampling)
-                values.append(float(np.concatenate([d_ab, d_ba]).mean()))
+        values = [_surface_stat(a[t] == label, b[t] == label, sampling,
+                                lambda d_ab, d_ba: np.concatenate([d_ab, d_ba]).mean()) for t in range(a.shape[0])]
         out[label] = mean_defined(values)
     return out
 

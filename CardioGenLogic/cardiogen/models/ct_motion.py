@@ -74,33 +74,31 @@ def load_flow_estimator(model_id: str) -> Any:
     return model.eval()
 
 
-def lv_ejection_fraction(es_labels: np.ndarray, flow: np.ndarray) -> float:
-    """LV ejection fraction (%) of an ES label map ``(z, y, x)`` (1 = LV blood) and a flow ``(3, z, y, x)`` (ED grid
-    -> ES): the ED labels are the ES labels warped by the flow (nearest), EF = (EDV − ESV) / EDV."""
+def warp_labels(labels: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """The label map ``(z, y, x)`` a flow ``(3, z, y, x)`` (ED grid -> ES) makes of ES labels: warped once, nearest."""
     import torch
 
     from ..nets.warp import warp
 
-    es_blood = np.asarray(es_labels) == 1
-    lab = torch.from_numpy(es_blood.astype(np.float32))[None, None]
+    lab = torch.from_numpy(np.asarray(labels, dtype=np.float32))[None, None]
     with torch.no_grad():
-        ed_blood = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")[0, 0]
-    edv, esv = float(ed_blood.sum()), float(es_blood.sum())
+        out = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")
+    return out[0, 0].numpy()
+
+
+def lv_ejection_fraction(es_labels: np.ndarray, flow: np.ndarray) -> float:
+    """LV ejection fraction (%) of an ES label map ``(z, y, x)`` (1 = LV blood) and a flow ``(3, z, y, x)`` (ED grid
+    -> ES): the ED labels are the ES labels warped by the flow (:func:`warp_labels`), EF = (EDV − ESV) / EDV."""
+    es_blood = np.asarray(es_labels) == 1
+    edv, esv = float((warp_labels(es_blood, flow) > 0).sum()), float(es_blood.sum())
     return 100.0 * (edv - esv) / max(edv, 1.0)
 
 
 def myocardium_volume_change(es_labels: np.ndarray, flow: np.ndarray) -> float:
     """Relative LV myocardium volume change ED/ES − 1 of the ED labels a flow ``(3, z, y, x)`` makes of ES labels
-    ``(z, y, x)`` (2 = LV myocardium; warped once, nearest, as :func:`lv_ejection_fraction`)."""
-    import torch
-
-    from ..nets.warp import warp
-
+    ``(z, y, x)`` (2 = LV myocardium; :func:`warp_labels`, as :func:`lv_ejection_fraction`)."""
     es_myo = np.asarray(es_labels) == 2
-    lab = torch.from_numpy(es_myo.astype(np.float32))[None, None]
-    with torch.no_grad():
-        ed_myo = warp(lab, torch.from_numpy(np.asarray(flow, dtype=np.float32))[None], mode="nearest")[0, 0]
-    return float(ed_myo.sum()) / max(float(es_myo.sum()), 1.0) - 1.0
+    return float((warp_labels(es_myo, flow) > 0).sum()) / max(float(es_myo.sum()), 1.0) - 1.0
 
 
 def flow_epe(pred: np.ndarray, true: np.ndarray, mask: np.ndarray | None = None) -> float:

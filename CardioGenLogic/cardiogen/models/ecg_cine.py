@@ -102,10 +102,14 @@ def condition_tokens(pamae: Any, ecg: Any, frames: int) -> dict:
 
     enc = encode_ecg(pamae, ecg, frames=frames)
     tokens = np.concatenate([enc["cycle"], enc["features"].mean(axis=0, keepdims=True)], axis=0)
-    r = np.asarray(enc["r_peaks"], float)
-    fs = float(enc["ecg"].sampling_rate)
-    rr = float(np.median(np.diff(r)) / fs * 1000.0) if r.size >= 2 else float("nan")
+    rr = _median_rr_ms(enc["r_peaks"], enc["ecg"].sampling_rate)
     return {"tokens": tokens.astype(np.float32), "rr_ms": rr, "r_peaks": enc["r_peaks"], "encoded": enc}
+
+
+def _median_rr_ms(r_peaks: Any, sampling_rate: float) -> float:
+    """Median R-R interval (ms) of R-peak sample indices (NaN with fewer than two peaks)."""
+    r = np.asarray(r_peaks, float)
+    return float(np.median(np.diff(r)) / float(sampling_rate) * 1000.0) if r.size >= 2 else float("nan")
 
 
 CONDITIONS = ("pamae", "raw_ecg")  #: ``model.condition``: the frozen PA-MAE's features, or the raw median beat
@@ -132,7 +136,7 @@ def raw_condition_tokens(ecg: Any, frames: int, samples_per_frame: int = RAW_SAM
     beat = np.median(cardiac_cycles(prep["ecg"], r, frames * samples_per_frame), axis=0)  # (leads, F·s)
     leads = beat.shape[0]
     tokens = beat.reshape(leads, frames, samples_per_frame).transpose(1, 0, 2).reshape(frames, -1)
-    rr = float(np.median(np.diff(r)) / float(prep["ecg"].sampling_rate) * 1000.0)
+    rr = _median_rr_ms(r, prep["ecg"].sampling_rate)
     summary = np.zeros(tokens.shape[1])
     stats = np.concatenate([np.ptp(beat, axis=1), beat.max(axis=1), beat.min(axis=1), [rr / 1000.0]])
     summary[:stats.size] = stats
@@ -298,10 +302,6 @@ def encode_videos(vae: Any, videos: np.ndarray, batch: int = 8) -> torch.Tensor:
             x = torch.from_numpy(np.ascontiguousarray(videos[i:i + batch]))[:, None]
             out.append(vae.encode(x)[0])
     return torch.cat(out)
-
-
-def seeds_range(first: int, count: int) -> tuple[int, ...]:
-    return tuple(range(int(first), int(first) + int(count)))
 
 
 def describe(seeds: Sequence[int], frames: int, population: str = "healthy") -> str:

@@ -118,14 +118,9 @@ def decode_stacks(vae: Any, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 def reconstruct(vae: Any, image: np.ndarray, labels: np.ndarray, batch: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Posterior-mean reconstructions (images, labels) of stacks ``(N, S, H, W)``."""
-    imgs, labs = [], []
-    with torch.no_grad():
-        for i in range(0, len(image), batch):
-            mu, _ = vae.encode(to_input(image[i:i + batch], labels[i:i + batch]))
-            a, b = decode_stacks(vae, mu)
-            imgs.append(a)
-            labs.append(b)
-    return np.concatenate(imgs), np.concatenate(labs)
+    mu = encode_stacks(vae, image, labels, batch)
+    parts = [decode_stacks(vae, mu[i:i + batch]) for i in range(0, len(mu), batch)]
+    return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts])
 
 
 def reconstruction_metrics(vae: Any, image: np.ndarray, labels: np.ndarray, spacing: np.ndarray,

@@ -88,6 +88,19 @@ def ldm_config(config: dict, ae_config: Any, stack_shape: tuple[int, int]) -> He
     return HeartLDMConfig.from_dict(m)
 
 
+def load_heart_ldm(model_id: str, ae_config: Any, device: str = "cpu") -> HeartLDM:
+    """A registered ``heart_ldm`` (evaluation mode), sized by :func:`ldm_config` from its config and its autoencoder's
+    ``ae_config``."""
+    from ..weights import Registry
+
+    reg = Registry()
+    entry = reg.get(model_id)
+    d = entry.config["data"]
+    model = HeartLDM(ldm_config(entry.config, ae_config, (int(d.get("slices", 8)), int(d.get("size", 64)))))
+    model.load_state_dict(reg.load_state_dict(model_id, device=device))
+    return model.to(device).eval()
+
+
 def sample_latents(model: HeartLDM, n: int, steps: int = 50, seed: int = 0, eta: float = 0.0,
                    context: Optional[torch.Tensor] = None, guidance: float = 1.0) -> torch.Tensor:
     """``n`` latents ``(n, C, S', h, w)`` in the autoencoder's units (DDIM, ``steps`` steps; sample i drawn from the

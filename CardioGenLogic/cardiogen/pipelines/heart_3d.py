@@ -26,17 +26,14 @@ from . import Option, Output, Pipeline, Progress, register_pipeline
 def _models(weights: Optional[str], device: str) -> dict:
     """The latent denoiser (registry entry ``weights`` or the default ``heart_3d`` one) and its frozen autoencoder."""
     from ..models.heart3d import load_heart_ae
-    from ..models.heart_ldm import HeartLDM, ldm_config
+    from ..models.heart_ldm import load_heart_ldm
     from ..weights import Registry
 
     reg = Registry()
     entry = reg.get(weights) if weights else reg.default_for("heart_3d")
     ae_id = str(entry.config["model"]["ae_from"])
     ae = load_heart_ae(ae_id, device)
-    d = entry.config["data"]
-    model = HeartLDM(ldm_config(entry.config, ae.config, (int(d.get("slices", 8)), int(d.get("size", 64)))))
-    model.load_state_dict(reg.load_state_dict(entry.id, device=device))
-    return {"entry": entry, "ae_entry": reg.get(ae_id), "ldm": model.to(device).eval(), "ae": ae}
+    return {"entry": entry, "ae_entry": reg.get(ae_id), "ldm": load_heart_ldm(entry.id, ae.config, device), "ae": ae}
 
 
 def _geometry(entry) -> Geometry:

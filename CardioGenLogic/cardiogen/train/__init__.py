@@ -53,6 +53,12 @@ class TrainSpec(Protocol):
 SPECS: dict[str, Callable[[], TrainSpec]] = {}
 
 
+def seed_range(section: dict, default_first: int = 0, default_count: int = 64) -> tuple[int, ...]:
+    """Phantom subject seeds of a config section: ``first_seed`` .. ``first_seed + cases − 1``."""
+    first = int(section.get("first_seed", default_first))
+    return tuple(range(first, first + int(section.get("cases", default_count))))
+
+
 def register_spec(name: str) -> Callable:
     def _register(factory: Callable[[], TrainSpec]) -> Callable[[], TrainSpec]:
         SPECS[name] = factory

@@ -20,18 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from . import register_spec
+from . import register_spec, seed_range
 
 
 def _seeds(d: dict) -> tuple[int, ...]:
-    first = int(d.get("first_seed", 0))
-    return tuple(range(first, first + int(d.get("cases", 24))))
+    return seed_range(d, 0, 24)
 
 
 def _eval_seeds(config: dict) -> tuple[int, ...]:
-    ev = config.get("eval", {})
-    first = int(ev.get("first_seed", 1000))
-    return tuple(range(first, first + int(ev.get("cases", 4))))
+    return seed_range(config.get("eval", {}), 1000, 4)
 
 
 def _pool(config: dict, seeds: tuple[int, ...] | None = None) -> tuple:

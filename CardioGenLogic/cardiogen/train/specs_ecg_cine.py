@@ -21,12 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import register_spec
-
-
-def _seeds(section: dict, default_first: int = 0, default_count: int = 64) -> tuple[int, ...]:
-    from ..models.ecg_cine import seeds_range
-
-    return seeds_range(section.get("first_seed", default_first), section.get("cases", default_count))
+from . import seed_range as _seeds
 
 
 def _frames(config: dict) -> int:

@@ -14,11 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import register_spec
-
-
-def _seeds(section: dict, default_first: int = 0, default_count: int = 64) -> tuple[int, ...]:
-    first = int(section.get("first_seed", default_first))
-    return tuple(range(first, first + int(section.get("cases", default_count))))
+from . import seed_range as _seeds
 
 
 def _pool(config: dict, seeds: tuple[int, ...]) -> dict:

@@ -17,19 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from . import register_spec
+from . import register_spec, seed_range
 
 
 def _seeds(config: dict) -> tuple[int, ...]:
-    d = config["data"]
-    first = int(d.get("first_seed", 0))
-    return tuple(range(first, first + int(d.get("cases", 256))))
+    return seed_range(config["data"], 0, 256)
 
 
 def _eval_seeds(config: dict) -> tuple[int, ...]:
-    ev = config.get("eval", {})
-    first = int(ev.get("first_seed", 1000))
-    return tuple(range(first, first + int(ev.get("cases", 16))))
+    return seed_range(config.get("eval", {}), 1000, 16)
 
 
 @register_spec("pamae")
