@@ -64,7 +64,7 @@ class MotionLogic(JobLogic):
         folder.mkdir(parents=True, exist_ok=True)
         series = mb.nodes_to_image_series(image_node)
         if method == "dense":
-            source = image_node.GetAttribute(mb.ATTR_SOURCE_FILE)
+            source = mb.source_file(image_node)
             if not source or not Path(source).is_file():
                 raise CardioGenInputError("the DENSE method needs DENSE data loaded with CardioGen Data (magnitude "
                                           "and phase); the selected node has no DENSE source",

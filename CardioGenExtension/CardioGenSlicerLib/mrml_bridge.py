@@ -220,6 +220,16 @@ def _as_sequence(node: Any) -> Any:
     return None
 
 
+def source_file(node: Any) -> str:
+    """The file a node was loaded from (:data:`ATTR_SOURCE_FILE`), read from the node or, for a proxy node whose
+    attributes a playing browser has replaced with its frame's, from its sequence; "" when none."""
+    source = node.GetAttribute(ATTR_SOURCE_FILE) if node is not None else None
+    if not source and node is not None:
+        sequence = _as_sequence(node)
+        source = sequence.GetAttribute(ATTR_SOURCE_FILE) if sequence is not None else None
+    return source or ""
+
+
 # ---- displacement as grid transforms ---------------------------------------------------------------------------
 def _grid_transform(displacement_lps: np.ndarray, geometry: Geometry) -> Any:
     """A vtkOrientedGridTransform from a (3, z, y, x) LPS displacement (mm) on ``geometry``."""

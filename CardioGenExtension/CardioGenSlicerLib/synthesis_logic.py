@@ -93,7 +93,7 @@ class SynthesisLogic(JobLogic):
                 continue
             kind = spec["kind"]
             if kind == "DenseSeries":
-                source = node.GetAttribute(mb.ATTR_SOURCE_FILE)
+                source = mb.source_file(node)
                 if not source or not Path(source).is_file():
                     raise CardioGenInputError("this input needs DENSE data loaded with CardioGen Data",
                                               source=node.GetName())

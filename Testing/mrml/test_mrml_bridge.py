@@ -59,6 +59,22 @@ def test_4d_series_becomes_sequence_with_browser_and_proxy(scene):
     assert back.synthetic
 
 
+def test_source_file_survives_playing_the_browser(scene):
+    """The DENSE magnitude's source file (its phases, read by Motion's DENSE method and by dense_to_cine) is still
+    found on the proxy after the browser stepped: the proxy's attributes are then the frame's."""
+    from CardioGenSlicerLib import mrml_bridge as mb
+
+    series = ImageSeries(np.zeros((4, 2, 3, 4), np.float32), _oblique(), frame_times=[0, 40, 80, 120],
+                         modality="dense_mag")
+    nodes = mb.image_series_to_nodes(series, "DENSE magnitude")
+    for node in nodes.nodes:  # as CardioGen Data marks what it loaded
+        node.SetAttribute(mb.ATTR_SOURCE_FILE, "/data/case.dns")
+    for _ in range(3):
+        nodes.browser.SelectNextItem()
+    assert mb.source_file(nodes.volume) == "/data/case.dns"
+    assert mb.source_file(mb.image_series_to_nodes(series, "other").volume) == ""
+
+
 def test_displacement_round_trip_through_grid_transforms(scene):
     from CardioGenSlicerLib import mrml_bridge as mb
 
