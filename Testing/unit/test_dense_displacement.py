@@ -254,6 +254,8 @@ def test_masks_from_the_nearest_annotated_frame_and_mask_argument():
         assert np.array_equal(masks[t, 0], myo[src])
     static = dense_frame_masks(dense, mask=myo[0])
     assert static.shape == (13, 1, SIZE, SIZE) and np.array_equal(static[4, 0], myo[0])
+    one_frame = dense_frame_masks(dense, mask=myo[0][None, None])  # a (1, z, y, x) segmentation file: static
+    assert np.array_equal(one_frame, static)
     disp, measured = dense_displacement(dense, mask=myo[:, None], return_frame_masks=True)
     u = _index_components(disp, np.eye(3))
     m4 = measured[4, 0]
@@ -261,6 +263,8 @@ def test_masks_from_the_nearest_annotated_frame_and_mask_argument():
     assert np.abs(u[4, :2][:, m4] - truth[4][:, m4]).max() < 0.05
     with pytest.raises(CardioGenInputError):
         dense_frame_masks(dense, mask=np.ones((5, 5), bool))
+    with pytest.raises(CardioGenInputError, match="on the DENSE grid"):
+        dense_frame_masks(dense, mask=np.ones((2, 1, SIZE, SIZE), bool))  # two frames of thirteen
 
 
 def test_per_frame_mask_with_unoutlined_frames_is_propagated_ended_or_nearest_on_request():

@@ -335,6 +335,8 @@ def _drawn_masks(dense: DenseSeries, mask: Any = None) -> tuple[np.ndarray, np.n
         m = np.asarray(mask)
         if m.ndim == 2:
             m = m[None]
+        if m.ndim == 4 and m.shape[0] == 1:  # one frame (e.g. the end-diastolic segmentation): static
+            m = m[0]
         if m.ndim == 3:
             m = np.broadcast_to(m, (n_t,) + m.shape)
         if m.shape != (n_t, n_z, n_y, n_x):
