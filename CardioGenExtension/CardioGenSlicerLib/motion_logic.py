@@ -22,6 +22,7 @@ from cardiogen.errors import CardioGenInputError
 
 from . import mrml_bridge as mb
 from . import mrml_segmentation as mseg
+from . import mrml_compare as mcmp
 from . import mrml_curves as mc
 from . import mrml_strain as ms
 from .process import BackgroundJob, JobLogic, JobResult
@@ -137,7 +138,10 @@ class MotionLogic(JobLogic):
                 motion.nodes["bullseye"] = mc.bullseye_to_node(
                     values, f"{name} bull's-eye (peak circumferential, %)", "Peak circumferential strain (%)",
                     self.scene)
-                mc.show_in_slice_view(motion.nodes["bullseye"], scene=self.scene)
+                if component in motion.strain_nodes:
+                    self.show_component(motion, component, reference_node)  # with the bull's-eye in its view
+                else:
+                    mc.show_in_slice_view(motion.nodes["bullseye"], scene=self.scene)
         except Exception:
             mb.remove_nodes(motion.all_nodes(), self.scene)
             raise
@@ -150,7 +154,14 @@ class MotionLogic(JobLogic):
                                       got=component)
         overlay = motion.strain_nodes[component].volume
         mb.show_in_slice_views(reference_node, overlay, 0.6, scene=self.scene)
+        for other, nodes in motion.strain_nodes.items():  # one legend: the shown component's
+            if other != component:
+                ms.hide_strain_legend(nodes.volume)
         motion.nodes["legend"] = ms.add_strain_legend(overlay, f"{component} strain")
+        if motion.nodes.get("bullseye") is not None:  # the bull's-eye keeps its view, without the image overlays
+            bullseye_view = mc.show_in_slice_view(motion.nodes["bullseye"], scene=self.scene)
+            if bullseye_view is not None:
+                mcmp.keep_overlays_out([bullseye_view], self.scene)
 
     @staticmethod
     def export_csv(motion: MotionResult, path: str | Path) -> Path:

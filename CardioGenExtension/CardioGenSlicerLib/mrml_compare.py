@@ -54,11 +54,43 @@ def show_side_by_side(input_node: Any, result_node: Any, scene: Any = None, set_
     second.SetViewGroup(first.GetViewGroup())
     for comp in (first_comp, second_comp):
         comp.SetLinkedControl(True)
+    keep_overlays_out((first, second), scene)
     if set_layout:
         layout = mb._scene(scene).GetFirstNodeByClass("vtkMRMLLayoutNode")
         if layout is not None:
             layout.SetViewArrangement(layout.SlicerLayoutSideBySideView)
     return [first, second]
+
+
+#: Display nodes drawn over every view unless told otherwise: segmentations, transforms' grids, colour legends.
+OVERLAY_DISPLAY_CLASSES = ("vtkMRMLSegmentationDisplayNode", "vtkMRMLTransformDisplayNode",
+                           "vtkMRMLColorLegendDisplayNode")
+
+
+def keep_overlays_out(views: Any, scene: Any = None) -> int:
+    """Restrict every overlay display (segmentations, displacement grids, colour legends) to the views other than
+    ``views`` (slice or 3D view nodes), so the compared views show the input and the result alone; an overlay left
+    with no view is hidden. Returns how many display nodes changed."""
+    scn = mb._scene(scene)
+    out = {v.GetID() for v in views}
+    all_views = [n.GetID() for cls in ("vtkMRMLSliceNode", "vtkMRMLViewNode")
+                 for n in (scn.GetNodesByClass(cls).GetItemAsObject(i)
+                           for i in range(scn.GetNodesByClass(cls).GetNumberOfItems()))]
+    changed = 0
+    for cls in OVERLAY_DISPLAY_CLASSES:
+        nodes = scn.GetNodesByClass(cls)
+        for i in range(nodes.GetNumberOfItems()):
+            display = nodes.GetItemAsObject(i)
+            shown_in = [display.GetNthViewNodeID(k) for k in range(display.GetNumberOfViewNodeIDs())] or all_views
+            keep = [v for v in shown_in if v not in out]
+            if keep == shown_in:
+                continue
+            changed += 1
+            if keep:
+                display.SetViewNodeIDs(keep)
+            else:
+                display.SetVisibility(False)
+    return changed
 
 
 def match_slice_view(target: Any, source: Any) -> None:

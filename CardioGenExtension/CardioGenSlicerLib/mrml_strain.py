@@ -60,6 +60,13 @@ def style_strain_display(volume_node: Any, scene: Any = None) -> None:
     display.SetInterpolate(False)
 
 
+def hide_strain_legend(volume_node: Any) -> None:
+    """Hide a strain overlay's colour legend, if it has one (another component's overlay is shown instead)."""
+    legend = slicer.modules.colors.logic().GetColorLegendDisplayNode(volume_node)
+    if legend is not None:
+        legend.SetVisibility(False)
+
+
 def add_strain_legend(volume_node: Any, title: str = "strain") -> Any:
     """Color legend for a strain overlay (Colors module logic)."""
     logic = slicer.modules.colors.logic()

@@ -59,6 +59,13 @@ def test_demons_run_shows_strain_overlay_curves_and_exports(qapp, tmp_path, phan
     assert motion.nodes["legend"] is not None
     ui.componentComboBox.setCurrentText("radial")
     assert "radial" in ui.statusLabel.text
+    colors = slicer.modules.colors.logic()  # one legend, the shown component's
+    assert not colors.GetColorLegendDisplayNode(overlay).GetVisibility()
+    assert colors.GetColorLegendDisplayNode(motion.strain_nodes["radial"].volume).GetVisibility()
+    for i in range(comp.GetNumberOfItems()):  # the bull's-eye keeps its view
+        node = comp.GetItemAsObject(i)
+        if node.GetLayoutName() == BULLSEYE_VIEW:
+            assert node.GetBackgroundVolumeID() == motion.nodes["bullseye"].GetID()
     ui.exportPathLineEdit.setCurrentPath(str(tmp_path / "curves.csv"))
     assert ui.exportButton.isEnabled()
     ui.exportButton.click()

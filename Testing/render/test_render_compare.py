@@ -44,6 +44,11 @@ def test_input_and_result_side_by_side_in_linked_views_playing_together(app, cas
     # a "result" on the same grid: the cine with inverted contrast, marked synthetic
     result_series = case.cine.with_array(case.cine.array.max() - case.cine.array).mark_synthetic("test", seed=3)
     result = mb.image_series_to_nodes(result_series, "Result")
+    # an overlay an earlier task left (the case's segmentation): kept out of the compared views, still in the others
+    from CardioGenSlicerLib import mrml_segmentation as mseg
+
+    seg = mseg.segmentation_to_node(case.truth.masks, "Case segmentation", 0)
+    seg.GetDisplayNode().SetViewNodeIDs([])  # shown everywhere
     made = SynthesisResult(series={"cine": result})
     SynthesisLogic(scene=slicer.mrmlScene)._show(made, cine.volume)
 
@@ -62,6 +67,12 @@ def test_input_and_result_side_by_side_in_linked_views_playing_together(app, cas
     assert abs(abs(np.dot(normal, stack_normal / np.linalg.norm(stack_normal))) - 1) < 1e-6
     assert red_comp.GetLinkedControl() and yellow_comp.GetLinkedControl()
     assert red.GetViewGroup() == yellow.GetViewGroup()
+    display = seg.GetDisplayNode()
+    shown_in = {display.GetNthViewNodeID(k) for k in range(display.GetNumberOfViewNodeIDs())}
+    if shown_in:  # other views exist: it stays there, out of Red and Yellow
+        assert red.GetID() not in shown_in and yellow.GetID() not in shown_in
+    else:  # no other view: hidden
+        assert not display.GetVisibility()
 
     # rendered: the same heart at the same place and scale in both views (the result is the inverted input). A window
     # 25 % wider than each volume's range keeps its darkest voxels above the black background outside the volume, so
