@@ -8,7 +8,6 @@ This file lives in Testing/ only; product code never imports it.
 from __future__ import annotations
 
 import os
-import types
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
@@ -16,32 +15,17 @@ _APP = None
 
 
 def make_scene(fresh: bool = True):
-    """A real MRML scene (SlicerApp) set as ``slicer.mrmlScene``, with ``slicer.modules.<name>.logic()``."""
+    """A real MRML scene (SlicerApp) set as ``slicer.mrmlScene``, with ``slicer.modules.<name>.logic()``: one
+    application per process (:func:`CardioGenSlicerLib.standalone.standalone_slicer_app`), its scene cleared."""
     global _APP
-    import slicer
-    from trame_slicer.core import SlicerApp
+    from CardioGenSlicerLib.standalone import standalone_slicer_app, use_scene
 
     if _APP is None:
-        _APP = SlicerApp()
-        seq_logic = slicer.vtkSlicerSequencesLogic()
-        _APP.register_module_logic(seq_logic)
-        _APP._cardiogen_sequences_logic = seq_logic
-        color_logic = slicer.vtkSlicerColorLogic()  # Slicer's module logic (legends), over the same scene
-        color_logic.SetMRMLApplicationLogic(_APP.app_logic)
-        color_logic.SetMRMLScene(_APP.scene)
-        _APP._cardiogen_color_logic = color_logic
+        _APP = standalone_slicer_app()
     elif fresh:
         _APP.scene.Clear(0)
-    app = _APP
-    slicer.mrmlScene = app.scene
-    modules = types.SimpleNamespace(
-        sequences=types.SimpleNamespace(logic=lambda: app._cardiogen_sequences_logic),
-        colors=types.SimpleNamespace(logic=lambda: app._cardiogen_color_logic),
-        segmentations=types.SimpleNamespace(logic=lambda: app.segmentations_logic),
-        volumes=types.SimpleNamespace(logic=lambda: app.volumes_logic),
-    )
-    slicer.modules = modules
-    return app
+    use_scene(_APP)
+    return _APP
 
 
 # ---- GUI stand-ins for the panel tests (PySide6, offscreen) ---------------------------------------------------

@@ -166,6 +166,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the teaching web app (trame over the Slicer modules' logic; needs trame-slicer and the repository's
+    CardioGenExtension folder)."""
+    import importlib.util
+
+    extension = Path(__file__).resolve().parents[2] / "CardioGenExtension"
+    if not (extension / "CardioGenWeb" / "app.py").is_file():
+        raise CardioGenInputError("cardiogen web runs from a CardioGen checkout (its CardioGenExtension folder)",
+                                  source=extension)
+    if importlib.util.find_spec("trame_slicer") is None:
+        raise CardioGenInputError("cardiogen web needs trame-slicer: bash scripts/setup.sh --dev "
+                                  "(pip install -r requirements-dev.txt)")
+    if str(extension) not in sys.path:
+        sys.path.insert(0, str(extension))
+    from CardioGenWeb.app import main as serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}: anyone who can reach this machine can use the app", file=sys.stderr)
+    serve(port=args.port, host=args.host, open_browser=args.open)
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .jobs import run_job_file
 
@@ -406,6 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder (image.nrrd, segmentation.seg.nrrd)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_heart_3d)
+
+    p = sub.add_parser("web", help="the teaching web app in the browser: Data, Motion, Synthesis, Latent explorer, "
+                                   "lessons (local only by default)")
+    p.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser("run", help="run a background job from a JSON manifest, printing JSON-lines progress")
     p.add_argument("manifest", type=Path)
