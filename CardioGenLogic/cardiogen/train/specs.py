@@ -176,3 +176,4 @@ from . import specs_ct_motion  # noqa: E402,F401
 from . import specs_pamae  # noqa: E402,F401
 from . import specs_ecg_cine  # noqa: E402,F401
 from . import specs_heart  # noqa: E402,F401
+from . import specs_tagging  # noqa: E402,F401
