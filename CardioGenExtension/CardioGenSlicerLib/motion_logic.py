@@ -127,8 +127,6 @@ class MotionLogic(JobLogic):
                         values[:, ~mask] = ms.OUTSIDE_MASK
                     motion.strain_nodes[comp] = _strain_series_nodes(series.with_array(values), f"{name} {comp}",
                                                                      self.scene)
-            if component in motion.strain_nodes:
-                self.show_component(motion, component, reference_node)
             if "curves" in result.outputs:  # in %, named by AHA segment, in the plot view
                 motion.nodes.update(mc.strain_curves_to_nodes(out / result.outputs["curves"], name, scene=self.scene))
                 mc.show_chart(motion.nodes["curves_chart"], self.scene)
@@ -138,10 +136,10 @@ class MotionLogic(JobLogic):
                 motion.nodes["bullseye"] = mc.bullseye_to_node(
                     values, f"{name} bull's-eye (peak circumferential, %)", "Peak circumferential strain (%)",
                     self.scene)
-                if component in motion.strain_nodes:
-                    self.show_component(motion, component, reference_node)  # with the bull's-eye in its view
-                else:
-                    mc.show_in_slice_view(motion.nodes["bullseye"], scene=self.scene)
+            if component in motion.strain_nodes:  # the overlay with its legend, the bull's-eye in its own view
+                self.show_component(motion, component, reference_node)
+            elif "bullseye" in motion.nodes:
+                mc.show_in_slice_view(motion.nodes["bullseye"], scene=self.scene)
         except Exception:
             mb.remove_nodes(motion.all_nodes(), self.scene)
             raise

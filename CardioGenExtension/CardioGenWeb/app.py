@@ -125,6 +125,7 @@ class CardioGenWebApp:
         self.layout_manager = LayoutManager(self.session.scene, self.session.app.view_manager, self.server)
         self.layout_manager.register_layout_dict(web_layouts(), lazy_initialization=True)
         self._seen_generation = 0
+        self._chart_shown: Optional[str] = None  #: ID of the chart node whose PNG the page shows
         self._poller: Optional[asyncio.Task] = None
         self._init_state()
         for name in TRIGGERS:
@@ -139,6 +140,7 @@ class CardioGenWebApp:
         from CardioGenSlicerLib.data_logic import PhantomRequest
 
         st, req = self.state, PhantomRequest()
+        available = set(self._pipeline_names())
         st.trame__title = "CardioGen"
         st.update({
             "task": "data", "busy": False, "progress": 0, "message": "Ready", "error": "", "generation": 0,
@@ -147,7 +149,7 @@ class CardioGenWebApp:
             "ph_infarct_deg": 60.0, "ph_dyssynchrony": req.dyssynchrony, "ph_dense": True, "ph_ecg": True,
             "samples": self.session.sample_names(), "sample": None, "upload": None,
             "motion_method": "ltma", "strain_component": "circumferential",
-            "pipelines": [p for p in SYNTHESIS_PIPELINES if p in self._pipeline_names()],
+            "pipelines": [p for p in SYNTHESIS_PIPELINES if p in available],
             "pipeline": "dense_to_cine", "syn_seed": 0, "syn_steps": 25,
             "latent_seed": 0, "latent_sliders": [], "latent_measured": "", "latent_preview_s": None,
             "lessons": [{"title": x.title, "value": x.id} for x in ls.LESSONS], "lesson": ls.LESSONS[0].id,
@@ -190,11 +192,12 @@ class CardioGenWebApp:
         st.provenance, st.peaks = provenance_line(s.state.latest), peaks_line(s.state.motion)
         st.case_label = s.state.case_label
         curves = s.state.curves
-        if curves is not None:
-            st.curves_src = "data:image/png;base64," + base64.b64encode(chart_png(curves[1])).decode()
-            st.curves_title = "Strain curves (%)" if curves[0] == "strain" else "ECG (mV)"
-        else:
-            st.curves_src, st.curves_title = "", ""
+        chart_id = curves[1].GetID() if curves is not None else None
+        if chart_id != self._chart_shown:  # drawn once per chart, not on every result (e.g. each slider preview)
+            self._chart_shown = chart_id
+            st.curves_src = "data:image/png;base64," + base64.b64encode(chart_png(curves[1])).decode() \
+                if curves is not None else ""
+            st.curves_title = ("Strain curves (%)" if curves[0] == "strain" else "ECG (mV)") if curves else ""
         if s.state.layout != self.layout_manager.layout_id:
             self._set_layout(s.state.layout)
         st.layout = s.state.layout

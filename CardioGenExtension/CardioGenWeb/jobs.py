@@ -1,8 +1,9 @@
 """The web session's one background job at a time: start, progress, Cancel, and the status the page shows.
 
-A job is a :class:`CardioGenSlicerLib.process` job of the Slicer modules' logic (a child process); :meth:`JobRunner.poll`
-reads its progress and, when it has finished, runs the ``on_done`` import on the server's thread. Playback pauses
-while a job runs (:meth:`JobRunner.set_playing` is the session's) and resumes when a job fails or is cancelled.
+A job is a :class:`CardioGenSlicerLib.process` job of the Slicer modules' logic (a child process);
+:meth:`JobRunner.poll` reads its progress and, when it has finished, runs the ``on_done`` import on the server's
+thread. Playback pauses while a job runs (:meth:`JobRunner.set_playing` is the session's) and resumes when a job
+fails or is cancelled.
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ Landmarks (as Ferdian et al. 2020, the seed's ref. [174]): ``sectors`` points ar
 written. The phantom knows where that material is in every frame (:meth:`HeartModel.forward`, exact); the tracks are
 its in-plane positions (the seed tracks in 2D: through-plane motion is not seen by a 2D sequence).
 
-The classical baseline registers every frame to the end-diastolic one with SimpleITK demons
-(:func:`cardiogen.motion.register.register_classical`) and carries the ED landmarks by the displacement sampled at
+The classical baseline (:func:`track_demons`) registers each frame to the one before with SimpleITK demons
+(:func:`cardiogen.motion.register.register_classical`) and carries the landmarks on by the displacement sampled at
 their positions. Strain from tracks: :func:`cardiogen.motion.landmarks.landmark_strain_series` (Green-Lagrange, the
 seed's eq. 4.2, and engineering), circumferential along the rings and radial endo to epi.
 """
@@ -30,7 +30,8 @@ MIN_ENDO_RADIUS_MM = 8.0
 BASE_MARGIN_MM = 6.0
 
 
-def ring_points(model: Any, z: float, sectors: int, fractions: Iterable[float]) -> Optional[tuple[np.ndarray, list, list]]:
+def ring_points(model: Any, z: float, sectors: int,
+                fractions: Iterable[float]) -> Optional[tuple[np.ndarray, list, list]]:
     """ED material points ``(N, 3)`` (heart frame, mm) of the rings at heart height ``z``, with layer and sector
     labels; None where the slice has no usable ring (apex, above the base)."""
     g = model.geometry
@@ -82,6 +83,13 @@ def crop_box(start_px: np.ndarray, shape_yx: tuple[int, int], crop: int) -> tupl
     return int(round(cy - crop / 2.0)), int(round(cx - crop / 2.0))
 
 
+def crop_sequence(frames: np.ndarray, start_px: np.ndarray, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sequence ``(T, H, W)`` normalised and cropped around landmarks at ``start_px`` ``(N, 2)``; returns the
+    crop and the offset (x0, y0) to subtract from image pixels to get crop pixels."""
+    y0, x0 = crop_box(start_px, frames.shape[1:], crop)
+    return crop_frames(normalise(frames), y0, x0, crop), np.array([x0, y0], np.float32)
+
+
 def crop_frames(frames: np.ndarray, y0: int, x0: int, crop: int) -> np.ndarray:
     """``(T, H, W)`` -> ``(T, crop, crop)`` from (y0, x0), zero outside the image."""
     t, h, w = frames.shape
@@ -109,9 +117,9 @@ def tracking_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int, s
             got = slice_tracks(case, z, sectors, fractions)
             if got is None:
                 continue
-            y0, x0 = crop_box(got["tracks"][0], case.tagging.shape[2:], crop)
-            images.append(crop_frames(normalise(case.tagging.array[:, z]), y0, x0, crop))
-            tracks.append(got["tracks"] - np.array([x0, y0], np.float32))
+            img, off = crop_sequence(case.tagging.array[:, z], got["tracks"][0], crop)
+            images.append(img)
+            tracks.append(got["tracks"] - off)
             spacing.append(case.tagging.spacing[:2])
             es.append(case.truth.es_frame)
             ids.append((seed, z))
@@ -138,9 +146,9 @@ def analytic_pool(cases: int, pixel_mm: float, frames: int = 20, crop: int = 40)
                                   hypo_center_deg=float(rng.uniform(0, 360)), twist_deg=float(rng.uniform(-8, 8)),
                                   ellipticity=float(rng.uniform(0, 0.15)), centre_jitter_mm=3.0)
         trk, layer, sector = case.ring_tracks()
-        y0, x0 = crop_box(trk[0], (64, 64), crop)
-        images.append(crop_frames(normalise(case.tagging().array[:, 0]), y0, x0, crop))
-        tracks.append(trk - np.array([x0, y0], np.float32))
+        img, off = crop_sequence(case.tagging().array[:, 0], trk[0], crop)
+        images.append(img)
+        tracks.append(trk - off)
         spacing.append((pixel_mm, pixel_mm))
         es.append(int(case.truth_strain["es_frame"]))
         labels = {"layer": layer, "sector": sector}
@@ -175,9 +183,7 @@ def track(model: Any, frames: np.ndarray, start_px: np.ndarray, crop: int = 40) 
     """Landmarks ``(T, N, 2)`` pixels of a tagged sequence ``(T, H, W)`` from their ED positions ``(N, 2)``."""
     import torch
 
-    y0, x0 = crop_box(start_px, frames.shape[1:], crop)
-    img = crop_frames(normalise(frames), y0, x0, crop)
-    off = np.array([x0, y0], np.float32)
+    img, off = crop_sequence(frames, start_px, crop)
     with torch.no_grad():
         out = model(torch.from_numpy(img)[None], torch.from_numpy(np.asarray(start_px, np.float32) - off)[None])
     return out[0].numpy() + off
@@ -244,9 +250,12 @@ def evaluate_tracking(model: Any, pool: dict, demons: bool = False) -> dict:
     methods = {"learned": lambda img, start, sp: track(model, img, start, img.shape[-1])}
     if demons:
         methods["demons"] = lambda img, start, sp: track_demons(img, start, sp)
+    truth_strain = [strain_of_tracks(t, sp, pool["labels"]) for t, sp in zip(pool["tracks"], pool["spacing"])]
     out: dict = {}
     for name, fn in methods.items():
-        err, err_es, seconds, sdiff, sdiff_es = [], [], [], {c: [] for c in STRAIN_CURVES}, {c: [] for c in STRAIN_CURVES}
+        err, err_es, seconds = [], [], []
+        sdiff: dict = {c: [] for c in STRAIN_CURVES}
+        sdiff_es: dict = {c: [] for c in STRAIN_CURVES}
         for i in range(len(pool["images"])):
             img, truth, sp, es = pool["images"][i], pool["tracks"][i], pool["spacing"][i], int(pool["es_frame"][i])
             start = time.perf_counter()
@@ -255,7 +264,7 @@ def evaluate_tracking(model: Any, pool: dict, demons: bool = False) -> dict:
             d = np.linalg.norm((pred - truth) * sp[None, None, :], axis=-1)
             err.append(float(d[1:].mean()))
             err_es.append(float(d[es].mean()))
-            s_pred, s_true = strain_of_tracks(pred, sp, pool["labels"]), strain_of_tracks(truth, sp, pool["labels"])
+            s_pred, s_true = strain_of_tracks(pred, sp, pool["labels"]), truth_strain[i]
             for comp, region in STRAIN_CURVES:
                 a, b = s_pred.curve(comp, region=region), s_true.curve(comp, region=region)
                 sdiff[(comp, region)].append(float(np.abs(a - b).max()))

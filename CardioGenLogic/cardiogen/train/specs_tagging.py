@@ -24,7 +24,8 @@ def _pool(config: dict, section: str) -> dict:
     d, part = config["data"], config.get(section, {})
     seeds = seed_range(config["data"], 0, 64) if section == "data" else seed_range(part, 1000, 8)
     return tracking_pool(seeds, int(d.get("size", 64)), int(d.get("frames", 20)), int(d.get("slices", 10)),
-                         int(d.get("sectors", 24)), tuple(d.get("fractions", DEFAULT_FRACTIONS)), int(d.get("crop", 40)))
+                         int(d.get("sectors", 24)), tuple(d.get("fractions", DEFAULT_FRACTIONS)),
+                         int(d.get("crop", 40)))
 
 
 @register_spec("tag_tracker")
@@ -47,9 +48,9 @@ class TagTrackerSpec:
                 "pixel_mm_range": [round(float(sp.min()), 3), round(float(sp.max()), 3)],
                 "matrix": int(d.get("size", 64)), "frames": int(d.get("frames", 20)),
                 "frames_range": [int(d.get("frames", 20)), int(d.get("frames", 20))], "view": "sax",
-                "note": f"phantom SPAMM tagging, one short-axis slice per sequence, cropped to {int(d.get('crop', 40))} "
-                        f"pixels around the LV; {int(d.get('sectors', 24))} landmarks per ring (endo, mid, epi) "
-                        "given at end-diastole (frame 0)"}
+                "note": "phantom SPAMM tagging, one short-axis slice per sequence, cropped to "
+                        f"{int(d.get('crop', 40))} pixels around the LV; {int(d.get('sectors', 24))} landmarks per "
+                        "ring (endo, mid, epi) given at end-diastole (frame 0)"}
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
