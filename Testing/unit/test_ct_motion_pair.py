@@ -75,6 +75,24 @@ def test_flow_warps_the_es_image_onto_ed(pair):
     assert err_warped < 10.0 and err_warped < 0.25 * err_none
 
 
+def test_synthetic_ed_lv_measures_flows_on_the_exact_anatomy(pair):
+    """No motion and a whole-voxel shift leave the wall and pool as they are; the true flow gives the exact EF within
+    a few points and a wall change that is the grid's floor (the phantom's wall is incompressible): it falls as the
+    grid is refined."""
+    zero = np.zeros_like(pair.flow_vox)
+    shift = zero.copy()
+    shift[0] = 2.0
+    np.testing.assert_allclose(pair.synthetic_ed_lv(np.stack([zero, shift])), 0.0, atol=1e-12)
+    wall, ef = pair.synthetic_ed_lv(pair.flow_vox)[0]
+    edv, esv = pair.lv_volumes_ml
+    assert abs(ef - 100.0 * (edv - esv) / edv) < 4.0
+    coarse = ct_motion_pair(7, config=PhantomConfig(ct_size=32, noise=False))
+    wall_coarse = coarse.synthetic_ed_lv(coarse.flow_vox)[0, 0]
+    assert 0.0 < wall < 0.8 * wall_coarse, (wall, wall_coarse)
+    with pytest.raises(CardioGenInputError, match="flows must be"):
+        pair.synthetic_ed_lv(zero[:, :-1])
+
+
 def test_population_varies_in_anatomy_size_pose_position_and_contrast():
     pairs = ct_motion_population(range(5), config=PhantomConfig(ct_size=32, noise=False))
     lv = np.array([p.lv_volumes_ml[0] for p in pairs])

@@ -96,7 +96,10 @@ def lv_ejection_fraction(es_labels: np.ndarray, flow: np.ndarray) -> float:
 
 def myocardium_volume_change(es_labels: np.ndarray, flow: np.ndarray) -> float:
     """Relative LV myocardium volume change ED/ES − 1 of the ED labels a flow ``(3, z, y, x)`` makes of ES labels
-    ``(z, y, x)`` (2 = LV myocardium; :func:`warp_labels`, as :func:`lv_ejection_fraction`)."""
+    ``(z, y, x)`` (2 = LV myocardium; :func:`warp_labels`, as :func:`lv_ejection_fraction`). Counting labels of a
+    2-3 voxel wall over-states the change (a voxel half pool, half wall is carried as wall with the pool's
+    expansion): a training-time indicator; on the phantom,
+    :meth:`cardiogen.phantom.ct_pair.CtMotionPair.synthetic_ed_lv` measures on the exact anatomy."""
     es_myo = np.asarray(es_labels) == 2
     return float((warp_labels(es_myo, flow) > 0).sum()) / max(float(es_myo.sum()), 1.0) - 1.0
 

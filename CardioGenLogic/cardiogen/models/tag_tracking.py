@@ -52,7 +52,8 @@ def ring_points(model: Any, z: float, sectors: int,
 def slice_tracks(case: Any, z_index: int, sectors: int = 24,
                  fractions: Iterable[float] = DEFAULT_FRACTIONS) -> Optional[dict]:
     """Exact landmark tracks of one short-axis slice of a phantom case: ``tracks`` ``(T, N, 2)`` pixels (x, y) of
-    the tagging grid, ``layer`` and ``sector`` labels; None where the slice has no usable ring."""
+    the tagging grid, ``layer`` and ``sector`` labels, ``height_mm`` (the slice's height along the LV axis, apex
+    low); None where the slice has no usable ring."""
     tr, series = case.truth, case.tagging
     m, wi = series.geometry.index_to_world(), series.geometry.world_to_index()
     ny, nx = series.shape[2:]
@@ -67,7 +68,7 @@ def slice_tracks(case: Any, z_index: int, sectors: int = 24,
         lps = tr.placement.to_lps(tr.model.forward(x, float(t)))
         idx = (wi @ np.c_[lps, np.ones(len(lps))].T).T
         tracks.append(idx[:, :2])
-    return {"tracks": np.asarray(tracks, np.float32), "layer": layer, "sector": sector}
+    return {"tracks": np.asarray(tracks, np.float32), "layer": layer, "sector": sector, "height_mm": z}
 
 
 def normalise(frames: np.ndarray) -> np.ndarray:
