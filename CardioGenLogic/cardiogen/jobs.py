@@ -210,8 +210,9 @@ def _job_pipeline(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     and ``options["device"]`` load it, ``options["options"]`` are its own options; ``inputs`` maps its declared
     input names to files. Every output is written as a file Slicer opens (synthetic ones marked)."""
     from . import io
-    from .data import DenseSeries, DisplacementSeries, Ecg, ImageSeries, Segmentation, StrainSeries
+    from .data import DenseSeries, DisplacementSeries, Ecg, ImageSeries, LandmarkSeries, Segmentation, StrainSeries
     from .io.bundle import write_dense_bundle
+    from .motion.landmarks import LandmarkStrain
     from .pipelines import get_pipeline
 
     name = options.get("pipeline")
@@ -249,6 +250,14 @@ def _job_pipeline(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
             write_curves_csv(obj, out_dir / f"{key}_curves.csv")
             outputs[f"{key}_curves"] = f"{key}_curves.csv"
             summary["peaks"] = peak_values(obj)
+        elif isinstance(obj, LandmarkSeries):
+            io.save(obj, out_dir / f"{key}.landmarks.json")
+            outputs[key] = f"{key}.landmarks.json"
+        elif isinstance(obj, LandmarkStrain):
+            obj.write_csv(out_dir / f"{key}_curves.csv")
+            outputs[f"{key}_curves"] = f"{key}_curves.csv"
+            summary[key] = {name: float(max(v, key=abs)) for name, v in sorted(obj.curves.items())
+                            if "/global" in name or "/endo-epi" in name}
         else:
             summary[key] = obj if isinstance(obj, (int, float, str, list, dict)) else str(obj)
     return {"outputs": outputs, "summary": summary}

@@ -41,7 +41,7 @@ _EXPORTS = {
     "closed_spline": "contours", "polygon_to_mask": "contours", "read_sunnybrook_contours": "contours",
     "read_dense_bundle": "bundle", "write_dense_bundle": "bundle",
     "read_landmarks_csv": "landmarks_io", "read_landmarks_json": "landmarks_io", "read_landmarks_hdf5": "landmarks_io",
-    "read_landmarks": "landmarks_io", "read_tagging": "landmarks_io",
+    "read_landmarks": "landmarks_io", "read_tagging": "landmarks_io", "write_landmarks_json": "landmarks_io",
 }
 __all__ += sorted(_EXPORTS)
 
@@ -52,6 +52,7 @@ SAVE_FORMATS = {
     "DisplacementSeries": (".nrrd", ".seq.nrrd"),
     "DenseSeries": (".dense.json", ".gif", ".mp4", ".png"),
     "Ecg": (".csv",),
+    "LandmarkSeries": (".json",),
 }
 
 
@@ -198,7 +199,7 @@ def save(obj: Any, path: str | os.PathLike, **options: Any) -> Path:
     Returns:
         the path written (a folder for DICOM).
     """
-    from ..data import DenseSeries, DisplacementSeries, Ecg, ImageSeries, Segmentation  # noqa: PLC0415
+    from ..data import DenseSeries, DisplacementSeries, Ecg, ImageSeries, LandmarkSeries, Segmentation  # noqa: PLC0415
 
     p = Path(path)
     suffix = full_suffix(p)
@@ -233,6 +234,9 @@ def save(obj: Any, path: str | os.PathLike, **options: Any) -> Path:
     elif isinstance(obj, Ecg):
         if suffix == ".csv":
             return _function("ecg_io", "write_ecg_csv", p)(obj, p, **options)
+    elif isinstance(obj, LandmarkSeries):
+        if suffix == ".json":
+            return _function("landmarks_io", "write_landmarks_json", p)(obj, p)
     else:
         raise CardioGenInputError("save: not a cardiogen container", source=p, expected=list(SAVE_FORMATS),
                                   got=type(obj).__name__)

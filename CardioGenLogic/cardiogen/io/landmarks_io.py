@@ -32,7 +32,7 @@ from ..errors import CardioGenInputError, import_optional
 from .sniff import check_size, input_errors, require_file
 
 __all__ = ["read_landmarks", "read_landmarks_csv", "read_landmarks_json", "read_landmarks_hdf5",
-           "landmarks_from_records", "is_landmarks_json", "read_tagging"]
+           "landmarks_from_records", "is_landmarks_json", "read_tagging", "write_landmarks_json"]
 
 _MAX_TEXT = 256 * 1024**2
 _UNITS = ("mm", "px")
@@ -374,3 +374,26 @@ def read_landmarks(path: str | os.PathLike, **options: Any) -> Any:
         return _call(read_landmarks_csv, p, options)
     raise CardioGenInputError("unknown landmark file type", source=p,
                               expected=".csv, .json or HDF5 (.h5/.hdf5)", got=suffix or "(no extension)")
+
+
+def write_landmarks_json(series: LandmarkSeries, path: str | os.PathLike) -> Path:
+    """Write landmarks as the JSON :func:`read_landmarks_json` reads (LPS mm, one record per frame and point, with
+    the layer/sector/slice/segment labels), plus ``synthetic``, ``description`` and ``provenance``; written atomically
+    (nothing half-written is left)."""
+    p = Path(path)
+    labels = {k: [v.item() if hasattr(v, "item") else v for v in vals] for k, vals in series.labels.items()}
+    records = []
+    for f in range(series.n_frames):
+        for i in range(series.n_points):
+            x, y, z = (float(v) for v in series.points[f, i])
+            rec = {"frame": f, "point": i, "x": x, "y": y, "z": z, "time_ms": float(series.frame_times[f])}
+            rec.update({k: vals[i] for k, vals in labels.items()})
+            records.append(rec)
+    doc = {"unit": "mm", "landmarks": records, "reference_frame": series.reference_frame,
+           "es_frame": series.es_frame, "layer_order": list(series.layer_order), "synthetic": series.synthetic,
+           "description": series.description, "provenance": series.provenance}
+    from .atomic import atomic_path
+
+    with atomic_path(p) as tmp:
+        Path(tmp).write_text(json.dumps(doc, default=str), encoding="utf-8")
+    return p

@@ -155,7 +155,7 @@ def get_pipeline(name: str) -> Pipeline:
 #: Order of the built-in pipelines in listings (front ends preselect the first synthesis pipeline); it must not
 #: depend on which module happened to be imported first. Pipelines registered by others follow, in their order.
 BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video", "ecg_to_cine",
-                 "ct_motion", "heart_3d")
+                 "ct_motion", "heart_3d", "tag_tracking", "cine_to_tagging", "tagging_to_cine")
 
 
 def list_pipelines() -> list[dict]:
@@ -176,6 +176,7 @@ def _import_builtin() -> None:
     from . import ecg_to_cine  # noqa: F401
     from . import ct_motion  # noqa: F401
     from . import heart_3d  # noqa: F401
+    from . import tagging  # noqa: F401 - tag_tracking / cine_to_tagging / tagging_to_cine
 
 
 __all__ = ["Input", "Output", "Option", "Pipeline", "PIPELINES", "register_pipeline", "get_pipeline",
