@@ -146,6 +146,16 @@ class DataLogic(JobLogic):
                                 loaded.nodes[f"ecg_{key}_{i}"] = n
                         else:
                             loaded.nodes[f"ecg_{key}"] = node
+                elif role == "landmarks":  # over the images loaded with them, when their frame times agree
+                    from . import mrml_landmarks as mlm
+
+                    nodes = mlm.landmarks_to_nodes(io.load(path), f"{name} landmarks", self.scene,
+                                                   loaded.nodes.get("tagging_browser"))
+                    loaded.nodes["landmarks"] = nodes.volume
+                    loaded.nodes["landmarks_sequence"] = nodes.sequence
+                    if nodes.browser is not None:
+                        loaded.nodes["landmarks_browser"] = nodes.browser
+                        loaded.browsers.append(nodes.browser)
                 elif role == "segmentation" or role == "truth_segmentation_ed":
                     seg = io.load(path)
                     key = "segmentation" if role == "segmentation" else "truth_segmentation"

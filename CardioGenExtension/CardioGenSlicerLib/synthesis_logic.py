@@ -27,6 +27,7 @@ from . import mrml_segmentation as mseg
 from . import mrml_compare as mc
 from . import mrml_ecg as me
 from . import mrml_ecg_window as mew
+from . import mrml_landmarks as mlm
 from . import mrml_layout as ml
 from . import provenance as prov
 from .process import BackgroundJob, JobLogic, JobResult
@@ -38,6 +39,7 @@ NODE_TYPES = {
     "Segmentation": ("vtkMRMLSegmentationNode",),
     "Ecg": ("vtkMRMLTableNode",),
     "DisplacementSeries": ("vtkMRMLGridTransformNode",),
+    "LandmarkSeries": ("vtkMRMLMarkupsFiducialNode",),
 }
 
 
@@ -112,6 +114,8 @@ class SynthesisLogic(JobLogic):
                 files[spec["name"]] = str(io.save(mew.windowed_ecg(node), folder / f"{spec['name']}.csv"))
             elif kind == "DisplacementSeries":
                 files[spec["name"]] = str(io.save(mb.nodes_to_displacement(node), folder / f"{spec['name']}.seq.nrrd"))
+            elif kind == "LandmarkSeries":  # the point list's current points, as the ED landmarks
+                files[spec["name"]] = str(io.save(mlm.node_to_landmarks(node), folder / f"{spec['name']}.json"))
             else:
                 raise CardioGenInputError("input kind not supported in Slicer", got=kind)
         return files
@@ -136,7 +140,7 @@ class SynthesisLogic(JobLogic):
         """Nodes for every output; ``inputs`` (``{input name: node}``, the run's inputs) lets ``ct_motion`` move its
         heart segmentation input onto the synthetic ED volumes."""
         from cardiogen import io
-        from cardiogen.data import DisplacementSeries, ImageSeries, Segmentation
+        from cardiogen.data import DisplacementSeries, ImageSeries, LandmarkSeries, Segmentation
 
         out = Path(result.output_dir)
         made = SynthesisResult(output_dir=out, summary=dict(result.summary))
@@ -144,8 +148,11 @@ class SynthesisLogic(JobLogic):
             return self._import_ct_motion(result, made, input_node, name, inputs or {})
         try:
             for key, rel in result.outputs.items():
-                obj = io.load(out / rel)
                 label = f"{name} {key}"
+                if key.endswith("_curves") and rel.endswith(".csv"):  # tag_tracking's landmark strain
+                    made.nodes.update(mlm.landmark_strain_to_nodes(out / rel, name, self.scene))
+                    continue
+                obj = io.load(out / rel)
                 if getattr(obj, "provenance", None):
                     made.provenance[key] = dict(obj.provenance)
                 if isinstance(obj, ImageSeries):
@@ -157,13 +164,25 @@ class SynthesisLogic(JobLogic):
                     made.series[key] = mb.displacement_to_nodes(obj, label, self.scene)
                 elif isinstance(obj, Segmentation):
                     made.nodes[key] = mseg.segmentation_to_node(obj, label, 0, self.scene)
+                elif isinstance(obj, LandmarkSeries):  # moving points over the input's images
+                    browser = (mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node)
+                               if input_node is not None else None)
+                    made.series[key] = mlm.landmarks_to_nodes(obj, label, self.scene, browser)
             self._show(made, input_node)
+            if "strain_chart" in made.nodes:
+                self._show_chart(made.nodes["strain_chart"])
             if mew.is_ecg_table(input_node):
                 self._follow_ecg(made, input_node)
         except Exception:
             mb.remove_nodes(made.all_nodes(), self.scene)
             raise
         return made
+
+    def _show_chart(self, chart: Any) -> None:
+        import slicer
+
+        if getattr(getattr(slicer, "modules", None), "plots", None) is not None:  # inside the Slicer application only
+            ml.show_chart(chart, self.scene)
 
     def _follow_ecg(self, made: SynthesisResult, table: Any) -> None:
         """A cine generated from an ECG (``ecg_to_cine``) moves the ECG chart's cursor: frame k at the provenance's

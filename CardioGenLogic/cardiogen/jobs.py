@@ -80,7 +80,7 @@ def _job_phantom(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
 def _job_load(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     """Read any supported file or DICOM folder (``inputs["path"]``) and re-write it as NRRD/CSV for Slicer."""
     from . import io
-    from .data import DenseSeries, Ecg, ImageSeries, Segmentation
+    from .data import DenseSeries, Ecg, ImageSeries, LandmarkSeries, Segmentation
     from .io.bundle import write_dense_bundle
 
     path = inputs.get("path")
@@ -90,6 +90,18 @@ def _job_load(inputs: dict, options: dict, out_dir: Path, progress) -> dict:
     obj = io.load(path, **options)
     report(progress, 0.6, "converting for Slicer")
     outputs: dict[str, str] = {}
+    if isinstance(obj, list) and obj and all(isinstance(c, tuple) for c in obj):  # HDF5 tagging + landmarks cases
+        images, marks = obj[0]
+        io.save(images, out_dir / "tagging.seq.nrrd")
+        io.save(marks, out_dir / "landmarks.landmarks.json")
+        outputs.update(tagging="tagging.seq.nrrd", landmarks="landmarks.landmarks.json")
+        return {"outputs": outputs, "summary": {"loaded": io.describe(images), "source": str(path),
+                                                "cases": len(obj), "shown_case": 0}}
+    if isinstance(obj, LandmarkSeries):
+        io.save(obj, out_dir / "landmarks.landmarks.json")
+        outputs["landmarks"] = "landmarks.landmarks.json"
+        return {"outputs": outputs, "summary": {"loaded": f"{obj.n_points} landmarks x {obj.n_frames} frames",
+                                                "source": str(path)}}
     if isinstance(obj, ImageSeries):
         name = "image.seq.nrrd" if obj.n_frames > 1 else "image.nrrd"
         io.save(obj, out_dir / name)
