@@ -58,6 +58,7 @@ SEED_TABLE_41 = {
 SEED_TABLE_42 = {"circumferential/global": {"basal": (-0.2057, -0.1897), "mid": (-0.2057, -0.1936),
                                             "apical": (-0.2116, -0.2017)},
                  "radial/endo-epi": {"basal": (0.2043, 0.2112), "mid": (0.1898, 0.1926), "apical": (0.1716, 0.1744)}}
+CONSTANTS.update(seed_table_41=SEED_TABLE_41, seed_table_42=SEED_TABLE_42)
 ABLATION_LATENT = (16, 32, 64, 128)
 ABLATION_DEPTH = (5, 6, 7, 8)
 
@@ -205,9 +206,9 @@ def _smcvae_tables(m: dict) -> list[str]:
                         f"{ref(0, '.2f')} | {r['psnr']['mean']:.2f} ± {r['psnr']['sd']:.2f}{ref(1, '.2f')} | "
                         f"{r['rmse']['mean']:.3f}{ref(2, '.2f')} | {r['mae']['mean']:.3f} |")
     parts = [f"smcVAE (`{v['weights']}`, {v['sequences']} held-out phantom slices; the seed: UK Biobank, 128² x 20 "
-             f"frames), the seed's table 4.1:\n\n{head}\n" + "\n".join(rows)]
+             f"frames), the seed's Table 4.1:\n\n{head}\n" + "\n".join(rows)]
     head = ("| ES strain (tracker `" + v["tracker"] + "`) | region | true tagging | synthetic from cine | bias | "
-            "95 % limits | seed: original / generated |\n|---|---|---|---|---|---|---|")
+            "limits of agreement | seed: original / generated |\n|---|---|---|---|---|---|---|")
     rows = []
     for key, r in v["strain"].items():
         for region, g in r["regions"].items():
@@ -223,8 +224,8 @@ def _smcvae_tables(m: dict) -> list[str]:
                 "RMSE |\n|---|---|---|---|---|---|---|")
         rows = [f"| {k} | {r['latent']} | {r['depth']} | {r['kept']} | {r['ssim']:.3f} | {r['psnr']:.2f} | "
                 f"{r['rmse']:.3f} |" for k, r in a["rows"].items()]
-        parts.append(f"Ablations of latent size and depth (tables 4.3, 4.4), {a['steps']} training steps each:\n\n"
-                     f"{head}\n" + "\n".join(rows))
+        parts.append(f"Ablations of latent size and depth (the seed's Table 4.3 and Table 4.4), {a['steps']} training "
+                     f"steps each:\n\n{head}\n" + "\n".join(rows))
     return parts
 
 
@@ -239,7 +240,7 @@ def _smcvae_notes(m: dict) -> str:
     return (f"smcVAE: cine -> tagging on held-out phantom slices SSIM {c2t['ssim']['mean']:.3f}, PSNR "
             f"{c2t['psnr']['mean']:.2f} dB, RMSE {c2t['rmse']['mean']:.3f} ({t['latent_kept']} of {t['latent']} "
             f"latent dimensions in use after {v['train_steps']} training steps). Strain tracked on the synthetic "
-            f"tagging against the true tagging, ES bias: {biases}; 95 % limits "
+            f"tagging against the true tagging, ES bias: {biases}; limits of agreement "
             + ("within" if inside else "NOT within") + f" ±{m['seed_loa_bound']:g} (the seed's figure 4.8). Mean "
             f"|ES strain − truth| on synthetic tagging: {errors}.")
 
