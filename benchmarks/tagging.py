@@ -202,8 +202,8 @@ def _smcvae_tables(m: dict) -> list[str]:
                 continue
             seed = regions.get(region)
             ref = (lambda i, f: f" / {seed[i]:{f}}") if seed else (lambda i, f: "")
-            rows.append(f"| {scenario} | {region} (n={r['ssim']['n']}) | {r['ssim']['mean']:.3f} ± {r['ssim']['sd']:.3f}"
-                        f"{ref(0, '.2f')} | {r['psnr']['mean']:.2f} ± {r['psnr']['sd']:.2f}{ref(1, '.2f')} | "
+            rows.append(f"| {scenario} | {region} (n={r['ssim']['n']}) | "
+                        f"{r['ssim']['mean']:.3f} ± {r['ssim']['sd']:.3f}{ref(0, '.2f')} | {r['psnr']['mean']:.2f} ± {r['psnr']['sd']:.2f}{ref(1, '.2f')} | "
                         f"{r['rmse']['mean']:.3f}{ref(2, '.2f')} | {r['mae']['mean']:.3f} |")
     parts = [f"smcVAE (`{v['weights']}`, {v['sequences']} held-out phantom slices; the seed: UK Biobank, 128² x 20 "
              f"frames), the seed's Table 4.1:\n\n{head}\n" + "\n".join(rows)]
@@ -215,7 +215,8 @@ def _smcvae_tables(m: dict) -> list[str]:
             seed = SEED_TABLE_42[key][region]
             rows.append(f"| {key} | {region} | {g['true_tagging_mean']:.3f} | {g['synthetic_mean']:.3f} | "
                         f"{g['bias']:+.3f} | | {seed[0]:.3f} / {seed[1]:.3f} |")
-        rows.append(f"| {key} | all (n={r['n']}) | | | {r['bias']:+.3f} | {r['loa_low']:+.3f} to {r['loa_high']:+.3f} | |")
+        rows.append(f"| {key} | all (n={r['n']}) | | | {r['bias']:+.3f} | "
+                    f"{r['loa_low']:+.3f} to {r['loa_high']:+.3f} | |")
     parts.append(f"Strain on tagging synthesised from cine against the true tagging (Bland-Altman):\n\n{head}\n"
                  + "\n".join(rows))
     a = m.get("smcvae_ablation")

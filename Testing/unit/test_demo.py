@@ -172,3 +172,24 @@ def test_ct_motion_section_shows_es_synthetic_ed_samples_and_their_flow(tmp_path
 
     flow = np.asarray(Image.open(tmp_path / "previews" / "ct_flow_1.png"))
     assert flow.std() > 5  # the flow map is not blank
+
+
+def test_tagging_section_shows_tracked_landmarks_and_cine_to_tagging(tmp_path):
+    from PIL import Image
+
+    from cardiogen.demo import tagging_section
+    from cardiogen.phantom import PhantomConfig, make_case
+
+    case = make_case(PhantomConfig(seed=3, modalities=("cine", "tagging")))
+    page = tagging_section(case, tmp_path)
+    for name in ("tagging_tracked_ED", "tagging_tracked_ES", "tagging_strain", "tagging_synthetic_ED",
+                 "tagging_synthetic_ES", "tagging_true_ES", "tagging_cine_ES"):
+        assert (tmp_path / "previews" / f"{name}.png").is_file(), name
+    assert "SYNTHETIC tagging from cine" in page and "smcvae-phantom-64" in page and "tag-tracker-phantom-64" in page
+    err = float(page.split("exact tracks ")[1].split(" mm")[0])
+    assert err < 1.5
+    es = np.asarray(Image.open(tmp_path / "previews" / "tagging_tracked_ES.png"))
+    assert ((es[..., 0] == 255) & (es[..., 1] == 60)).any() and ((es[..., 1] == 220) & (es[..., 0] == 60)).any()
+    synth = np.asarray(Image.open(tmp_path / "previews" / "tagging_synthetic_ES.png")).astype(float)
+    true = np.asarray(Image.open(tmp_path / "previews" / "tagging_true_ES.png")).astype(float)
+    assert np.abs(synth - true).mean() < 40 and synth.std() > 10
