@@ -114,6 +114,17 @@ def _make_browser(seq: Any, name: str, scene: Any = None) -> tuple[Any, Any]:
     return browser, proxy
 
 
+def play_sequence(seq: Any, name: str, browser: Any = None, scene: Any = None) -> tuple[Any, Any]:
+    """(proxy node, its own browser or None): with ``browser`` (an existing browser whose index values are the same
+    times) the sequence is added to it and plays with its other sequences; otherwise it gets its own browser."""
+    if browser is None:
+        own, proxy = _make_browser(seq, name, scene)
+        return proxy, own
+    browser.AddSynchronizedSequenceNode(seq)
+    sequences_logic().UpdateProxyNodesFromSequences(browser)
+    return browser.GetProxyNode(seq), None
+
+
 class SeriesNodes:
     """What :func:`image_series_to_nodes` made: a volume, or a sequence + browser + proxy volume."""
 
@@ -275,13 +286,7 @@ def displacement_to_nodes(disp: DisplacementSeries, name: str, scene: Any = None
         temp.SetAndObserveTransformToParent(_grid_transform(field, disp.geometry))
         seq.SetDataNodeAtValue(temp, f"{float(t):g}")
     _mark(seq, "displacement", disp.synthetic, disp.provenance)
-    if browser is None:
-        browser, proxy = _make_browser(seq, name, scene)
-        own = browser
-    else:
-        browser.AddSynchronizedSequenceNode(seq)
-        sequences_logic().UpdateProxyNodesFromSequences(browser)
-        proxy, own = browser.GetProxyNode(seq), None
+    proxy, own = play_sequence(seq, name, browser, scene)
     proxy.SetName(name)
     _mark(proxy, "displacement", disp.synthetic)
     return SeriesNodes(volume=proxy, sequence=seq, browser=own)

@@ -61,13 +61,7 @@ def landmarks_to_nodes(series: LandmarkSeries, name: str, scene: Any = None, bro
     mb._mark(seq, KIND, series.synthetic, series.provenance)
     if browser is not None and not _same_times(browser, series.frame_times):
         browser = None
-    if browser is None:
-        browser, proxy = mb._make_browser(seq, name, scn)
-        own = browser
-    else:
-        browser.AddSynchronizedSequenceNode(seq)
-        mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
-        proxy, own = browser.GetProxyNode(seq), None
+    proxy, own = mb.play_sequence(seq, name, browser, scn)
     proxy.SetName(name)
     mb._mark(proxy, KIND, series.synthetic)
     proxy.SetLocked(True)

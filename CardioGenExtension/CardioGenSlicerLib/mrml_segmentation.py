@@ -108,14 +108,7 @@ def segmentation_sequence_to_nodes(seg: Segmentation, name: str, browser: Any = 
         finally:
             scn.RemoveNode(frame)
     mb._mark(seq, "segmentation", seg.synthetic, seg.provenance)
-    own = None
-    if browser is None:
-        browser, proxy = mb._make_browser(seq, name, scn)
-        own = browser
-    else:
-        browser.AddSynchronizedSequenceNode(seq)
-        mb.sequences_logic().UpdateProxyNodesFromSequences(browser)
-        proxy = browser.GetProxyNode(seq)
+    proxy, own = mb.play_sequence(seq, name, browser, scn)
     proxy.SetName(name)
     mb._mark(proxy, "segmentation", seg.synthetic)
     proxy.CreateDefaultDisplayNodes()
