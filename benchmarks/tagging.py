@@ -27,6 +27,9 @@ slices, each as a pair of cine and tagging (:func:`cardiogen.models.cine_tagging
 * its ablations (tables 4.3, 4.4): latent size and depth, each trained ``--ablation-steps`` steps on the shipped
   model's data (``--ablation-steps 0`` skips them).
 
+The same measures for ``--fine-weights`` (default ``tag-tracker-phantom-128``): the tracker of the seed's in-plane
+resolution (phantom on a 128² grid, about 1.3 mm pixels, 7 mm tags; the analytic generator on the same grid and tags).
+
     python benchmarks/tagging.py [--phantom-cases 8] [--analytic-cases 6] [--ablation-steps 800]
 """
 from __future__ import annotations
@@ -83,9 +86,12 @@ def run(weights: str, phantom_cases: int, analytic_cases: int) -> dict:
     phantom = tracking_pool(tuple(range(1000, 1000 + phantom_cases)), int(d["size"]), int(d["frames"]),
                             int(d["slices"]), int(d["sectors"]), tuple(d.get("fractions", DEFAULT_FRACTIONS)),
                             int(d["crop"]))
-    analytic = analytic_pool(analytic_cases, float(entry.geometry["pixel_mm"]), int(d["frames"]), int(d["crop"]))
+    fine = int(d["size"]) > 64  # a tracker of the seed's resolution: the phantom's 7 mm tags, on a 128² grid
+    analytic = analytic_pool(analytic_cases, float(entry.geometry["pixel_mm"]), int(d["frames"]), int(d["crop"]),
+                             matrix=int(d["size"]), tag_spacing_mm=7.0 if fine else None)
     out = {"weights": weights, "phantom_subjects": phantom_cases, "analytic_cases": analytic_cases,
-           "phantom_first_seed": 1000, "phantom_last_seed": 999 + phantom_cases}
+           "phantom_first_seed": 1000, "phantom_last_seed": 999 + phantom_cases,
+           "pixel_mm": float(entry.geometry["pixel_mm"]), "matrix": int(d["size"])}
     for name, pool in (("phantom", phantom), ("analytic", analytic)):
         res = evaluate_tracking(model, pool, demons=True)
         res["none"] = zero_motion(pool)
@@ -158,15 +164,17 @@ def report(record: dict) -> tuple[str, str]:
     head = ("| method | landmark error (mm) | at ES (mm) | strain diff, cycle max: circ / radial | at ES: circ / "
             "radial | s per sequence |\n|---|---|---|---|---|---|")
     parts = []
-    phantom_title = (f"Held-out phantom subjects (seeds {m['phantom_first_seed']}-{m['phantom_last_seed']}, "
-                     f"{m['phantom']['sequences']} slices)")
-    for name, title in (("phantom", phantom_title),
-                        ("analytic", f"Independent generator (cardiogen.analytic, {m['analytic']['sequences']} "
-                                     "cases)")):
-        r = m[name]
-        rows = [_row(f"learned CNN + RNN (`{m['weights']}`)", r["learned"]), _row("SimpleITK demons", r["demons"]),
-                _row("no motion", r["none"])]
-        parts.append(f"{title}:\n\n{head}\n" + "\n".join(rows))
+    for t in [m] + ([m["fine"]] if "fine" in m else []):
+        grid = f"{t['matrix']}² at {t['pixel_mm']:.2f} mm pixels" if "matrix" in t else "64²"
+        phantom_title = (f"Held-out phantom subjects (seeds {t['phantom_first_seed']}-{t['phantom_last_seed']}, "
+                         f"{t['phantom']['sequences']} slices, {grid})")
+        for name, title in (("phantom", phantom_title),
+                            ("analytic", f"Independent generator (cardiogen.analytic, {t['analytic']['sequences']} "
+                                         f"cases, {grid})")):
+            r = t[name]
+            rows = [_row(f"learned CNN + RNN (`{t['weights']}`)", r["learned"]),
+                    _row("SimpleITK demons", r["demons"]), _row("no motion", r["none"])]
+            parts.append(f"{title}:\n\n{head}\n" + "\n".join(rows))
     parts.append(f"| targets (issue 19) | <= {m['target_mm']:g} | | <= {m['target_strain']:g} | | |\n"
                  f"| seed 001, chapter 4: strain, tagging from cine vs true tagging | | | "
                  f"{m['seed_strain_diff_low']:g}-{m['seed_strain_diff_high']:g} | | |")
@@ -174,13 +182,15 @@ def report(record: dict) -> tuple[str, str]:
         parts.extend(_smcvae_tables(m))
     table = "\n\n".join(parts)
     notes = []
-    for name in ("phantom", "analytic"):
-        r = m[name]["learned"]
+    for t, name in [(m, "phantom"), (m, "analytic")] + ([(m["fine"], "phantom"), (m["fine"], "analytic")]
+                                                      if "fine" in m else []):
+        r = t[name]["learned"]
         ok_mm = r["landmark_error_mm"] <= m["target_mm"]
         ok_s = max(r["strain_diff_es"].values()) <= m["target_strain"]
-        notes.append(f"{name}: landmark error {r['landmark_error_mm']:.2f} mm ({'meets' if ok_mm else 'MISSES'} the "
-                     f"{m['target_mm']:g} mm target; demons {m[name]['demons']['landmark_error_mm']:.2f}, no motion "
-                     f"{m[name]['none']['landmark_error_mm']:.2f}); ES strain difference up to "
+        notes.append(f"{name} (`{t['weights']}`): landmark error {r['landmark_error_mm']:.2f} mm "
+                     f"({'meets' if ok_mm else 'MISSES'} the {m['target_mm']:g} mm target; demons "
+                     f"{t[name]['demons']['landmark_error_mm']:.2f}, no motion "
+                     f"{t[name]['none']['landmark_error_mm']:.2f}); ES strain difference up to "
                      f"{max(r['strain_diff_es'].values()):.3f} ({'meets' if ok_s else 'MISSES'} the "
                      f"{m['target_strain']:g} target)")
     text = "; ".join(notes) + "."
@@ -251,12 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default="tag-tracker-phantom-64")
     parser.add_argument("--phantom-cases", type=int, default=8)
     parser.add_argument("--analytic-cases", type=int, default=6)
+    parser.add_argument("--fine-weights", default="tag-tracker-phantom-128",
+                        help="a tracker of the seed's resolution (1.3 mm pixels; '' skips it)")
     parser.add_argument("--smcvae", default="smcvae-phantom-64")
     parser.add_argument("--ablation-steps", type=int, default=800, help="training steps per ablation (0: skip)")
     args = parser.parse_args(argv)
     from _common import write_result
 
     metrics = run(args.weights, args.phantom_cases, args.analytic_cases)
+    if args.fine_weights:
+        metrics["fine"] = run(args.fine_weights, args.phantom_cases, args.analytic_cases)
     metrics["smcvae"] = run_smcvae(args.smcvae, args.weights, args.phantom_cases)
     if args.ablation_steps:
         metrics["smcvae_ablation"] = run_ablations("smcvae_phantom.yaml", args.ablation_steps, args.phantom_cases)

@@ -131,23 +131,25 @@ def tracking_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int, s
             "es_frame": np.asarray(es), "ids": tuple(ids), "labels": labels}
 
 
-def analytic_pool(cases: int, pixel_mm: float, frames: int = 20, crop: int = 40) -> dict:
+def analytic_pool(cases: int, pixel_mm: float, frames: int = 20, crop: int = 40, matrix: int = 64,
+                  tag_spacing_mm: Optional[float] = None) -> dict:
     """Tagged sequences of the independent analytic generator (:meth:`cardiogen.analytic.AnalyticCase.tagging`)
     with exact ring tracks, cropped as :func:`tracking_pool`: LV size, wall, shortening, a hypokinetic sector, twist
-    and ellipticity drawn per case (seeds 100...), on a 64² grid of ``pixel_mm``."""
+    and ellipticity drawn per case (seeds 100...), on a ``matrix``² grid of ``pixel_mm``, tags ``tag_spacing_mm``
+    apart (None: 3 pixels)."""
     from ..analytic import make_analytic_case
 
     rng = np.random.default_rng(7)
     images, tracks, spacing, es = [], [], [], []
     labels = None
     for k in range(cases):
-        case = make_analytic_case(seed=100 + k, pixel_mm=pixel_mm, matrix=64, frames=frames, coverage=0.95,
+        case = make_analytic_case(seed=100 + k, pixel_mm=pixel_mm, matrix=matrix, frames=frames, coverage=0.95,
                                   endo_radius_mm=float(rng.uniform(18, 26)), wall_mm=float(rng.uniform(6, 10)),
                                   endo_shortening=float(rng.uniform(0.2, 0.35)),
                                   hypo_center_deg=float(rng.uniform(0, 360)), twist_deg=float(rng.uniform(-8, 8)),
                                   ellipticity=float(rng.uniform(0, 0.15)), centre_jitter_mm=3.0)
         trk, layer, sector = case.ring_tracks()
-        img, off = crop_sequence(case.tagging().array[:, 0], trk[0], crop)
+        img, off = crop_sequence(case.tagging(spacing_mm=tag_spacing_mm).array[:, 0], trk[0], crop)
         images.append(img)
         tracks.append(trk - off)
         spacing.append((pixel_mm, pixel_mm))
@@ -313,8 +315,32 @@ def check_grid(series: ImageSeries, entry: Any) -> None:
                                   got=f"{px:.2f} mm")
 
 
+def tracker_for(series: ImageSeries) -> str:
+    """The registered tag tracker trained for this sequence's grid (frame count, and the pixel size within
+    :data:`PIXEL_TOLERANCE`, the nearest if several); refuses, listing what is registered, if none is."""
+    from ..weights import Registry
+
+    fits, trained = [], []
+    px = float(series.spacing[0])
+    for entry in Registry().list("tag_tracking"):
+        geo = entry.geometry or {}
+        lo, hi = geo.get("pixel_mm_range") or (geo.get("pixel_mm"), geo.get("pixel_mm"))
+        if lo is None:
+            continue
+        trained.append(f"{entry.id}: {geo.get('frames')} frames, {lo:.2f}-{hi:.2f} mm")
+        if int(geo.get("frames") or series.n_frames) == series.n_frames and \
+                lo * (1 - PIXEL_TOLERANCE) <= px <= hi * (1 + PIXEL_TOLERANCE):
+            fits.append((abs(px - float(geo.get("pixel_mm", lo))), entry.id))
+    if not fits:
+        raise CardioGenInputError("no tag tracker is trained for this sequence's frames and pixel size (tags must be "
+                                  "as many pixels apart as in training); resample it", source=series.description or None,
+                                  expected="; ".join(trained) or "a registered tag_tracking model",
+                                  got=f"{series.n_frames} frames, {px:.2f} mm pixels")
+    return min(fits)[1]
+
+
 def track_landmarks(series: ImageSeries, start: LandmarkSeries, z_index: Optional[int] = None,
-                    weights: str = "tag-tracker-phantom-64") -> LandmarkSeries:
+                    weights: Optional[str] = None) -> LandmarkSeries:
     """Track landmarks through a tagged short-axis sequence.
 
     Args:
@@ -322,13 +348,13 @@ def track_landmarks(series: ImageSeries, start: LandmarkSeries, z_index: Optiona
         start: landmarks whose frame-0 (reference) points lie in one slice of ``series`` (LPS mm), with ``layer``
             (and ``sector``) labels, e.g. read from a CSV/JSON or placed on an ED contour.
         z_index: the slice (default: the one the points lie in).
-        weights: registry id of the tracker.
+        weights: registry id of the tracker; None: the one trained for the sequence's grid (:func:`tracker_for`).
 
     Returns:
         :class:`LandmarkSeries` ``(t, n, 3)`` LPS mm in the slice's plane, with ``start``'s labels, the sequence's
         frame times and the tracker's provenance; strain: :func:`cardiogen.motion.landmarks.landmark_strain_series`.
     """
-    model, entry = load_tracker(weights)
+    model, entry = load_tracker(weights or tracker_for(series))
     check_grid(series, entry)
     wi, m = series.geometry.world_to_index(), series.geometry.index_to_world()
     pts = np.asarray(start.points[start.reference_frame], float)

@@ -31,7 +31,8 @@ class TagTrackingPipeline(Pipeline):
     name = "tag_tracking"
     title = "Tag tracking and landmark strain (tagging)"
     description = ("Carry myocardial landmarks through a tagged short-axis sequence with the learned CNN + RNN tracker "
-                   "(seed 001, chapter 4; weights tag-tracker-phantom-64) and compute strain from them: "
+                   "(seed 001, chapter 4; by default the weights trained for the sequence's pixel size) and compute "
+                   "strain from them: "
                    "Green-Lagrange ½(L²−L₀²)/L₀² and engineering (L−L₀)/L₀, circumferential along each ring and "
                    "radial endo to epi. Frame 0 is end-diastole, where the tags were written.")
     inputs = (Input("tagging", "ImageSeries", ("tagging",), help="tagged short-axis sequence (t, z, y, x)"),
@@ -47,8 +48,7 @@ class TagTrackingPipeline(Pipeline):
 
         _report(progress, 0.1, "tracking landmarks")
         z = None if int(options["slice"]) < 0 else int(options["slice"])
-        tracked = track_landmarks(inputs["tagging"], inputs["landmarks"], z_index=z,
-                                  weights=self.weights or "tag-tracker-phantom-64")
+        tracked = track_landmarks(inputs["tagging"], inputs["landmarks"], z_index=z, weights=self.weights)
         _report(progress, 0.8, "strain")
         return {"landmarks": tracked, "strain": landmark_strain_series(tracked)}
 
