@@ -41,7 +41,8 @@ def point_labels(series: LandmarkSeries) -> list[str]:
 
 
 def _ras(points_lps: np.ndarray) -> np.ndarray:
-    return np.asarray(points_lps, float) * np.array([-1.0, -1.0, 1.0])
+    """LPS <-> RAS of ``(..., 3)`` points (its own inverse)."""
+    return np.asarray(points_lps, float) @ mb.LPS_TO_RAS[:3, :3]
 
 
 def landmarks_to_nodes(series: LandmarkSeries, name: str, scene: Any = None, browser: Any = None) -> mb.SeriesNodes:

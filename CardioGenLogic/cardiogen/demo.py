@@ -562,24 +562,19 @@ def tagging_section(case: Any, out: Path, progress=None) -> str:
     tagging, at end-diastole and end-systole."""
     from .data import LandmarkSeries
     from .errors import CardioGenInputError, CardioGenWeightsError
-    from .models.tag_tracking import crop_sequence, slice_tracks
+    from .models.tag_tracking import crop_sequence, truth_landmarks
     from .motion.landmarks import landmark_strain_series
     from .pipelines import get_pipeline
 
     title = "<h2>Tagging: tracked landmarks and cine to tagging (seed 001)</h2>"
     if case.tagging is None or case.cine is None:
         return title + "<p>Skipped: the case has no tagging or cine.</p>"
-    usable = [z for z in range(case.tagging.shape[1]) if slice_tracks(case, z) is not None]
-    if not usable:
+    rings = {z: truth for z in range(case.tagging.shape[1]) if (truth := truth_landmarks(case, z)) is not None}
+    if not rings:
         return title + "<p>Skipped: no slice with a usable LV ring.</p>"
-    z = usable[len(usable) // 2]
-    got = slice_tracks(case, z)
-    m = case.tagging.geometry.index_to_world()
-    px = got["tracks"]
-    lps = (np.concatenate([px, np.full(px.shape[:2] + (1,), float(z)), np.ones(px.shape[:2] + (1,))], -1) @ m.T)
-    labels = {"layer": got["layer"], "sector": got["sector"]}
-    truth = LandmarkSeries(lps[..., :3], labels=labels, frame_times=case.tagging.frame_times)
-    start = LandmarkSeries(lps[:1, :, :3], labels=labels)
+    z = sorted(rings)[len(rings) // 2]
+    truth = rings[z]
+    start = LandmarkSeries(truth.points[:1], labels=truth.labels)
     try:
         report(progress, 0.1, "tracking landmarks")
         tracked = get_pipeline("tag_tracking").run({"tagging": case.tagging, "landmarks": start})["landmarks"]
@@ -590,13 +585,12 @@ def tagging_section(case: Any, out: Path, progress=None) -> str:
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
     crop = synth.shape[-1]
-    x0, y0 = synth.provenance["crop_origin_px"]
-    true_tag, _ = crop_sequence(case.tagging.array[:, z], px[0], crop)
-    true_cine, _ = crop_sequence(case.cine.array[:, z], px[0], crop)
-    wi = case.tagging.geometry.world_to_index()
-    tracked_px = (wi @ np.c_[tracked.points.reshape(-1, 3), np.ones(tracked.points[..., 0].size)].T).T
-    tracked_px = tracked_px[:, :2].reshape(tracked.points.shape[:2] + (2,)) - np.array([x0, y0])
-    truth_px = px - np.array([x0, y0])
+    corner = np.asarray(synth.provenance["crop_origin_px"], float)  # (x0, y0) of the crop in the slice's pixels
+    ed_px = LandmarkSeries.mm_to_pixels(truth.points[0], case.tagging.geometry)[:, :2]
+    true_tag, _ = crop_sequence(case.tagging.array[:, z], ed_px, crop)
+    true_cine, _ = crop_sequence(case.cine.array[:, z], ed_px, crop)
+    truth_px = LandmarkSeries.mm_to_pixels(truth.points, case.tagging.geometry)[..., :2] - corner
+    tracked_px = LandmarkSeries.mm_to_pixels(tracked.points, case.tagging.geometry)[..., :2] - corner
     es = int(case.truth.es_frame)
     figs = []
     for t, phase in ((0, "ED"), (es, "ES")):
@@ -617,8 +611,8 @@ def tagging_section(case: Any, out: Path, progress=None) -> str:
     report(progress, 1.0, "tagging done")
     weights = html.escape(tracked.provenance["weights"])
     return (title + f"<p>Slice {z}: {truth.n_points} landmarks on three rings (endo, mid, epi) placed at end-diastole "
-            f"and carried through the {case.tagging.n_frames} frames by <code>{weights}</code>; mean distance to the phantom's exact tracks {err:.2f} mm.</p><div class='row'>{''.join(figs)}"
-            f"</div><h3>Cine to tagging (smcVAE <code>{html.escape(synth.provenance['weights'])}</code>)</h3>"
+            f"and carried through the {case.tagging.n_frames} frames by <code>{weights}</code>; mean distance to "
+            f"the phantom's exact tracks {err:.2f} mm.</p><div class='row'>{''.join(figs)}</div><h3>Cine to tagging (smcVAE <code>{html.escape(synth.provenance['weights'])}</code>)</h3>"
             f"<div class='row'>{''.join(pairs)}</div>")
 
 

@@ -18,7 +18,7 @@ def tagging_scene(qapp, tmp_path):
 
     from cardiogen import io, phantom
     from cardiogen.data import LandmarkSeries
-    from cardiogen.models.tag_tracking import slice_tracks
+    from cardiogen.models.tag_tracking import truth_landmarks
 
     request = PhantomRequest(seed=SEED, size=64, frames=20, modalities=("cine", "tagging"))
     data = DataLogic(work_root=tmp_path / "data")
@@ -27,15 +27,11 @@ def tagging_scene(qapp, tmp_path):
     demo = opts.pop("demographics")
     opts["modalities"] = tuple(opts["modalities"])
     case = phantom.make_case(phantom.PhantomConfig(**opts), demographics=phantom.Demographics.for_seed(SEED, **demo))
-    z = next(z for z in range(case.tagging.shape[1] // 2, case.tagging.shape[1]) if slice_tracks(case, z) is not None)
-    got = slice_tracks(case, z)
-    m = case.tagging.geometry.index_to_world()
-    px = got["tracks"]
-    lps = (np.concatenate([px, np.full(px.shape[:2] + (1,), float(z)), np.ones(px.shape[:2] + (1,))], -1) @ m.T)
-    start = LandmarkSeries(lps[:1, :, :3], labels={"layer": got["layer"], "sector": got["sector"]})
-    io.save(start, tmp_path / "ed_landmarks.json")
+    z = next(z for z in range(case.tagging.shape[1] // 2, case.tagging.shape[1]) if truth_landmarks(case, z))
+    truth = truth_landmarks(case, z)
+    io.save(LandmarkSeries(truth.points[:1], labels=truth.labels), tmp_path / "ed_landmarks.json")
     marks = data.import_result(data.start_load(str(tmp_path / "ed_landmarks.json")).wait(120), name="ED")
-    return loaded, marks.nodes["landmarks"], lps[..., :3], case.truth.es_frame
+    return loaded, marks.nodes["landmarks"], truth.points, case.truth.es_frame
 
 
 def _points_lps(node) -> np.ndarray:

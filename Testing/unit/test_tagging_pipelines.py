@@ -9,7 +9,7 @@ import pytest
 
 from cardiogen.data import LandmarkSeries
 from cardiogen.errors import CardioGenInputError
-from cardiogen.models.tag_tracking import slice_tracks
+from cardiogen.models.tag_tracking import truth_landmarks
 from cardiogen.phantom import PhantomConfig, make_case
 from cardiogen.pipelines import get_pipeline, list_pipelines
 
@@ -17,15 +17,8 @@ from cardiogen.pipelines import get_pipeline, list_pipelines
 @pytest.fixture(scope="module")
 def case():
     c = make_case(PhantomConfig(seed=1003, size=64, frames=20, slices=10, modalities=("cine", "tagging")))
-    for z in range(c.tagging.shape[1] // 2, c.tagging.shape[1]):
-        got = slice_tracks(c, z, 24)
-        if got is not None:
-            break
-    m = c.tagging.geometry.index_to_world()
-    px = got["tracks"]
-    homog = np.concatenate([px, np.full(px.shape[:2] + (1,), float(z)), np.ones(px.shape[:2] + (1,))], -1)
-    truth = LandmarkSeries((homog @ m.T)[..., :3], labels={"layer": got["layer"], "sector": got["sector"]},
-                           frame_times=c.tagging.frame_times, geometry=c.tagging.geometry)
+    z = next(z for z in range(c.tagging.shape[1] // 2, c.tagging.shape[1]) if truth_landmarks(c, z) is not None)
+    truth = truth_landmarks(c, z)
     start = LandmarkSeries(truth.points[:1], labels=truth.labels)
     return c, z, truth, start
 
@@ -76,8 +69,7 @@ def test_cine_to_tagging_pipeline_synthesises_this_slice_s_tagging(case):
 
 
 def _px(c, start):
-    wi = c.tagging.geometry.world_to_index()
-    return (wi @ np.c_[start.points[0], np.ones(start.n_points)].T).T[:, :3]
+    return LandmarkSeries.mm_to_pixels(start.points[0], c.tagging.geometry)
 
 
 def test_tagging_pipelines_refuse_what_they_were_not_trained_for(case):

@@ -55,7 +55,7 @@ def slice_tracks(case: Any, z_index: int, sectors: int = 24,
     the tagging grid, ``layer`` and ``sector`` labels, ``height_mm`` (the slice's height along the LV axis, apex
     low); None where the slice has no usable ring."""
     tr, series = case.truth, case.tagging
-    m, wi = series.geometry.index_to_world(), series.geometry.world_to_index()
+    m = series.geometry.index_to_world()
     ny, nx = series.shape[2:]
     centre = m @ np.array([(nx - 1) / 2.0, (ny - 1) / 2.0, z_index, 1.0])
     z = float(tr.placement.to_heart(centre[None, :3])[0, 2])
@@ -66,9 +66,22 @@ def slice_tracks(case: Any, z_index: int, sectors: int = 24,
     tracks = []
     for t in series.frame_times:
         lps = tr.placement.to_lps(tr.model.forward(x, float(t)))
-        idx = (wi @ np.c_[lps, np.ones(len(lps))].T).T
-        tracks.append(idx[:, :2])
+        tracks.append(LandmarkSeries.mm_to_pixels(lps, series.geometry)[:, :2])
     return {"tracks": np.asarray(tracks, np.float32), "layer": layer, "sector": sector, "height_mm": z}
+
+
+def truth_landmarks(case: Any, z_index: int, sectors: int = 24) -> Optional[LandmarkSeries]:
+    """The exact landmark tracks of :func:`slice_tracks` as a :class:`LandmarkSeries` (LPS mm on the slice, every
+    frame, layer and sector labels, the tagging's frame times and grid); None where the slice has no usable ring.
+    Its first frame is what a user would place at end-diastole."""
+    got = slice_tracks(case, z_index, sectors)
+    if got is None:
+        return None
+    geometry = case.tagging.geometry
+    return LandmarkSeries(LandmarkSeries.pixels_to_mm(got["tracks"], geometry, z_index),
+                          labels={"layer": got["layer"], "sector": got["sector"]},
+                          frame_times=case.tagging.frame_times, geometry=geometry,
+                          description=f"phantom landmark truth, slice {z_index}")
 
 
 def normalise(frames: np.ndarray) -> np.ndarray:
@@ -298,19 +311,21 @@ def load_tracker(weights: str = "tag-tracker-phantom-64") -> tuple[Any, Any]:
     return model.eval(), entry
 
 
-def check_grid(series: ImageSeries, entry: Any) -> None:
-    """Refuse, saying why, a sequence the weights were not trained for: another frame count, or a pixel size
-    (hence tag spacing in pixels) outside the trained range."""
+def check_grid(series: ImageSeries, entry: Any, name: str = "tag tracker",
+               frames_why: str = ": a landmark's step per frame would differ") -> None:
+    """Refuse, saying why, a sequence the weights (``name`` ``entry.id``) were not trained for: another frame count,
+    or a pixel size (hence tag spacing in pixels) outside the trained range (within :data:`PIXEL_TOLERANCE`)."""
     geo = entry.geometry
     frames = int(geo.get("frames") or series.n_frames)
     if series.n_frames != frames:
-        raise CardioGenInputError(f"tag tracker {entry.id} was trained on {frames}-frame sequences: a landmark's step "
-                                  "per frame would differ", expected=frames, got=series.n_frames)
+        raise CardioGenInputError(f"{name} {entry.id} was trained on {frames}-frame sequences{frames_why}",
+                                  source=series.description or None, expected=frames, got=series.n_frames)
     lo, hi = geo.get("pixel_mm_range") or (geo["pixel_mm"], geo["pixel_mm"])
     px = float(series.spacing[0])
     if not lo * (1 - PIXEL_TOLERANCE) <= px <= hi * (1 + PIXEL_TOLERANCE):
-        raise CardioGenInputError(f"tag tracker {entry.id} was trained on pixels of {lo:.2f}-{hi:.2f} mm (tags about "
-                                  "3 pixels apart); resample the sequence in-plane first",
+        raise CardioGenInputError(f"{name} {entry.id} was trained on pixels of {lo:.2f}-{hi:.2f} mm (tags as many "
+                                  "pixels apart as in training); resample the sequence in-plane first",
+                                  source=series.description or None,
                                   expected=f"{lo * (1 - PIXEL_TOLERANCE):.2f}-{hi * (1 + PIXEL_TOLERANCE):.2f} mm",
                                   got=f"{px:.2f} mm")
 
@@ -328,15 +343,30 @@ def tracker_for(series: ImageSeries) -> str:
         if lo is None:
             continue
         trained.append(f"{entry.id}: {geo.get('frames')} frames, {lo:.2f}-{hi:.2f} mm")
-        if int(geo.get("frames") or series.n_frames) == series.n_frames and \
-                lo * (1 - PIXEL_TOLERANCE) <= px <= hi * (1 + PIXEL_TOLERANCE):
-            fits.append((abs(px - float(geo.get("pixel_mm", lo))), entry.id))
+        try:
+            check_grid(series, entry)
+        except CardioGenInputError:
+            continue
+        fits.append((abs(px - float(geo.get("pixel_mm", lo))), entry.id))
     if not fits:
         raise CardioGenInputError("no tag tracker is trained for this sequence's frames and pixel size (tags must be "
-                                  "as many pixels apart as in training); resample it", source=series.description or None,
+                                  "as many pixels apart as in training); resample it",
+                                  source=series.description or None,
                                   expected="; ".join(trained) or "a registered tag_tracking model",
                                   got=f"{series.n_frames} frames, {px:.2f} mm pixels")
     return min(fits)[1]
+
+
+def landmark_slice(series: ImageSeries, start: LandmarkSeries, z_index: Optional[int] = None) -> tuple[int, np.ndarray]:
+    """(slice index, ``(N, 2)`` pixel (x, y) positions) of the landmarks' reference points, which must lie in one
+    slice of ``series`` (``z_index``, default: the one they lie in)."""
+    idx = LandmarkSeries.mm_to_pixels(start.points[start.reference_frame], series.geometry)
+    z = int(np.round(np.median(idx[:, 2]))) if z_index is None else int(z_index)
+    if not 0 <= z < series.shape[1] or np.abs(idx[:, 2] - z).max() > 0.5:
+        raise CardioGenInputError("the landmarks' reference points must lie in one slice of the series",
+                                  source=series.description or None, expected=f"slice index 0..{series.shape[1] - 1}",
+                                  got=f"slice indices {idx[:, 2].min():.2f}..{idx[:, 2].max():.2f}")
+    return z, idx[:, :2]
 
 
 def track_landmarks(series: ImageSeries, start: LandmarkSeries, z_index: Optional[int] = None,
@@ -356,20 +386,11 @@ def track_landmarks(series: ImageSeries, start: LandmarkSeries, z_index: Optiona
     """
     model, entry = load_tracker(weights or tracker_for(series))
     check_grid(series, entry)
-    wi, m = series.geometry.world_to_index(), series.geometry.index_to_world()
-    pts = np.asarray(start.points[start.reference_frame], float)
-    idx = (wi @ np.c_[pts, np.ones(len(pts))].T).T
-    z = int(np.round(np.median(idx[:, 2]))) if z_index is None else int(z_index)
-    if not 0 <= z < series.shape[1] or np.abs(idx[:, 2] - z).max() > 0.5:
-        raise CardioGenInputError("the landmarks' reference points must lie in one slice of the tagged series",
-                                  source=series.description or None, expected=f"slice index 0..{series.shape[1] - 1}",
-                                  got=f"slice indices {idx[:, 2].min():.2f}..{idx[:, 2].max():.2f}")
+    z, start_px = landmark_slice(series, start, z_index)
     crop = int(entry.config.get("data", {}).get("crop", 40))
-    px = track(model, series.array[:, z], idx[:, :2], crop)
-    homog = np.concatenate([px, np.full(px.shape[:2] + (1,), float(z)), np.ones(px.shape[:2] + (1,))], -1)
-    lps = homog @ m.T
-    return LandmarkSeries(lps[..., :3], labels=dict(start.labels), layer_order=start.layer_order,
-                          frame_times=series.frame_times, geometry=series.geometry, reference_frame=0,
+    px = track(model, series.array[:, z], start_px, crop)
+    return LandmarkSeries(LandmarkSeries.pixels_to_mm(px, series.geometry, z), labels=dict(start.labels),
+                          layer_order=start.layer_order, frame_times=series.frame_times, geometry=series.geometry, reference_frame=0,
                           es_frame=start.es_frame, description=f"landmarks tracked by {entry.id}",
                           provenance={"method": "tag_tracker", "weights": entry.id, "weights_sha256": entry.sha256,
                                       "slice": z})

@@ -15,15 +15,8 @@ import numpy as np
 
 from ..data import Geometry, ImageSeries, LandmarkSeries, Segmentation
 from ..errors import CardioGenInputError
+from ..progress import report
 from . import Input, Option, Output, Pipeline, Progress, register_pipeline
-
-#: Tolerance on the pixel size the smcVAE was trained at (the tag spacing in pixels must match).
-PIXEL_TOLERANCE = 0.15
-
-
-def _report(progress: Progress, fraction: float, message: str) -> None:
-    if progress is not None:
-        progress(fraction, message)
 
 
 @register_pipeline
@@ -46,10 +39,10 @@ class TagTrackingPipeline(Pipeline):
         from ..models.tag_tracking import track_landmarks
         from ..motion.landmarks import landmark_strain_series
 
-        _report(progress, 0.1, "tracking landmarks")
+        report(progress, 0.1, "tracking landmarks")
         z = None if int(options["slice"]) < 0 else int(options["slice"])
         tracked = track_landmarks(inputs["tagging"], inputs["landmarks"], z_index=z, weights=self.weights)
-        _report(progress, 0.8, "strain")
+        report(progress, 0.8, "strain")
         return {"landmarks": tracked, "strain": landmark_strain_series(tracked)}
 
 
@@ -57,16 +50,11 @@ def lv_centre(series: ImageSeries, landmarks: Optional[LandmarkSeries], mask: Op
               z_index: int) -> tuple[int, np.ndarray]:
     """(slice index, LV centre (x, y) pixels) from ED landmarks on one slice, else from an ED segmentation's LV (blood
     pool and myocardium) on ``z_index`` (-1: the slice with the most LV)."""
-    wi = series.geometry.world_to_index()
+    from ..models.tag_tracking import landmark_slice
+
     if landmarks is not None:
-        pts = np.asarray(landmarks.points[landmarks.reference_frame], float)
-        idx = (wi @ np.c_[pts, np.ones(len(pts))].T).T
-        z = int(np.round(np.median(idx[:, 2]))) if z_index < 0 else z_index
-        if not 0 <= z < series.shape[1] or np.abs(idx[:, 2] - z).max() > 0.5:
-            raise CardioGenInputError("the landmarks' ED points must lie in one slice of the series",
-                                      source=series.description or None, expected=f"0..{series.shape[1] - 1}",
-                                      got=f"slice indices {idx[:, 2].min():.2f}..{idx[:, 2].max():.2f}")
-        return z, idx[:, :2].mean(axis=0)
+        z, px = landmark_slice(series, landmarks, None if z_index < 0 else z_index)
+        return z, px.mean(axis=0)
     if mask is None:
         raise CardioGenInputError("the crop around the LV needs ED landmarks or an LV segmentation",
                                   expected="input 'landmarks' or 'mask'")
@@ -92,34 +80,19 @@ class _SmcVAEPipeline(Pipeline):
 
         self.model, self.entry = load_smcvae(self.weights or "smcvae-phantom-64")
 
-    def check_grid(self, series: ImageSeries) -> None:
-        geo = self.entry.geometry
-        if series.n_frames != int(geo["frames"]):
-            raise CardioGenInputError(f"smcVAE {self.entry.id} was trained on {geo['frames']}-frame sequences",
-                                      source=series.description or None, expected=geo["frames"],
-                                      got=series.n_frames)
-        lo, hi = geo["pixel_mm_range"]
-        px = float(series.spacing[0])
-        if not lo * (1 - PIXEL_TOLERANCE) <= px <= hi * (1 + PIXEL_TOLERANCE):
-            raise CardioGenInputError(f"smcVAE {self.entry.id} was trained on pixels of {lo:.2f}-{hi:.2f} mm (tags "
-                                      "about 3 pixels apart); resample the sequence in-plane first",
-                                      source=series.description or None,
-                                      expected=f"{lo * (1 - PIXEL_TOLERANCE):.2f}-{hi * (1 + PIXEL_TOLERANCE):.2f} mm",
-                                      got=f"{px:.2f} mm")
-
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         import torch
 
         from ..models.cine_tagging import from_model, to_model
-        from ..models.tag_tracking import crop_box, crop_frames, normalise
+        from ..models.tag_tracking import check_grid, crop_box, crop_frames, normalise
 
         series = inputs[self.source]
-        self.check_grid(series)
+        check_grid(series, self.entry, name="smcVAE", frames_why="")
         z, centre = lv_centre(series, inputs.get("landmarks"), inputs.get("mask"), int(options["slice"]))
         crop = int(self.model.cfg.size)
         y0, x0 = crop_box(centre[None], series.shape[2:], crop)
         frames = np.clip(crop_frames(normalise(series.array[:, z]), y0, x0, crop), 0.0, 1.0)
-        _report(progress, 0.3, f"{self.source} -> {self.target}")
+        report(progress, 0.3, f"{self.source} -> {self.target}")
         with torch.no_grad():
             x = to_model(torch.from_numpy(frames)[None])
             out = from_model(self.model.translate({self.source: x}, self.target)).clamp(0, 1)[0].numpy()
@@ -129,7 +102,7 @@ class _SmcVAEPipeline(Pipeline):
         result = ImageSeries(out[:, None].astype(np.float32), geometry=geom, frame_times=series.frame_times,
                              modality=self.target,
                              description=f"{self.target} from {self.source} (smcVAE {self.entry.id}, slice {z})")
-        _report(progress, 0.9, "done")
+        report(progress, 0.9, "done")
         return {self.target: result.mark_synthetic(self.name, weights=self.entry.id,
                                                    weights_sha256=self.entry.sha256, slice=z,
                                                    crop_origin_px=[int(x0), int(y0)], source=self.source)}

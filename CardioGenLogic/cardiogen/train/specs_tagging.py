@@ -28,6 +28,16 @@ def _pool(config: dict, section: str) -> dict:
                          int(d.get("crop", 40)))
 
 
+def _sax_geometry(config: dict, spacing: np.ndarray, note: str) -> dict:
+    """The registry's grid record of a short-axis model trained on phantom slices of ``spacing`` ``(S,)`` mm."""
+    d = config["data"]
+    frames = int(d.get("frames", 20))
+    return {"pixel_mm": round(float(np.median(spacing)), 3),
+            "pixel_mm_range": [round(float(spacing.min()), 3), round(float(spacing.max()), 3)],
+            "matrix": int(d.get("size", 64)), "frames": frames, "frames_range": [frames, frames], "view": "sax",
+            "note": note}
+
+
 @register_spec("tag_tracker")
 class TagTrackerSpec:
     """CNN + GRU landmark tracker trained on phantom tagging."""
@@ -42,15 +52,10 @@ class TagTrackerSpec:
 
     def geometry(self, config: dict) -> dict:
         d = config["data"]
-        pool = _pool(config, "data")
-        sp = pool["spacing"][:, 0]
-        return {"pixel_mm": round(float(np.median(sp)), 3),
-                "pixel_mm_range": [round(float(sp.min()), 3), round(float(sp.max()), 3)],
-                "matrix": int(d.get("size", 64)), "frames": int(d.get("frames", 20)),
-                "frames_range": [int(d.get("frames", 20)), int(d.get("frames", 20))], "view": "sax",
-                "note": "phantom SPAMM tagging, one short-axis slice per sequence, cropped to "
-                        f"{int(d.get('crop', 40))} pixels around the LV; {int(d.get('sectors', 24))} landmarks per "
-                        "ring (endo, mid, epi) given at end-diastole (frame 0)"}
+        return _sax_geometry(config, _pool(config, "data")["spacing"][:, 0],
+                             "phantom SPAMM tagging, one short-axis slice per sequence, cropped to "
+                             f"{int(d.get('crop', 40))} pixels around the LV; {int(d.get('sectors', 24))} landmarks "
+                             "per ring (endo, mid, epi) given at end-diastole (frame 0)")
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
@@ -120,13 +125,10 @@ class SmcVAESpec:
 
     def geometry(self, config: dict) -> dict:
         d = config["data"]
-        sp = _paired(config, "data")["spacing"][:, 0]
-        return {"pixel_mm": round(float(np.median(sp)), 3),
-                "pixel_mm_range": [round(float(sp.min()), 3), round(float(sp.max()), 3)],
-                "matrix": int(d.get("size", 64)), "frames": int(d.get("frames", 20)),
-                "frames_range": [int(d.get("frames", 20)), int(d.get("frames", 20))], "view": "sax",
-                "note": f"phantom cine and SPAMM tagging of one short-axis slice, cropped to {int(d.get('crop', 40))} "
-                        "pixels around the LV, each normalised to [0, 1] (1st-99th percentile)"}
+        return _sax_geometry(config, _paired(config, "data")["spacing"][:, 0],
+                             "phantom cine and SPAMM tagging of one short-axis slice, cropped to "
+                             f"{int(d.get('crop', 40))} pixels around the LV, each normalised to [0, 1] (1st-99th "
+                             "percentile)")
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         import torch
