@@ -68,16 +68,21 @@ class SynthesisResult:
     warnings: list = field(default_factory=list)   #: the outputs' provenance warnings, each once, in order
     provenance: dict = field(default_factory=dict)  #: output name -> its provenance record
     ecg_cursors: list = field(default_factory=list)  #: EcgBrowserSync of results generated from an ECG
+    surfaces: dict = field(default_factory=dict)  #: output name -> SeriesNodes of a segmentation sequence (3D)
 
     def all_nodes(self) -> list:
         out = list(self.nodes.values())
-        for s in self.series.values():
+        for s in list(self.series.values()) + list(self.surfaces.values()):
             out.extend(s.nodes)
         return out
 
 
 class SynthesisLogic(JobLogic):
     work_prefix = "CardioGenSynthesis-"
+    #: the last ``heart_4d`` result, (image SeriesNodes, surfaces SeriesNodes, provenance): the next one is compared
+    #: with it side by side, with both in the phenotype table
+    last_heart: Optional[tuple] = None
+    heart_table: Any = None
 
     def write_inputs(self, declaration: dict, nodes: dict) -> dict:
         """Files for the declared inputs from the chosen nodes (``{input name: node or None}``)."""
@@ -146,6 +151,7 @@ class SynthesisLogic(JobLogic):
         made = SynthesisResult(output_dir=out, summary=dict(result.summary))
         if made.summary.get("pipeline") == "ct_motion":
             return self._import_ct_motion(result, made, input_node, name, inputs or {})
+        cycles: dict = {}
         try:
             for key, rel in result.outputs.items():
                 label = f"{name} {key}"
@@ -162,13 +168,20 @@ class SynthesisLogic(JobLogic):
                             made.warnings.append(text)
                 elif isinstance(obj, DisplacementSeries):
                     made.series[key] = mb.displacement_to_nodes(obj, label, self.scene)
+                elif isinstance(obj, Segmentation) and obj.n_frames > 1:  # plays with its image (below)
+                    cycles[key] = (obj, label)
                 elif isinstance(obj, Segmentation):
                     made.nodes[key] = mseg.segmentation_to_node(obj, label, 0, self.scene)
                 elif isinstance(obj, LandmarkSeries):  # moving points over the input's images
                     browser = (mb.sequences_logic().GetFirstBrowserNodeForProxyNode(input_node)
                                if input_node is not None else None)
                     made.series[key] = mlm.landmarks_to_nodes(obj, label, self.scene, browser)
+            image_browser = next((v.browser for v in made.series.values() if v.browser is not None), None)
+            for key, (seg, label) in cycles.items():  # surfaces in 3D, playing with the generated images
+                made.surfaces[key] = mseg.segmentation_sequence_to_nodes(seg, label, image_browser, self.scene)
             self._show(made, input_node)
+            if made.summary.get("pipeline") == "heart_4d":
+                self._show_heart(made)
             if "strain_chart" in made.nodes:
                 self._show_chart(made.nodes["strain_chart"])
             if mew.is_ecg_table(input_node):
@@ -177,6 +190,30 @@ class SynthesisLogic(JobLogic):
             mb.remove_nodes(made.all_nodes(), self.scene)
             raise
         return made
+
+    def _show_heart(self, made: SynthesisResult) -> None:
+        """A generated 4D heart: its phenotype table (with the previous heart's column beside it) and, when there is
+        a previous heart still in the scene, both side by side playing together."""
+        from . import mrml_heart4d as mh
+
+        image = next(iter(made.series.values()), None)
+        surfaces = next(iter(made.surfaces.values()), None)
+        record = next((p for p in made.provenance.values() if "phenotypes" in p), None)
+        if image is None or record is None:
+            return
+        scn = mb._scene(self.scene)
+        hearts = [("this heart", record)]
+        last = self.last_heart
+        if last is not None and scn.IsNodePresent(last[0].volume):
+            hearts.insert(0, ("previous heart", last[2]))
+            mh.compare_hearts(last[:2], (image, surfaces), self.scene)
+            if last[1] is not None and scn.IsNodePresent(last[1].volume):
+                last[1].volume.GetDisplayNode().SetVisibility3D(False)  # the 3D view shows the new heart
+        if self.heart_table is None or not scn.IsNodePresent(self.heart_table):
+            self.heart_table = None
+        self.heart_table = mh.phenotype_table(hearts, scene=self.scene, table=self.heart_table)
+        made.nodes["phenotypes"] = self.heart_table
+        self.last_heart = (image, surfaces, record)
 
     def _show_chart(self, chart: Any) -> None:
         import slicer

@@ -68,6 +68,7 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         self.declarations = {}
         self.inputWidgets = {}
         self.optionWidgets = {}
+        self.optionalParts = {}  #: option name -> {"value", "unknown", "slider"} widgets of an optional option
         self.results = []
         ScriptedLoadableModuleWidget.__init__(self, parent)
 
@@ -103,6 +104,7 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
         for model_id in self.logic.weights_for(decl["name"]):
             self.ui.weightsComboBox.addItem(model_id)
         self._rebuild(self.ui.inputsLayout, self.inputWidgets, [self._inputWidget(i) for i in decl["inputs"]])
+        self.optionalParts.clear()
         self._rebuild(self.ui.optionsLayout, self.optionWidgets, [self._optionWidget(o) for o in decl["options"]])
         for combo in self.inputWidgets.values():
             combo.currentNodeChanged.connect(self.onInputChanged)
@@ -167,12 +169,44 @@ class CardioGenSynthesisWidget(ScriptedLoadableModuleWidget):
             widget.setMaximum(spec["maximum"] if spec["maximum"] is not None else 1e6)
             widget.setValue(default)
         widget.setToolTip(spec["help"])
+        if spec.get("optional"):  # e.g. a demographic factor: a slider with its unit, and "unknown"
+            return spec["name"], f"{spec['name']}:", self._optionalWidget(widget, spec)
         return spec["name"], f"{spec['name']}:", widget
+
+    def _optionalWidget(self, widget, spec: dict):
+        """``widget`` in a row with (numbers) a slider over the option's range and its unit as suffix, and an
+        "unknown" check box that disables them (the option is then None)."""
+        row = qt.QWidget()
+        layout = qt.QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        slider = None
+        if isinstance(widget, qt.QDoubleSpinBox):
+            if spec.get("unit"):
+                widget.setSuffix(" " + spec["unit"])
+            widget.setDecimals(0)
+            slider = qt.QSlider(qt.Qt.Horizontal)
+            slider.setRange(int(spec["minimum"]), int(spec["maximum"]))
+            slider.setValue(int(round(spec["default"])))
+            slider.valueChanged.connect(lambda v: widget.setValue(float(v)))
+            widget.valueChanged.connect(lambda v: slider.setValue(int(round(v))))
+            layout.addWidget(slider)
+        layout.addWidget(widget)
+        unknown = qt.QCheckBox("unknown")
+        unknown.toggled.connect(lambda on: [w.setEnabled(not on) for w in (widget, slider) if w is not None])
+        layout.addWidget(unknown)
+        self.optionalParts[spec["name"]] = {"value": widget, "unknown": unknown, "slider": slider}
+        return row
 
     def options(self) -> dict:
         out = {}
         for spec in self.currentPipeline()["options"]:
             widget = self.optionWidgets[spec["name"]]
+            if spec.get("optional"):
+                parts = self.optionalParts[spec["name"]]
+                if prop(parts["unknown"], "checked"):
+                    out[spec["name"]] = None
+                    continue
+                widget = parts["value"]
             if isinstance(widget, qt.QCheckBox):
                 out[spec["name"]] = bool(prop(widget, "checked"))
             elif isinstance(widget, qt.QComboBox):

@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .errors import CardioGenError, CardioGenInputError
 
@@ -255,22 +255,61 @@ def cmd_ecg_to_cine(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_heart_3d(args: argparse.Namespace) -> int:
-    """A synthetic whole-heart short-axis stack and its segmentation (pipeline ``heart_3d``, seed 001), to a folder."""
+def _run_heart(args: argparse.Namespace, name: str, options: dict) -> dict:
+    """Run pipeline ``name`` (``heart_3d`` / ``heart_4d``) and write image.nrrd and segmentation.seg.nrrd into the
+    folder ``args.out`` (all or nothing); returns the pipeline's outputs."""
     from . import io
     from .io.atomic import atomic_dir
     from .pipelines import get_pipeline
     from .progress import TqdmProgress
 
-    pipe = get_pipeline("heart_3d").load(args.weights, args.device)
-    with TqdmProgress("heart_3d", disable=args.quiet) as bar:
-        out = pipe.run({}, {"seed": args.seed, "steps": args.steps}, progress=bar)
+    pipe = get_pipeline(name).load(args.weights, args.device)
+    with TqdmProgress(name, disable=args.quiet) as bar:
+        out = pipe.run({}, options, progress=bar)
     names = {"image": "image.nrrd", "segmentation": "segmentation.seg.nrrd"}
     with atomic_dir(Path(args.out)) as tmp:
-        for name, filename in names.items():
-            io.save(out[name], tmp / filename)
-    print(json.dumps({"outputs": {k: str(Path(args.out) / v) for k, v in names.items()},
-                      "weights": out["image"].provenance["weights"], "seed": args.seed}))
+        for key, filename in names.items():
+            io.save(out[key], tmp / filename)
+        if "phenotypes" in out["segmentation"].provenance:
+            (tmp / "phenotypes.json").write_text(json.dumps(out["segmentation"].provenance["phenotypes"], indent=1))
+    out["files"] = {k: str(Path(args.out) / v) for k, v in names.items()}
+    return out
+
+
+def cmd_heart_3d(args: argparse.Namespace) -> int:
+    """A synthetic whole-heart short-axis stack and its segmentation (pipeline ``heart_3d``, seed 001), to a folder."""
+    out = _run_heart(args, "heart_3d", {"seed": args.seed, "steps": args.steps})
+    print(json.dumps({"outputs": out["files"], "weights": out["image"].provenance["weights"], "seed": args.seed}))
+    return EXIT_OK
+
+
+def _factor_value(text: str) -> Any:
+    """A demographic flag's value: ``unknown`` → None, yes/no → bool, M/F kept, else a number."""
+    key = text.strip().lower()
+    if key in ("unknown", "none", "na", ""):
+        return None
+    if key in ("yes", "true"):
+        return True
+    if key in ("no", "false"):
+        return False
+    if key in ("m", "f"):
+        return key.upper()
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, M/F, yes/no or 'unknown', got {text!r}") from exc
+
+
+def cmd_heart_4d(args: argparse.Namespace) -> int:
+    """A synthetic whole heart over the cycle with its segmentation for a demographic profile (pipeline
+    ``heart_4d``, seed 001 chapter 6), to a folder with the measured phenotypes (phenotypes.json)."""
+    from .models.conditions import FACTOR_NAMES
+
+    profile = {k: getattr(args, k) for k in FACTOR_NAMES}
+    out = _run_heart(args, "heart_4d", {"seed": args.seed, "steps": args.steps, "guidance": args.guidance,
+                                        **profile})
+    print(json.dumps({"outputs": out["files"], "weights": out["image"].provenance["weights"], "seed": args.seed,
+                      "conditioning": profile, "phenotypes": out["segmentation"].provenance["phenotypes"]}))
     return EXIT_OK
 
 
@@ -428,6 +467,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder (image.nrrd, segmentation.seg.nrrd)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_heart_3d)
+
+    from .models.conditions import FACTORS
+
+    p = sub.add_parser("heart-4d", help="a synthetic whole heart over the cardiac cycle with its segmentation, for a "
+                                        "demographic profile (seed 001, chapter 6)")
+    for f in FACTORS:
+        unit = f" ({f.unit}, {f.minimum:g}-{f.maximum:g})" if f.kind == "number" else (
+            " (M or F)" if f.kind == "sex" else " (yes or no)")
+        default = {"sex": "M", "bool": False}.get(f.kind, f.default)
+        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_factor_value, default=default,
+                       help=f"{f.label}{unit}; 'unknown' leaves it out (default {default})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=50, help="DDIM steps")
+    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--weights", default=None, help="registry id (default: the shipped heart_4d model)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, type=Path,
+                   help="output folder (image.nrrd, segmentation.seg.nrrd, phenotypes.json)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_heart_4d)
 
     p = sub.add_parser("web", help="the teaching web app in the browser: Data, Motion, Synthesis, Latent explorer, "
                                    "lessons (local only by default)")

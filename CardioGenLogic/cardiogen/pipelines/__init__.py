@@ -53,8 +53,12 @@ class Option:
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     help: str = ""
+    optional: bool = False  #: None is allowed (a value the user does not know, e.g. a missing demographic factor)
+    unit: str = ""  #: shown beside the value (forms, CLI help)
 
     def check(self, value: Any) -> Any:
+        if value is None and self.optional:
+            return None
         if self.choices and value not in self.choices:
             raise CardioGenInputError(f"option '{self.name}' has no such value", expected=self.choices, got=value)
         if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
@@ -155,7 +159,7 @@ def get_pipeline(name: str) -> Pipeline:
 #: Order of the built-in pipelines in listings (front ends preselect the first synthesis pipeline); it must not
 #: depend on which module happened to be imported first. Pipelines registered by others follow, in their order.
 BUILTIN_ORDER = ("register", "dense_displacement", "strain", "dense_to_cine", "latent_video", "ecg_to_cine",
-                 "ct_motion", "heart_3d", "tag_tracking", "cine_to_tagging", "tagging_to_cine")
+                 "ct_motion", "heart_3d", "heart_4d", "tag_tracking", "cine_to_tagging", "tagging_to_cine")
 
 
 def list_pipelines() -> list[dict]:
@@ -176,6 +180,7 @@ def _import_builtin() -> None:
     from . import ecg_to_cine  # noqa: F401
     from . import ct_motion  # noqa: F401
     from . import heart_3d  # noqa: F401
+    from . import heart_4d  # noqa: F401
     from . import tagging  # noqa: F401 - tag_tracking / cine_to_tagging / tagging_to_cine
 
 

@@ -8,19 +8,31 @@
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
 import numpy as np
 
 from . import register_spec
+from .gan import DiscriminatorOptimiser
 from . import seed_range as _seeds
 
 
 def _pool(config: dict, seeds: tuple[int, ...]) -> dict:
+    """Stacks ``(N, S, H, W)`` with labels and spacing: ED and ES on the phantom's own grid, or (``data.cycle``) every
+    frame of the cycle on the 4D model's fixed grid (:func:`cardiogen.models.heart4d.cycle_pool`)."""
     from ..models.heart3d import stack_pool
 
     d = config["data"]
+    if d.get("cycle"):
+        from ..models.heart4d import cycle_pool, grid_of
+
+        pool = cycle_pool(seeds, tuple(grid_of(config).items()))
+        n, t = pool["image"].shape[:2]
+        return {"image": pool["image"].reshape(n * t, *pool["image"].shape[2:]),
+                "labels": pool["labels"].reshape(n * t, *pool["labels"].shape[2:]),
+                "spacing": np.repeat(pool["spacing"], t, axis=0), "seed": np.repeat(pool["seed"], t)}
     return stack_pool(seeds, int(d.get("slices", 8)), int(d.get("size", 64)))
 
 
@@ -42,6 +54,15 @@ class HeartAeSpec:
         vary a little with the subject's size; the range is recorded)."""
         d = config["data"]
         sp = _pool(config, _seeds(d))["spacing"]
+        if d.get("cycle"):
+            from ..models.heart4d import grid_of
+
+            g = grid_of(config)
+            return {"pixel_mm": g["pixel_mm"], "pixel_mm_range": [g["pixel_mm"], g["pixel_mm"]], "matrix": g["size"],
+                    "frames": g["frames"], "frames_range": [g["frames"], g["frames"]], "slices": g["slices"],
+                    "slice_mm": g["slice_mm"], "slice_mm_range": [g["slice_mm"], g["slice_mm"]], "view": "sax",
+                    "phases": "every frame of the cycle",
+                    "note": "phantom short-axis stacks on one fixed grid (a bigger heart is bigger in the image)"}
         return {"pixel_mm": round(float(sp[:, 0].mean()), 3),
                 "pixel_mm_range": [round(float(sp[:, 0].min()), 3), round(float(sp[:, 0].max()), 3)],
                 "matrix": int(d.get("size", 64)), "frames": 1, "frames_range": [1, 1],
@@ -100,6 +121,10 @@ class HeartAeSpec:
         from ..models.heart3d import describe
 
         d = config["data"]
+        if d.get("cycle"):
+            from ..models.heart4d import describe_cycles, grid_of
+
+            return describe_cycles(_seeds(d), grid_of(config))
         return describe(_seeds(d), int(d.get("slices", 8)), int(d.get("size", 64)))
 
 
@@ -184,3 +209,191 @@ class HeartLdmSpec:
 
     def describe_data(self, config: dict) -> str:
         return HeartAeSpec().describe_data(config) + f"; latents of {config['model']['ae_from']} (frozen)"
+
+
+@functools.lru_cache(maxsize=2)
+def _cycle_latents(ae_id: str, seeds: tuple[int, ...], grid_items: tuple) -> Any:
+    """Packed posterior-mean latents ``(N, C·S', T, h, w)`` of the subjects' cycles and their conditions
+    ``(N, F, 2)``, through the frozen autoencoder ``ae_id``."""
+    from ..models.heart4d import cycle_pool, encode_cycles
+
+    pool = cycle_pool(seeds, grid_items)
+    return encode_cycles(_ae(ae_id), pool["image"], pool["labels"]), pool["cond"]
+
+
+def _cycle_data(config: dict, seeds: tuple[int, ...]) -> Any:
+    from ..models.heart4d import grid_of
+
+    return _cycle_latents(str(config["model"]["ae_from"]), seeds, tuple(grid_of(config).items()))
+
+
+@register_spec("heart_4d")
+class Heart4dSpec:
+    """Chapter 6's conditional 4D latent DDPM: the per-frame latents of the frozen cycle autoencoder stacked over the
+    cycle, a 3D U-Net with self-attention and cross-attention to the demographic encoder's tokens, the L1 noise loss;
+    classifier-free dropout of the whole profile (``data.drop_all``) and of single factors (``data.drop_each``)."""
+
+    name = "heart_4d"
+    pipeline = "heart_4d"
+
+    def build(self, config: dict) -> Any:
+        from ..models.heart4d import Heart4DLDM, grid_of, model_config
+
+        ae = _ae(str(config["model"]["ae_from"]))
+        model = Heart4DLDM(model_config(config, ae.config, grid_of(config)))
+        model.fit_scale(_cycle_data(config, _seeds(config["data"]))[0])
+        return model
+
+    def geometry(self, config: dict) -> dict:
+        return HeartAeSpec().geometry({**config, "data": {**config["data"], "cycle": True, "cases": 2}})
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        d = config["data"]
+        lat, cond = _cycle_data(config, _seeds(d))
+        rng = np.random.default_rng([int(config["train"]["seed"]), step, rank])
+        idx = rng.integers(0, len(lat), size=int(d.get("batch_size", 16)))
+        return {"z0": lat[idx], "cond": cond[idx], "seed": int(rng.integers(2**31))}
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        import torch
+
+        from ..models.heart4d import drop_conditions
+        from ..nets.schedules import diffusion_loss
+
+        inner = getattr(model, "module", model)
+        d = config["data"]
+        g = torch.Generator().manual_seed(int(batch["seed"]))
+        cond = drop_conditions(batch["cond"], g, float(d.get("drop_all", 0.1)), float(d.get("drop_each", 0.1)))
+        loss = diffusion_loss(model, batch["z0"] / inner.latent_scale, {"cond": cond}, g, schedule=inner.schedule(),
+                              norm=str(config.get("loss", {}).get("norm", "l1")))
+        return loss, {"noise_l1": float(loss.detach())}
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        """Two profiles of the held-out population (a small woman and a large man), ``eval.samples`` cycles each
+        (DDIM ``eval.steps``): LVEDV and LV mass of the generated masks against the phantom's for the same
+        profiles; CPU s per cycle."""
+        from ..models.heart4d import generate, profile_population
+
+        model = model.cpu().eval()
+        ev = config.get("eval", {})
+        n, steps = int(ev.get("samples", 4)), int(ev.get("steps", 25))
+        ae = _ae(str(config["model"]["ae_from"]))
+        from ..models.heart4d import cycle_phenotypes, grid_of
+
+        grid = grid_of(config)
+        spacing = (grid["pixel_mm"], grid["pixel_mm"], grid["slice_mm"])
+        out = {}
+        profiles = {"small woman": dict(age=60, sex="F", height_cm=155, weight_kg=55, sbp=120, dbp=75),
+                    "large man": dict(age=45, sex="M", height_cm=190, weight_kg=100, sbp=150, dbp=90)}
+        seconds = 0.0
+        for name, prof in profiles.items():
+            start = time.perf_counter()
+            _, masks = generate(model, ae, [prof] * n, steps, seed=0)
+            seconds += time.perf_counter() - start
+            gen = [cycle_phenotypes(m, spacing) for m in masks]
+            ref = profile_population(prof, range(n), grid)
+            out[name] = {k: {"generated": float(np.nanmean([g[k] for g in gen])),
+                             "phantom": float(np.nanmean(ref[k]))} for k in ("lvedv_ml", "lv_mass_g")}
+        return {"samples": n, "steps": steps, **out,
+                "timing": {"cpu_s_per_cycle": round(seconds / (2 * n), 3)}}
+
+    def describe_data(self, config: dict) -> str:
+        from ..models.heart4d import describe_cycles, grid_of
+
+        return (describe_cycles(_seeds(config["data"]), grid_of(config))
+                + f"; latents of {config['model']['ae_from']} (frozen)")
+
+
+class _LatentBaselineSpec:
+    """What figure 6.2's latent baselines share: the heart_4d data (scaled packed latents and conditions, single
+    factors dropped with ``data.drop_each``), geometry and description."""
+
+    pipeline = "heart_4d"
+
+    def _config(self, config: dict) -> Any:
+        from ..models.heart4d import grid_of, model_config
+        from ..models.heart4d_baselines import LatentBaselineConfig
+
+        ae = _ae(str(config["model"]["ae_from"]))
+        grid = model_config(config, ae.config, grid_of(config))
+        return LatentBaselineConfig.from_dict({**config.get("model", {}), "latent_channels": grid.latent_channels,
+                                               "frames": grid.frames, "size": grid.size})
+
+    def _fit_scale(self, model: Any, config: dict) -> Any:
+        with __import__("torch").no_grad():
+            model.latent_scale.copy_(_cycle_data(config, _seeds(config["data"]))[0].float().std().clamp_min(1e-6))
+        return model
+
+    def geometry(self, config: dict) -> dict:
+        return Heart4dSpec().geometry(config)
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        return Heart4dSpec().batch(config, step, rank, world)
+
+    def _inputs(self, model: Any, batch: Any, config: dict) -> tuple:
+        import torch
+
+        from ..models.heart4d import drop_conditions
+
+        inner = getattr(model, "module", model)
+        g = torch.Generator().manual_seed(int(batch["seed"]))
+        cond = drop_conditions(batch["cond"], g, 0.0, float(config["data"].get("drop_each", 0.1)))
+        return batch["z0"] / inner.latent_scale, cond, g
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        """Mean LVEDV of 4 generated cycles of a held-out profile (the benchmark compares the methods in full)."""
+        from ..models.heart4d import cycle_phenotypes, decode_cycles, grid_of
+        from ..models.heart4d_baselines import sample_baseline
+
+        model = model.cpu().eval()
+        grid = grid_of(config)
+        prof = dict(age=55, sex="M", height_cm=176, weight_kg=84, sbp=135, dbp=82)
+        _, masks = decode_cycles(_ae(str(config["model"]["ae_from"])), sample_baseline(model, [prof] * 4))
+        ph = [cycle_phenotypes(m, (grid["pixel_mm"], grid["pixel_mm"], grid["slice_mm"])) for m in masks]
+        return {"lvedv_ml_generated": float(np.nanmean([p["lvedv_ml"] for p in ph]))}
+
+    def describe_data(self, config: dict) -> str:
+        return Heart4dSpec().describe_data(config)
+
+
+@register_spec("heart_4d_cvae")
+class Heart4dCvaeSpec(_LatentBaselineSpec):
+    """Figure 6.2's CVAE baseline in the heart_4d latent space (MSE + β·KL)."""
+
+    name = "heart_4d_cvae"
+
+    def build(self, config: dict) -> Any:
+        from ..models.heart4d_baselines import LatentCVAE
+
+        return self._fit_scale(LatentCVAE(self._config(config)), config)
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        z, cond, g = self._inputs(model, batch, config)
+        return getattr(model, "module", model).loss(z, cond, g)
+
+
+@register_spec("heart_4d_cgan")
+class Heart4dCganSpec(DiscriminatorOptimiser, _LatentBaselineSpec):
+    """Figure 6.2's conditional GAN baseline in the heart_4d latent space (least-squares loss, alternating steps)."""
+
+    name = "heart_4d_cgan"
+
+    def build(self, config: dict) -> Any:
+        from ..models.heart4d_baselines import LatentCGAN
+
+        return self._fit_scale(LatentCGAN(self._config(config)), config)
+
+    def parameters(self, model: Any):
+        return model.generator_parameters()
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        z, cond, g = self._inputs(model, batch, config)
+        opt = self.d_optimiser(model, config)
+        d_loss = model.d_loss(z, cond, g)
+        opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt.step()
+        for p in model.discriminator_parameters():
+            p.grad = None
+        g_loss = model.g_loss(cond, g)
+        return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}

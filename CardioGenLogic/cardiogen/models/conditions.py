@@ -1,0 +1,38 @@
+"""Chapter 6's demographic and clinical conditions (seed 001) and the phenotypes measured on a generated heart: names,
+units, normalisation and the ranges the Slicer form and the CLI offer. No torch here (the CLI's parser reads it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One condition: ``value ↦ (value − centre) / scale`` (sex: M = +1, F = −1; smoking: yes = 1, no = 0)."""
+
+    name: str
+    label: str
+    unit: str
+    centre: float
+    scale: float
+    minimum: float
+    maximum: float
+    default: float
+    kind: str = "number"  # "number", "sex" or "bool"
+
+
+#: Chapter 6's conditions, in the order of the condition vector; ranges are the Slicer form's and the CLI's.
+FACTORS: tuple[Factor, ...] = (
+    Factor("age", "Age", "years", 55.0, 15.0, 18.0, 100.0, 55.0),
+    Factor("sex", "Sex", "", 0.0, 1.0, -1.0, 1.0, 1.0, kind="sex"),
+    Factor("height_cm", "Height", "cm", 170.0, 10.0, 140.0, 210.0, 176.0),
+    Factor("weight_kg", "Weight", "kg", 78.0, 15.0, 40.0, 160.0, 84.0),
+    Factor("sbp", "Systolic pressure", "mmHg", 135.0, 20.0, 90.0, 200.0, 135.0),
+    Factor("dbp", "Diastolic pressure", "mmHg", 80.0, 10.0, 50.0, 120.0, 82.0),
+    Factor("smoking", "Current smoker", "", 0.0, 1.0, 0.0, 1.0, 0.0, kind="bool"),
+    Factor("alcohol", "Alcohol", "units/week", 6.0, 8.0, 0.0, 60.0, 4.0),
+)
+FACTOR_NAMES = tuple(f.name for f in FACTORS)
+#: Factors the phantom's demographics model uses (the others carry no effect there, PHYSIOLOGY.md gives none).
+EFFECTIVE_FACTORS = ("age", "sex", "height_cm", "weight_kg", "sbp")
+#: Phenotypes measured on a generated or phantom cycle (mL, g, %).
+PHENOTYPES = ("lvedv_ml", "lvesv_ml", "lvef_pct", "lv_mass_g", "rvedv_ml", "rvesv_ml")
