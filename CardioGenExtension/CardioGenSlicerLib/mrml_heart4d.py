@@ -69,7 +69,7 @@ def phenotype_table(hearts: Sequence[tuple[str, dict]], name: str = "CardioGen 4
 def compare_hearts(earlier: Any, later: Any, scene: Any = None) -> list:
     """Two generated hearts side by side: ``earlier`` / ``later`` are ``(image SeriesNodes, surfaces SeriesNodes)``;
     the later heart's sequences follow the earlier heart's browser (same frame times). Returns the two slice nodes."""
-    (img_a, seg_a), (img_b, seg_b) = earlier, later
+    (img_a, _), (img_b, seg_b) = earlier, later
     browser = img_a.browser
     if browser is not None:
         for series in (img_b, seg_b):

@@ -51,7 +51,10 @@ class CardioGenSynthesis(ScriptedLoadableModule):
             "(ED->ES moves a node on the synthetic ED to the ES; ES->ED moves the ES heart segmentation onto the "
             "synthetic ED); with a heart segmentation its surface plays between ES and ED with the pair's browser. ECG → "
             "cine: choose an ECG table; the window or beat chosen on it in CardioGen Data is the input (the whole "
-            "record otherwise); the cine of one R-R interval moves the red cursor of the ECG's chart as it plays.")
+            "record otherwise); the cine of one R-R interval moves the red cursor of the ECG's chart as it plays. Whole "
+            "heart 4D from demographics: set age, sex, height, weight, blood pressure, smoking and alcohol with the "
+            "sliders (tick 'unknown' for what you do not know); the heart plays with its segmentation's surfaces in "
+            "the 3D view and its measured phenotypes in a table; a second run is shown side by side with the first.")
         self.parent.acknowledgementText = "Pipelines follow the seed papers listed in the CardioGen documentation."
 
 

@@ -556,7 +556,7 @@ def heart_4d_section(case: Any, out: Path, progress=None, steps: int = 25) -> st
         ph = seg.provenance["phenotypes"]
         ed, es = int(np.nanargmax((seg.labels == 1).sum(axis=(1, 2, 3)))), int(np.argmin((seg.labels == 1).sum(
             axis=(1, 2, 3))))
-        z = int(np.argmax((seg.labels[ed] == 1).sum(axis=(1, 2))))
+        z = int(np.median(np.flatnonzero((seg.labels[ed] == 1).any(axis=(1, 2)))))  # mid-ventricular
         for phase, t in (("ED", ed), ("ES", es)):
             rgb = render_frames(image.array[t:t + 1], slice_index=z, window=(0.0, 1.0), show_time=False,
                                 overlay=Segmentation(seg.labels[t], seg.label_table, seg.geometry),

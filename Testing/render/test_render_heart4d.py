@@ -8,7 +8,6 @@ profiles, so the views show real anatomy and motion without a trained model."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 PROFILES = {"small": dict(age=70, sex="F", height_cm=152, weight_kg=52, sbp=118, dbp=72),
             "large": dict(age=40, sex="M", height_cm=195, weight_kg=105, sbp=165, dbp=95)}
@@ -74,7 +73,8 @@ def test_two_profiles_side_by_side_with_surfaces_and_phenotype_table(app, artifa
     for view in views:
         view.fit_view_to_content()
     small.browser.SetSelectedItemNumber(0)
-    a, b = _grab(views[0], artifacts_dir / "heart4d_small_ed.png"), _grab(views[1], artifacts_dir / "heart4d_large_ed.png")
+    a = _grab(views[0], artifacts_dir / "heart4d_small_ed.png")
+    b = _grab(views[1], artifacts_dir / "heart4d_large_ed.png")
     assert a.std() > 10 and b.std() > 10, "a compare view is blank"
 
     # stepping the one browser moves both hearts to end-systole

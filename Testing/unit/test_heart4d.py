@@ -136,3 +136,25 @@ def test_4d_model_and_baselines_train_sample_and_run_as_a_pipeline(tmp_path, mon
     assert {p.name for p in out.iterdir()} == {"image.nrrd", "segmentation.seg.nrrd", "phenotypes.json"}
     assert set(json.loads((out / "phenotypes.json").read_text())) == set(PHENOTYPES)
     heart_4d._models.cache_clear()
+
+
+def test_shipped_model_makes_the_heart_of_the_profile():
+    """heart-4d-phantom-32: the same noise seeds give a bigger heart for a large man than for a small woman, each
+    close to the phantom population of its profile (LVEDV within 20 %, LV mass within 25 %)."""
+    from cardiogen.models.heart4d import cycle_phenotypes, generate, load_heart_4d, profile_population
+
+    model, ae, entry = load_heart_4d("heart-4d-phantom-32")
+    small = dict(age=65, sex="F", height_cm=155, weight_kg=55, sbp=120, dbp=75)
+    large = dict(age=45, sex="M", height_cm=192, weight_kg=100, sbp=155, dbp=92)
+    spacing = (GRID["pixel_mm"], GRID["pixel_mm"], GRID["slice_mm"])
+    out = {}
+    for name, prof in (("small", small), ("large", large)):
+        _, masks = generate(model, ae, [prof] * 4, steps=20, seed=11)
+        gen = [cycle_phenotypes(m, spacing) for m in masks]
+        ref = profile_population(prof, range(40, 48))
+        out[name] = {k: (np.mean([g[k] for g in gen]), np.mean(ref[k])) for k in ("lvedv_ml", "lv_mass_g")}
+    for k in ("lvedv_ml", "lv_mass_g"):
+        assert out["large"][k][0] > 1.3 * out["small"][k][0], (k, out)
+    for name in out:
+        assert out[name]["lvedv_ml"][0] == pytest.approx(out[name]["lvedv_ml"][1], rel=0.2), out
+        assert out[name]["lv_mass_g"][0] == pytest.approx(out[name]["lv_mass_g"][1], rel=0.25), out

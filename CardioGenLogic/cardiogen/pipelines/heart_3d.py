@@ -42,8 +42,21 @@ def _geometry(entry) -> Geometry:
     return Geometry(spacing=(px, px, dz), origin=(0.0, 0.0, 0.0), direction=np.eye(3))
 
 
+class LatentHeartPipeline(Pipeline):
+    """What the whole-heart pipelines share: models from a cached loader ``_loader(weights, device)`` on the
+    resolved device."""
+
+    _loader = staticmethod(_models)
+
+    def _load(self) -> None:
+        from ..device import resolve_device
+
+        self.torch_device = str(resolve_device(self.device))
+        self.models = self._loader(self.weights, self.torch_device)
+
+
 @register_pipeline
-class Heart3dPipeline(Pipeline):
+class Heart3dPipeline(LatentHeartPipeline):
     name = "heart_3d"
     title = "Whole heart 3D (latent diffusion)"
     description = ("Generate a short-axis stack of a whole heart with its segmentation (seed 001, chapter 5): DDIM in "
@@ -54,12 +67,6 @@ class Heart3dPipeline(Pipeline):
     options = (Option("seed", 0, minimum=0, maximum=2**31 - 1, help="random seed of the latent noise"),
                Option("steps", 50, minimum=1, maximum=1000, help="DDIM steps"))
     synthetic_outputs = True
-
-    def _load(self) -> None:
-        from ..device import resolve_device
-
-        self.torch_device = str(resolve_device(self.device))
-        self.models = _models(self.weights, self.torch_device)
 
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         from ..models.heart_ldm import generate

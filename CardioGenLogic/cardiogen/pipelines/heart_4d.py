@@ -25,7 +25,8 @@ import numpy as np
 
 from ..data import STANDARD_LABELS, Geometry, ImageSeries, Segmentation
 from ..errors import CardioGenInputError
-from . import Option, Output, Pipeline, Progress, register_pipeline
+from . import Option, Output, Progress, register_pipeline
+from .heart_3d import LatentHeartPipeline
 
 
 @functools.lru_cache(maxsize=2)
@@ -63,7 +64,7 @@ def reference_heart_rate(sex: Any) -> float:
 
 
 @register_pipeline
-class Heart4dPipeline(Pipeline):
+class Heart4dPipeline(LatentHeartPipeline):
     name = "heart_4d"
     title = "Whole heart 4D from demographics (latent diffusion)"
     description = ("Generate a short-axis cine of a whole heart over the cardiac cycle with its segmentation for a "
@@ -77,12 +78,7 @@ class Heart4dPipeline(Pipeline):
                Option("guidance", 1.0, minimum=0.0, maximum=10.0, help="classifier-free guidance scale (1: none)"),
                ) + _factor_options()
     synthetic_outputs = True
-
-    def _load(self) -> None:
-        from ..device import resolve_device
-
-        self.torch_device = str(resolve_device(self.device))
-        self.models = _models(self.weights, self.torch_device)
+    _loader = staticmethod(_models)
 
     def _run(self, inputs: dict, options: dict, progress: Progress) -> dict:
         from ..models.heart4d import FACTOR_NAMES, condition_vector, cycle_phenotypes, generate, grid_of

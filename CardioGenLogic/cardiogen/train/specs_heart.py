@@ -349,8 +349,10 @@ class _LatentBaselineSpec:
         grid = grid_of(config)
         prof = dict(age=55, sex="M", height_cm=176, weight_kg=84, sbp=135, dbp=82)
         _, masks = decode_cycles(_ae(str(config["model"]["ae_from"])), sample_baseline(model, [prof] * 4))
-        ph = [cycle_phenotypes(m, (grid["pixel_mm"], grid["pixel_mm"], grid["slice_mm"])) for m in masks]
-        return {"lvedv_ml_generated": float(np.nanmean([p["lvedv_ml"] for p in ph]))}
+        ph = np.asarray([cycle_phenotypes(m, (grid["pixel_mm"], grid["pixel_mm"], grid["slice_mm"]))["lvedv_ml"]
+                         for m in masks])
+        ph = ph[np.isfinite(ph)]  # a cycle without an LV blood pool has no LVEDV
+        return {"lvedv_ml_generated": float(ph.mean()) if ph.size else None, "cycles_with_lv": int(ph.size)}
 
     def describe_data(self, config: dict) -> str:
         return Heart4dSpec().describe_data(config)
