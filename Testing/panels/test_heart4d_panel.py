@@ -42,7 +42,7 @@ def test_demographic_form_generates_a_playing_4d_heart_with_phenotypes_and_compa
     assert {"age", "sex", "height_cm", "weight_kg", "sbp", "dbp", "smoking", "alcohol"} == set(parts)
     # numbers: a slider over the plausible range and a spin box with the unit
     age = parts["age"]
-    assert (age["slider"].minimum, age["slider"].maximum) == (18, 100) and age["value"].suffix == " years"
+    assert (age["slider"].minimum, age["slider"].maximum) == (25, 80) and age["value"].suffix == " years"
     assert parts["height_cm"]["value"].suffix == " cm" and parts["sbp"]["value"].suffix == " mmHg"
     age["slider"].setValue(68)
     assert age["value"].value == 68.0

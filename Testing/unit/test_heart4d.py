@@ -18,8 +18,11 @@ def test_condition_vector_normalises_and_marks_missing_factors():
     assert cond[0, age].tolist() == pytest.approx([(70 - 55) / 15, 1.0])
     assert cond[0, sex].tolist() == [-1.0, 1.0] and cond[0, smoking].tolist() == [1.0, 1.0]
     assert cond[0, height].tolist() == [0.0, 0.0] and float(cond[1].abs().sum()) == 0.0
-    with pytest.raises(ValueError, match="outside the range"):
-        condition_vector([dict(age=130)])
+    with pytest.raises(ValueError, match="outside the range"):  # the phantom population is 25-80 years old
+        condition_vector([dict(age=18)])
+    with pytest.raises(ValueError, match="body-mass index of 51.0"):  # each in range, together outside BMI 18-42
+        condition_vector([dict(height_cm=150, weight_kg=114.75)])
+    condition_vector([dict(height_cm=150, weight_kg=90)])  # BMI 40: known
     with pytest.raises(ValueError, match="unknown conditions"):
         condition_vector([dict(shoe_size=44)])
     with pytest.raises(ValueError, match="'M' or 'F'"):

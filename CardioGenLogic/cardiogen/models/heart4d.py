@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .conditions import EFFECTIVE_FACTORS, FACTOR_NAMES, FACTORS, PHENOTYPES, Factor  # noqa: F401 (re-exported)
+from .conditions import BMI_RANGE, EFFECTIVE_FACTORS, FACTOR_NAMES, FACTORS, PHENOTYPES, Factor  # noqa: F401
 from .heart_ldm import HeartLDM, HeartLDMConfig
 
 
@@ -64,7 +64,8 @@ def condition_vector(profiles: Sequence[Mapping[str, Any] | Any | None]) -> torc
     → ``(B, F, 2)`` float32: normalised value and 1 where given, 0 and 0 where missing.
 
     Raises:
-        ValueError: an unknown factor name, a value outside the factor's range, or a sex other than M/F.
+        ValueError: an unknown factor name, a value outside the factor's range (the phantom population's), a
+            body-mass index outside :data:`BMI_RANGE`, or a sex other than M/F.
     """
     out = np.zeros((len(profiles), len(FACTORS), 2), np.float32)
     for b, prof in enumerate(profiles):
@@ -82,6 +83,13 @@ def condition_vector(profiles: Sequence[Mapping[str, Any] | Any | None]) -> torc
                 raise ValueError(f"{f.name} = {v:g} {f.unit} is outside the range the model knows "
                                  f"({f.minimum:g}-{f.maximum:g} {f.unit})")
             out[b, i] = ((v - f.centre) / f.scale, 1.0)
+        height, weight = data.get("height_cm"), data.get("weight_kg")
+        if height is not None and weight is not None:
+            bmi = float(weight) / (float(height) / 100.0) ** 2
+            if not BMI_RANGE[0] <= bmi <= BMI_RANGE[1]:
+                raise ValueError(f"height {float(height):g} cm and weight {float(weight):g} kg give a body-mass index "
+                                 f"of {bmi:.1f} kg/m², outside the range the model knows ({BMI_RANGE[0]:g}-"
+                                 f"{BMI_RANGE[1]:g} kg/m²)")
     return torch.from_numpy(out)
 
 
