@@ -315,6 +315,9 @@ def _run(network: Any, images: Any, batch_size: int, what: str | tuple[str, ...]
             if names == ("embedding",):
                 outs["embedding"].append(net.embed(chunk))
                 continue
+            if len(names) == 1 and names[0].startswith("stage"):  # "stage-2": global average of an earlier stage
+                outs[names[0]].append(net.stages(chunk)[int(names[0][5:])].mean((-2, -1)))
+                continue
             result = net(chunk)
             for k in names:
                 outs[k].append(result[k])
@@ -322,9 +325,10 @@ def _run(network: Any, images: Any, batch_size: int, what: str | tuple[str, ...]
     return cat[what] if isinstance(what, str) else cat
 
 
-def embed_frames(images: Any, network: Any = None, batch_size: int = 256) -> np.ndarray:
-    """``(N, 128)`` float64 embeddings of every 2D frame (see :func:`prepare_frames` for the inputs)."""
-    return _run(network, images, batch_size, "embedding").double().numpy()
+def embed_frames(images: Any, network: Any = None, batch_size: int = 256, stage: int = -1) -> np.ndarray:
+    """``(N, 128)`` float64 embeddings of every 2D frame (see :func:`prepare_frames` for the inputs); ``stage`` < -1
+    takes the global average of an earlier encoder stage instead (a second feature depth, e.g. -2: ``(N, 64)``)."""
+    return _run(network, images, batch_size, "embedding" if stage == -1 else f"stage{int(stage)}").double().numpy()
 
 
 def segment_frames(images: Any, network: Any = None, batch_size: int = 128) -> np.ndarray:
