@@ -154,3 +154,19 @@ def test_latent_diffusion_trains_on_the_frozen_autoencoder_and_samples_stacks_wi
     np.testing.assert_array_equal(back.labels, seg.labels)
     assert io.load(tmp_path / "heart" / "image.nrrd").array.shape == (1, 4, 32, 32)
     heart_3d._models.cache_clear()
+
+
+def test_real_sunnybrook_stacks_for_the_autoencoder(shared_data):
+    """The real stacks the benchmark feeds the autoencoder: each case's contoured ED slices on the autoencoder's
+    pixel, cropped around the LV, with LV blood and myocardium from the manual contours."""
+    from cardiogen.models.heart3d import sunnybrook_stacks
+
+    r = sunnybrook_stacks(shared_data / "cine_sunnybrook", 2.9)
+    assert r["image"].shape == r["labels"].shape == (3, 8, 64, 64) and len(r["case"]) == 3
+    assert r["image"].min() >= -1.0 and r["image"].max() <= 1.5  # as the phantom stacks (normalise_minus1_1)
+    for lab in r["labels"]:
+        assert set(np.unique(lab)) == {0, 1, 2}  # no RV: it is not contoured
+        assert ((lab == 2).sum(axis=(1, 2)) > 0).all()  # myocardium on every slice
+        centre = np.argwhere(lab > 0)[:, 1:].mean(0)
+        assert np.abs(centre - 32).max() < 6  # cropped around the LV
+    assert np.allclose(r["spacing"][:, :2], 2.9)

@@ -194,3 +194,54 @@ def describe(seeds: Sequence[int], slices: int, size: int) -> str:
     return (f"CardioGen phantom short-axis cine stacks ({slices} slices × {size}², the phantom's geometry) at "
             f"end-diastole and end-systole with their true label maps (LV and RV blood pool and myocardium), seeds "
             f"{seeds[0]}-{seeds[-1]} (held-out evaluation seeds from 1000)")
+
+
+#: The Sunnybrook cases in ../shared/data/cine_sunnybrook (cine folder, contour folder).
+SUNNYBROOK_CASES = (("SCD0000101", "SC-HF-I-1"), ("SCD0000201", "SC-HF-I-2"), ("SCD0000401", "SC-HF-I-5"))
+
+
+def sunnybrook_stacks(root: Any, pixel_mm: float, slices: int = 8, size: int = 64) -> dict:
+    """Real short-axis stacks for the autoencoder (issue 20.1): each Sunnybrook case's frame with both LV contours
+    (end-diastole), its ``slices`` contoured slices nearest the middle of the contoured range, resampled in-plane to
+    ``pixel_mm`` (bilinear; labels nearest) and cropped to ``size``² around the LV. Labels: LV blood pool and LV
+    myocardium from the manual contours; the RV is not contoured, so it is background in the mask (a difference from
+    the phantom that the evaluation names).
+
+    Returns:
+        dict like :func:`stack_pool`'s (``image`` in [-1, 1] per case, ``labels``, ``spacing``) plus ``case`` names;
+        cases with fewer than ``slices`` contoured slices are left out.
+    """
+    from pathlib import Path
+
+    from scipy import ndimage
+
+    from ..io.contours import read_sunnybrook_contours
+    from ..io.dicom_io import read_dicom_series
+    from .video_data import normalise_minus1_1
+
+    images, labels, spacing, names = [], [], [], []
+    for series, contours in SUNNYBROOK_CASES:
+        cine = read_dicom_series(Path(root) / series)
+        seg = read_sunnybrook_contours(Path(root) / "contours" / contours, cine)
+        myo = (seg.labels == 2).any(axis=(2, 3))
+        t = int(np.argmax(myo.sum(axis=1)))
+        zs = np.flatnonzero(myo[t])
+        if len(zs) < slices:
+            continue
+        start = int(zs[0] + (len(zs) - slices) // 2)
+        img = normalise_minus1_1(cine.array[t, start:start + slices])
+        lab = seg.labels[t, start:start + slices]
+        sx = float(cine.geometry.spacing[0])
+        factor = sx / float(pixel_mm)
+        img = np.stack([ndimage.zoom(s, factor, order=1) for s in img])
+        lab = np.stack([ndimage.zoom(s, factor, order=0) for s in lab])
+        cy, cx = (int(round(v)) for v in np.argwhere(lab > 0)[:, 1:].mean(0))
+        half = size // 2
+        pad = [(0, 0), (half, half), (half, half)]
+        img = np.pad(img, pad, constant_values=-1.0)[:, cy:cy + size, cx:cx + size]
+        lab = np.pad(lab, pad)[:, cy:cy + size, cx:cx + size]
+        images.append(img.astype(np.float32))
+        labels.append(stack_labels(lab))
+        spacing.append((float(pixel_mm), float(pixel_mm), float(cine.geometry.spacing[2])))
+        names.append(series)
+    return {"image": np.stack(images), "labels": np.stack(labels), "spacing": np.asarray(spacing), "case": names}
