@@ -31,11 +31,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 
 FEATURES = "cardiac-features-64"
+LSGAN = "heart-lsgan-phantom-64"
+
+
+def _lsgan(model_id: str):
+    """Table 5.1's 3D LSGAN baseline (spec ``heart_lsgan``: the same latent space, the LDM's budget)."""
+    from cardiogen.models.heart4d_baselines import load_stack_gan
+
+    return load_stack_gan(model_id)
 VOLUME_CLASSES = {"lv_blood": 1, "lv_myo": 2, "rv_blood": 3}
 #: Seed 001's table 5.1 (UK Biobank, Inception features) and its autoencoder row; our phantom figures sit beside them.
 CONSTANTS = {"seed_ae_ssim": 0.78, "seed_ae_psnr_db": 23.94, "seed_ae_dice": 0.91, "seed_ldm_ip": 0.86,
              "seed_ldm_ir": 0.76, "seed_ldm_ms_ssim": 0.67, "seed_vae_ip": 0.76, "seed_vae_ir": 0.74,
-             "seed_vae_ms_ssim": 0.78, "seed_ldm_4gr": 0.37, "seed_vae_4gr": 0.81, "diversity_pairs": 50}
+             "seed_vae_ms_ssim": 0.78, "seed_ldm_4gr": 0.37, "seed_vae_4gr": 0.81, "seed_gan_ip": 0.51,
+             "seed_gan_ir": 0.43, "seed_gan_ms_ssim": 0.91, "seed_gan_4gr": 0.88, "diversity_pairs": 50}
 
 
 def _volumes(masks: np.ndarray, voxel_ml: float) -> dict[str, np.ndarray]:
@@ -98,6 +107,7 @@ def run(cases: int, samples: int, steps: int, ldm_id: str) -> dict:
 
     from cardiogen.metrics.features import load_feature_network
     from cardiogen.models.heart3d import decode_stacks, reconstruction_metrics, stack_pool, sunnybrook_stacks
+    from cardiogen.models.heart4d_baselines import sample_baseline
     from cardiogen.models.heart_ldm import generate
     from cardiogen.pipelines.heart_3d import _models
     from cardiogen.weights import Registry
@@ -122,15 +132,19 @@ def run(cases: int, samples: int, steps: int, ldm_id: str) -> dict:
     cfg = mods["ldm"].config
     z = torch.randn((samples, cfg.latent_channels, cfg.depth, cfg.size, cfg.size), generator=torch.Generator().manual_seed(0))
     prior_images, prior_masks = decode_stacks(mods["ae"], z)
+    gan = _lsgan(LSGAN)
+    gan_images, gan_masks = decode_stacks(mods["ae"], sample_baseline(gan, [None] * samples, seed=0))
     pairs = int(CONSTANTS["diversity_pairs"])
     real_v = _volumes(real["labels"], voxel_ml)
     return {"seeds": list(seeds), "stacks": int(len(real["image"])), "samples": samples, "steps": steps,
-            "ldm": ldm_id, "ae": mods["ae_entry"].id, "features": FEATURES,
+            "ldm": ldm_id, "ae": mods["ae_entry"].id, "features": FEATURES, "lsgan": LSGAN,
             "ae_ldm_trained_steps": [int(Registry().get(mods["ae_entry"].id).config["train"]["steps"]),
                                      int(entry.config["train"]["steps"])],
+            "lsgan_trained_steps": int(Registry().get(LSGAN).config["train"]["steps"]),
             "autoencoder": ae, "autoencoder_real": ae_real, "seconds_per_stack": seconds,
             "methods": {"ldm": _generation(images, masks, real, net, voxel_ml, pairs),
-                        "vae prior": _generation(prior_images, prior_masks, real, net, voxel_ml, pairs)},
+                        "vae prior": _generation(prior_images, prior_masks, real, net, voxel_ml, pairs),
+                        "lsgan": _generation(gan_images, gan_masks, real, net, voxel_ml, pairs)},
             "real": {"ms_ssim": _diversity(real["image"], pairs),
                      "four_gr_ssim": _diversity(real["image"], pairs, metric="four_gr_ssim"),
                      "mask_image_dice": _consistency(real["image"], real["labels"], net),
@@ -168,9 +182,11 @@ def report(record: dict) -> tuple[str, str]:
                   + " | ".join(f"{LABELS[k]} mL (W1)" for k in VOLUME_CLASSES) + " |",
               "|---|---|---|---|---|---|" + "---|" * len(VOLUME_CLASSES)]
     seed_rows = {"ldm": (c["seed_ldm_ip"], c["seed_ldm_ir"], c["seed_ldm_ms_ssim"], c["seed_ldm_4gr"]),
-                 "vae prior": (c["seed_vae_ip"], c["seed_vae_ir"], c["seed_vae_ms_ssim"], c["seed_vae_4gr"])}
-    titles = {"ldm": "latent DDIM (ours)", "vae prior": "3D VAE sampled from N(0, I) (baseline)"}
-    seed_titles = {"ldm": "its LDM", "vae prior": "its 3D VAE"}
+                 "vae prior": (c["seed_vae_ip"], c["seed_vae_ir"], c["seed_vae_ms_ssim"], c["seed_vae_4gr"]),
+                 "lsgan": (c["seed_gan_ip"], c["seed_gan_ir"], c["seed_gan_ms_ssim"], c["seed_gan_4gr"])}
+    titles = {"ldm": "latent DDIM (ours)", "vae prior": "3D VAE sampled from N(0, I) (baseline)",
+              "lsgan": "3D LSGAN in the same latent space, same budget (baseline)"}
+    seed_titles = {"ldm": "its LDM", "vae prior": "its 3D VAE", "lsgan": "its 3D LSGAN"}
     for name, r in m["methods"].items():
         vols = " | ".join(f"{r['volumes'][k]['mean']:.0f} ± {r['volumes'][k]['sd']:.0f} ({r['volumes'][k]['w1']:.0f})"
                           for k in VOLUME_CLASSES)
@@ -196,12 +212,17 @@ def report(record: dict) -> tuple[str, str]:
              f"{m['ae_ldm_trained_steps'][1]} (DDIM) steps. "
              + ("" if "inception_fid" in ldm else "Inception-FID: its weights are not installed on this machine "
                 "(the benchmark adds it where they are). ")
-             + "Not yet measured: the 3D LSGAN baseline. The 4D model conditioned on demographics is benchmarked "
-               "in heart_4d.")
+             + "The 4D model conditioned on demographics is benchmarked in heart_4d.")
+    if "lsgan" in m["methods"]:
+        gan = m["methods"]["lsgan"]
+        notes += (f" The 3D LSGAN ({m['lsgan_trained_steps']} steps, as the DDIM): cFID {gan['cfid']:.3f}, precision "
+                  f"{gan['precision']:.2f}, recall {gan['recall']:.2f}, MS-SSIM {gan['ms_ssim']:.3f}" + (
+                      " (its samples collapse onto a few hearts, as the seed's LSGAN had the least diversity)."
+                      if gan["recall"] < 0.05 else "."))
     if "autoencoder_real" in m:
         r = m["autoencoder_real"]
         notes += (f" On real anatomy the phantom-trained autoencoder does not hold: the Sunnybrook ED stacks (heart "
-                  f"failure patients, resampled to its pixel, {min(r['slice_mm']):g}-{max(r['slice_mm']):g} mm slices, "
+                  f"failure patients, resampled to its pixel, {min(r['slice_mm']):.0f}-{max(r['slice_mm']):.0f} mm slices, "
                   f"RV not contoured so background in the mask) come back at SSIM {r['ssim']['mean']:.3f} against "
                   f"{ae['ssim']['mean']:.3f} on held-out phantom stacks, LV blood Dice "
                   f"{r['classes']['LV blood pool']['dice']['mean']:.2f}; heart_3d and heart_4d take no image input, "

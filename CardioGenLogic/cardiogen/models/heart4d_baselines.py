@@ -40,14 +40,24 @@ class LatentBaselineConfig:
         return cls(**{k: v for k, v in dict(data).items() if k in known})
 
 
+def _strides(cfg: LatentBaselineConfig) -> tuple[tuple, tuple, int]:
+    """Kernel, stride and the depth after two strided layers: the depth axis ``T`` is halved twice when it has at
+    least 4 entries (a cycle's frames), kept otherwise (a 3D latent's 2 slices)."""
+    if cfg.frames >= 4:
+        return (4, 4, 4), (2, 2, 2), cfg.frames // 4
+    return (1, 4, 4), (1, 2, 2), cfg.frames
+
+
 def _encoder(cfg: LatentBaselineConfig, in_extra: int, out: int) -> nn.Sequential:
     """``(B, C + extra, T, h, w)`` → ``(B, out)``: two strided 3D convolutions and a linear head."""
     c = cfg.channels
+    k, st, depth = _strides(cfg)
+    pad = tuple(1 if v == 4 else 0 for v in k)
     return nn.Sequential(
         nn.Conv3d(cfg.latent_channels + in_extra, c, 3, padding=1), nn.SiLU(),
-        nn.Conv3d(c, c, 4, stride=2, padding=1), nn.SiLU(),
-        nn.Conv3d(c, 2 * c, 4, stride=2, padding=1), nn.SiLU(),
-        nn.Flatten(), nn.Linear(2 * c * (cfg.frames // 4) * (cfg.size // 4) ** 2, out))
+        nn.Conv3d(c, c, k, stride=st, padding=pad), nn.SiLU(),
+        nn.Conv3d(c, 2 * c, k, stride=st, padding=pad), nn.SiLU(),
+        nn.Flatten(), nn.Linear(2 * c * depth * (cfg.size // 4) ** 2, out))
 
 
 class _Decoder(nn.Module):
@@ -57,11 +67,13 @@ class _Decoder(nn.Module):
     def __init__(self, cfg: LatentBaselineConfig, in_dim: int) -> None:
         super().__init__()
         c = cfg.channels
-        self.grid = (2 * c, cfg.frames // 4, cfg.size // 4, cfg.size // 4)
+        k, st, depth = _strides(cfg)
+        pad = tuple(1 if v == 4 else 0 for v in k)
+        self.grid = (2 * c, depth, cfg.size // 4, cfg.size // 4)
         self.fc = nn.Linear(in_dim, 2 * c * self.grid[1] * self.grid[2] * self.grid[3])
         self.net = nn.Sequential(
-            nn.SiLU(), nn.ConvTranspose3d(2 * c, c, 4, stride=2, padding=1), nn.SiLU(),
-            nn.ConvTranspose3d(c, c, 4, stride=2, padding=1), nn.SiLU(),
+            nn.SiLU(), nn.ConvTranspose3d(2 * c, c, k, stride=st, padding=pad), nn.SiLU(),
+            nn.ConvTranspose3d(c, c, k, stride=st, padding=pad), nn.SiLU(),
             nn.Conv3d(c, cfg.latent_channels, 3, padding=1))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -150,6 +162,28 @@ class LatentCGAN(nn.Module):
     @torch.no_grad()
     def sample(self, cond: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return self.generate(cond, generator)
+
+
+def stack_gan_config(model: Mapping, ae_config: Any, slices: int, size: int) -> LatentBaselineConfig:
+    """The 3D LSGAN's size (table 5.1's baseline, spec ``heart_lsgan``) on the latent grid of the stack autoencoder
+    ``ae_config`` for stacks of ``slices`` × ``size``² — one rule for training and loading."""
+    return LatentBaselineConfig.from_dict({**dict(model), "latent_channels": ae_config.latent_channels,
+                                           "frames": int(slices) // ae_config.temporal_factor,
+                                           "size": int(size) // ae_config.spatial_factor})
+
+
+def load_stack_gan(model_id: str) -> "LatentCGAN":
+    """A registered ``heart_lsgan`` (evaluation mode)."""
+    from ..weights import Registry
+    from .heart3d import load_heart_ae
+
+    reg = Registry()
+    entry = reg.get(model_id)
+    d = entry.config["data"]
+    ae = load_heart_ae(str(entry.config["model"]["ae_from"]))
+    model = LatentCGAN(stack_gan_config(entry.config["model"], ae.config, d.get("slices", 8), d.get("size", 64)))
+    model.load_state_dict(reg.load_state_dict(model_id))
+    return model.eval()
 
 
 def sample_baseline(model: Any, profiles: list, seed: int = 0) -> torch.Tensor:

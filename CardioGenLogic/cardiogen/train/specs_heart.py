@@ -135,11 +135,19 @@ def _ae(ae_id: str) -> Any:
 
 
 def _latents(config: dict, seeds: tuple[int, ...]) -> Any:
-    """Posterior means ``(N, C, S', h, w)`` of the pool's stacks through the frozen autoencoder ``model.ae_from``."""
-    from ..models.heart3d import encode_stacks
+    """Posterior means ``(N, C, S', h, w)`` of the pool's stacks through the frozen autoencoder ``model.ae_from``
+    (computed once per autoencoder, subjects and grid: every training step draws from them)."""
+    d = config["data"]
+    return _stack_latents(str(config["model"]["ae_from"]), tuple(seeds), int(d.get("slices", 8)),
+                          int(d.get("size", 64)))
 
-    pool = _pool(config, seeds)
-    return encode_stacks(_ae(str(config["model"]["ae_from"])), pool["image"], pool["labels"])
+
+@functools.lru_cache(maxsize=2)
+def _stack_latents(ae_id: str, seeds: tuple[int, ...], slices: int, size: int) -> Any:
+    from ..models.heart3d import encode_stacks, stack_pool
+
+    pool = stack_pool(seeds, slices, size)
+    return encode_stacks(_ae(ae_id), pool["image"], pool["labels"])
 
 
 @register_spec("heart_ldm")
@@ -306,9 +314,10 @@ class Heart4dSpec:
 
 class _LatentBaselineSpec:
     """What figure 6.2's latent baselines share: the heart_4d data (scaled packed latents and conditions, single
-    factors dropped with ``data.drop_each``), geometry and description."""
+    factors dropped with ``data.drop_each``), geometry and description. Registered under their own pipeline name
+    (benchmark baselines, not weights the heart_4d pipeline can load)."""
 
-    pipeline = "heart_4d"
+    pipeline = "heart_4d_baseline"
 
     def _config(self, config: dict) -> Any:
         from ..models.heart4d import grid_of, model_config
@@ -399,3 +408,66 @@ class Heart4dCganSpec(DiscriminatorOptimiser, _LatentBaselineSpec):
             p.grad = None
         g_loss = model.g_loss(cond, g)
         return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}
+
+
+@register_spec("heart_lsgan")
+class HeartLsganSpec(DiscriminatorOptimiser):
+    """Table 5.1's 3D LSGAN baseline for heart_ldm: a least-squares GAN (no condition: every factor missing) on the
+    same frozen autoencoder's latents of the same stacks, with the LDM's budget; decoded by the same decoder."""
+
+    name = "heart_lsgan"
+    pipeline = "heart_3d_lsgan"
+
+    def build(self, config: dict) -> Any:
+        import torch
+
+        from ..models.heart4d_baselines import LatentCGAN, stack_gan_config
+
+        ae = _ae(str(config["model"]["ae_from"]))
+        d = config["data"]
+        model = LatentCGAN(stack_gan_config(config.get("model", {}), ae.config, d.get("slices", 8), d.get("size", 64)))
+        with torch.no_grad():
+            model.latent_scale.copy_(_latents(config, _seeds(d)).float().std().clamp_min(1e-6))
+        return model
+
+    def geometry(self, config: dict) -> dict:
+        return HeartAeSpec().geometry(config)
+
+    def parameters(self, model: Any):
+        return model.generator_parameters()
+
+    def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
+        return HeartLdmSpec().batch(config, step, rank, world)
+
+    def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
+        import torch
+
+        from ..models.heart4d import FACTORS
+
+        inner = getattr(model, "module", model)
+        z = batch["z0"] / inner.latent_scale
+        cond = torch.zeros((len(z), len(FACTORS), 2))
+        g = torch.Generator().manual_seed(int(batch["seed"]))
+        opt = self.d_optimiser(model, config)
+        d_loss = model.d_loss(z, cond, g)
+        opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt.step()
+        for p in model.discriminator_parameters():
+            p.grad = None
+        g_loss = model.g_loss(cond, g)
+        return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}
+
+    def evaluate(self, model: Any, config: dict) -> dict:
+        """Mean LV blood volume of 8 generated stacks (the benchmark compares the methods in full)."""
+        from ..models.heart3d import decode_stacks
+        from ..models.heart4d_baselines import sample_baseline
+
+        model = model.cpu().eval()
+        _, masks = decode_stacks(_ae(str(config["model"]["ae_from"])), sample_baseline(model, [None] * 8))
+        held = _pool(config, _seeds(config.get("eval", {}), 1000, 4))
+        voxel_ml = float(np.prod(held["spacing"].mean(0))) / 1000.0
+        return {"lv_blood_ml_generated": float((masks == 1).sum(axis=(1, 2, 3)).mean() * voxel_ml)}
+
+    def describe_data(self, config: dict) -> str:
+        return HeartLdmSpec().describe_data(config)
