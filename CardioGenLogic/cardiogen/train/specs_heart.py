@@ -312,6 +312,21 @@ class Heart4dSpec:
                 + f"; latents of {config['model']['ae_from']} (frozen)")
 
 
+def _latent_gan_step(spec: Any, model: Any, z: Any, cond: Any, g: Any, config: dict) -> tuple[Any, dict]:
+    """One least-squares GAN step of a :class:`~cardiogen.models.heart4d_baselines.LatentCGAN`: the discriminator's
+    update with its own optimiser (``spec.d_optimiser``), then the generator's loss through the updated
+    discriminator (the training loop steps the generator)."""
+    opt = spec.d_optimiser(model, config)
+    d_loss = model.d_loss(z, cond, g)
+    opt.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt.step()
+    for p in model.discriminator_parameters():  # keep D out of the generator step that follows
+        p.grad = None
+    g_loss = model.g_loss(cond, g)
+    return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}
+
+
 class _LatentBaselineSpec:
     """What figure 6.2's latent baselines share: the heart_4d data (scaled packed latents and conditions, single
     factors dropped with ``data.drop_each``), geometry and description. Registered under their own pipeline name
@@ -399,15 +414,7 @@ class Heart4dCganSpec(DiscriminatorOptimiser, _LatentBaselineSpec):
 
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
         z, cond, g = self._inputs(model, batch, config)
-        opt = self.d_optimiser(model, config)
-        d_loss = model.d_loss(z, cond, g)
-        opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt.step()
-        for p in model.discriminator_parameters():
-            p.grad = None
-        g_loss = model.g_loss(cond, g)
-        return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}
+        return _latent_gan_step(self, model, z, cond, g, config)
 
 
 @register_spec("heart_lsgan")
@@ -448,15 +455,7 @@ class HeartLsganSpec(DiscriminatorOptimiser):
         z = batch["z0"] / inner.latent_scale
         cond = torch.zeros((len(z), len(FACTORS), 2))
         g = torch.Generator().manual_seed(int(batch["seed"]))
-        opt = self.d_optimiser(model, config)
-        d_loss = model.d_loss(z, cond, g)
-        opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt.step()
-        for p in model.discriminator_parameters():
-            p.grad = None
-        g_loss = model.g_loss(cond, g)
-        return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}
+        return _latent_gan_step(self, model, z, cond, g, config)
 
     def evaluate(self, model: Any, config: dict) -> dict:
         """Mean LV blood volume of 8 generated stacks (the benchmark compares the methods in full)."""
