@@ -34,6 +34,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 
+from cardiogen.models.conditions import FACTOR_NAMES, PHENOTYPE_LABELS  # noqa: E402 (torch-free)
+
 MODELS = {"ldm": "heart-4d-phantom-32", "ldm_cfg": "heart-4d-phantom-32", "cvae": "heart-4d-cvae-phantom-32",
           "cgan": "heart-4d-cgan-phantom-32"}
 TITLES = {"ldm": "conditional latent DDIM (ours)", "ldm_cfg": "the same with classifier-free guidance",
@@ -49,8 +51,7 @@ CONSTANTS = {"sweep_steps": 4, "bmi_low": 20, "bmi_high": 36, "guidance": 2, "ef
              "seed_lvedv_within_ml": 28, "sign_target": 0.9, "profile_seed": 700000,
              "population_seed": 2000000}
 EFFECT_MIN = CONSTANTS["effect_min"]  #: relative change of the truth over a sweep below which it is "no effect"
-NAMES = {"lvedv_ml": "LVEDV (mL)", "lvesv_ml": "LVESV (mL)", "lvef_pct": "LVEF (%)", "lv_mass_g": "LV mass (g)",
-         "rvedv_ml": "RVEDV (mL)", "rvesv_ml": "RVESV (mL)"}
+NAMES = {k: f"{short} ({unit})" for k, (short, _, unit) in PHENOTYPE_LABELS.items()}
 FACTOR_TITLES = {"age": "age", "height_cm": "height", "weight_kg": "weight", "sbp": "systolic pressure",
                  "sex": "sex (F → M)"}
 
@@ -122,8 +123,7 @@ def _truth(profile: dict) -> dict:
     from cardiogen.phantom import Demographics
     from cardiogen.phantom.demographics import phenotypes_from_demographics
 
-    known = {k: v for k, v in profile.items() if k in ("age", "sex", "height_cm", "weight_kg", "sbp", "dbp",
-                                                       "smoking", "alcohol")}
+    known = {k: v for k, v in profile.items() if k in FACTOR_NAMES}
     p = phenotypes_from_demographics(Demographics(**known)).to_dict()
     return {"lvedv_ml": p["lvedv_ml"], "lvesv_ml": p["lvesv_ml"], "lv_mass_g": p["lv_mass_g"],
             "rvedv_ml": p["rvedv_ml"], "rvesv_ml": p["rvesv_ml"]}

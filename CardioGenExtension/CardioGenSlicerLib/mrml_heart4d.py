@@ -15,16 +15,12 @@ from typing import Any, Optional, Sequence
 from . import mrml_bridge as mb
 from . import mrml_compare as mc
 
-#: (provenance key, row label, unit) of the phenotype rows.
-PHENOTYPE_ROWS = (("lvedv_ml", "LV end-diastolic volume", "mL"), ("lvesv_ml", "LV end-systolic volume", "mL"),
-                  ("lvef_pct", "LV ejection fraction", "%"), ("lv_mass_g", "LV mass", "g"),
-                  ("rvedv_ml", "RV end-diastolic volume", "mL"), ("rvesv_ml", "RV end-systolic volume", "mL"))
+def _rows() -> list[tuple[str, str, str, str]]:
+    """(provenance key, row label, unit, provenance part) of the phenotype rows, then of the condition rows."""
+    from cardiogen.models.conditions import FACTORS, PHENOTYPE_LABELS
 
-
-def _condition_rows() -> list[tuple[str, str, str]]:
-    from cardiogen.models.conditions import FACTORS
-
-    return [(f.name, f.label, f.unit) for f in FACTORS]
+    return ([(k, name, unit, "phenotypes") for k, (_, name, unit) in PHENOTYPE_LABELS.items()]
+            + [(f.name, f.label, f.unit, "conditioning") for f in FACTORS])
 
 
 def _text(value: Any, key: str) -> str:
@@ -50,8 +46,7 @@ def phenotype_table(hearts: Sequence[tuple[str, dict]], name: str = "CardioGen 4
         table = scn.AddNewNodeByClass("vtkMRMLTableNode", mb.node_name(name, True))
     vt = table.GetTable()
     vt.Initialize()
-    rows = ([(k, label, unit, "phenotypes") for k, label, unit in PHENOTYPE_ROWS]
-            + [(k, label, unit, "conditioning") for k, label, unit in _condition_rows()])
+    rows = _rows()
     columns = [("Measure", [r[1] for r in rows]), ("Unit", [r[2] for r in rows])]
     for title, provenance in hearts:
         columns.append((title, [_text((provenance.get(part) or {}).get(k), k) for k, _, _, part in rows]))

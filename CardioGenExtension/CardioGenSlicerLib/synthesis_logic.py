@@ -209,9 +209,8 @@ class SynthesisLogic(JobLogic):
             mh.compare_hearts(last[:2], (image, surfaces), self.scene)
             if last[1] is not None and scn.IsNodePresent(last[1].volume):
                 last[1].volume.GetDisplayNode().SetVisibility3D(False)  # the 3D view shows the new heart
-        if self.heart_table is None or not scn.IsNodePresent(self.heart_table):
-            self.heart_table = None
-        self.heart_table = mh.phenotype_table(hearts, scene=self.scene, table=self.heart_table)
+        table = self.heart_table if self.heart_table is not None and scn.IsNodePresent(self.heart_table) else None
+        self.heart_table = mh.phenotype_table(hearts, scene=self.scene, table=table)  # refilled, or new if removed
         made.nodes["phenotypes"] = self.heart_table
         self.last_heart = (image, surfaces, record)
 

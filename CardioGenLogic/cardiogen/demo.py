@@ -534,7 +534,7 @@ def heart_4d_section(case: Any, out: Path, progress=None, steps: int = 25) -> st
     from .data import Segmentation
     from .errors import CardioGenWeightsError
     from .io.preview import render_frames
-    from .models.conditions import PHENOTYPES
+    from .models.conditions import PHENOTYPE_LABELS
     from .pipelines import get_pipeline
 
     title = "<h2>Whole hearts from demographics (seed 001, chapter 6)</h2>"
@@ -547,8 +547,6 @@ def heart_4d_section(case: Any, out: Path, progress=None, steps: int = 25) -> st
     prev = out / "previews"
     prev.mkdir(parents=True, exist_ok=True)
     figs, rows = [], []
-    names = {"lvedv_ml": "LVEDV (mL)", "lvesv_ml": "LVESV (mL)", "lvef_pct": "LVEF (%)", "lv_mass_g": "LV mass (g)",
-             "rvedv_ml": "RVEDV (mL)", "rvesv_ml": "RVESV (mL)"}
     for i, (label, prof) in enumerate(DEMO_PROFILES.items()):
         report(progress, 0.1 + 0.4 * i, f"generating the heart of a {label}")
         res = pipe.run({}, {"seed": int(case.config.seed), "steps": steps, **prof})
@@ -567,8 +565,9 @@ def heart_4d_section(case: Any, out: Path, progress=None, steps: int = 25) -> st
         rows.append((label, ph, {k: float(np.nanmean(v)) for k, v in ref.items()}))
     head = "".join(f"<th>{html.escape(label)}: generated</th><th>phantom, same profile (20 subjects)</th>"
                    for label, _, _ in rows)
-    body = "".join(f"<tr><th>{names[k]}</th>" + "".join(f"<td>{g[k]:.0f}</td><td>{r[k]:.0f}</td>" for _, g, r in rows)
-                   + "</tr>" for k in PHENOTYPES)
+    body = "".join(f"<tr><th>{short} ({unit})</th>" + "".join(f"<td>{g[k]:.0f}</td><td>{r[k]:.0f}</td>"
+                                                               for _, g, r in rows)
+                   + "</tr>" for k, (short, _, unit) in PHENOTYPE_LABELS.items())
     prov = res["image"].provenance
     report(progress, 1.0, "heart_4d done")
     return (title + "<p>A latent DDIM conditioned through an MLP encoder and cross-attention on age, sex, height, "

@@ -38,5 +38,11 @@ FACTOR_NAMES = tuple(f.name for f in FACTORS)
 BMI_RANGE = (18.0, 42.0)
 #: Factors the phantom's demographics model uses (the others carry no effect there, PHYSIOLOGY.md gives none).
 EFFECTIVE_FACTORS = ("age", "sex", "height_cm", "weight_kg", "sbp")
-#: Phenotypes measured on a generated or phantom cycle (mL, g, %).
-PHENOTYPES = ("lvedv_ml", "lvesv_ml", "lvef_pct", "lv_mass_g", "rvedv_ml", "rvesv_ml")
+#: Phenotypes measured on a generated or phantom cycle: key -> (abbreviation, name, unit), for tables and reports.
+PHENOTYPE_LABELS = {"lvedv_ml": ("LVEDV", "LV end-diastolic volume", "mL"),
+                    "lvesv_ml": ("LVESV", "LV end-systolic volume", "mL"),
+                    "lvef_pct": ("LVEF", "LV ejection fraction", "%"),
+                    "lv_mass_g": ("LV mass", "LV mass", "g"),
+                    "rvedv_ml": ("RVEDV", "RV end-diastolic volume", "mL"),
+                    "rvesv_ml": ("RVESV", "RV end-systolic volume", "mL")}
+PHENOTYPES = tuple(PHENOTYPE_LABELS)

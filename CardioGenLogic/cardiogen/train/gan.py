@@ -26,6 +26,16 @@ class DiscriminatorOptimiser:
             model._cardiogen_d_opt = opt
         return opt
 
+    def d_step(self, model: Any, config: dict, d_loss: Any) -> None:
+        """Update the discriminator on ``d_loss`` with its own optimiser, then clear its gradients, so that the
+        generator's loss computed next (through the updated discriminator) steps only the generator."""
+        opt = self.d_optimiser(model, config)
+        opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt.step()
+        for p in model.discriminator_parameters():
+            p.grad = None
+
     def d_betas_for(self, config: dict) -> tuple:
         return tuple(float(b) for b in self.d_betas)
 

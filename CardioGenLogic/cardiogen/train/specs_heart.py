@@ -53,8 +53,7 @@ class HeartAeSpec:
         """The stack grid the model was trained on (the phantom's short-axis geometry: its pixel and slice spacing
         vary a little with the subject's size; the range is recorded)."""
         d = config["data"]
-        sp = _pool(config, _seeds(d))["spacing"]
-        if d.get("cycle"):
+        if d.get("cycle"):  # one fixed grid: nothing to read from the subjects
             from ..models.heart4d import grid_of
 
             g = grid_of(config)
@@ -63,6 +62,7 @@ class HeartAeSpec:
                     "slice_mm": g["slice_mm"], "slice_mm_range": [g["slice_mm"], g["slice_mm"]], "view": "sax",
                     "phases": "every frame of the cycle",
                     "note": "phantom short-axis stacks on one fixed grid (a bigger heart is bigger in the image)"}
+        sp = _pool(config, _seeds(d))["spacing"]
         return {"pixel_mm": round(float(sp[:, 0].mean()), 3),
                 "pixel_mm_range": [round(float(sp[:, 0].min()), 3), round(float(sp[:, 0].max()), 3)],
                 "matrix": int(d.get("size", 64)), "frames": 1, "frames_range": [1, 1],
@@ -253,7 +253,7 @@ class Heart4dSpec:
         return model
 
     def geometry(self, config: dict) -> dict:
-        return HeartAeSpec().geometry({**config, "data": {**config["data"], "cycle": True, "cases": 2}})
+        return HeartAeSpec().geometry({**config, "data": {**config["data"], "cycle": True}})
 
     def batch(self, config: dict, step: int, rank: int, world: int) -> Any:
         d = config["data"]
@@ -280,13 +280,12 @@ class Heart4dSpec:
         """Two profiles of the held-out population (a small woman and a large man), ``eval.samples`` cycles each
         (DDIM ``eval.steps``): LVEDV and LV mass of the generated masks against the phantom's for the same
         profiles; CPU s per cycle."""
-        from ..models.heart4d import generate, profile_population
+        from ..models.heart4d import cycle_phenotypes, generate, grid_of, profile_population
 
         model = model.cpu().eval()
         ev = config.get("eval", {})
         n, steps = int(ev.get("samples", 4)), int(ev.get("steps", 25))
         ae = _ae(str(config["model"]["ae_from"]))
-        from ..models.heart4d import cycle_phenotypes, grid_of
 
         grid = grid_of(config)
         spacing = (grid["pixel_mm"], grid["pixel_mm"], grid["slice_mm"])
@@ -314,15 +313,10 @@ class Heart4dSpec:
 
 def _latent_gan_step(spec: Any, model: Any, z: Any, cond: Any, g: Any, config: dict) -> tuple[Any, dict]:
     """One least-squares GAN step of a :class:`~cardiogen.models.heart4d_baselines.LatentCGAN`: the discriminator's
-    update with its own optimiser (``spec.d_optimiser``), then the generator's loss through the updated
-    discriminator (the training loop steps the generator)."""
-    opt = spec.d_optimiser(model, config)
+    update (:meth:`~cardiogen.train.gan.DiscriminatorOptimiser.d_step`), then the generator's loss through the
+    updated discriminator (the training loop steps the generator)."""
     d_loss = model.d_loss(z, cond, g)
-    opt.zero_grad(set_to_none=True)
-    d_loss.backward()
-    opt.step()
-    for p in model.discriminator_parameters():  # keep D out of the generator step that follows
-        p.grad = None
+    spec.d_step(model, config, d_loss)
     g_loss = model.g_loss(cond, g)
     return g_loss, {"g_loss": float(g_loss.detach()), "d_loss": float(d_loss.detach())}
 
@@ -344,7 +338,9 @@ class _LatentBaselineSpec:
                                                "frames": grid.frames, "size": grid.size})
 
     def _fit_scale(self, model: Any, config: dict) -> Any:
-        with __import__("torch").no_grad():
+        import torch
+
+        with torch.no_grad():
             model.latent_scale.copy_(_cycle_data(config, _seeds(config["data"]))[0].float().std().clamp_min(1e-6))
         return model
 

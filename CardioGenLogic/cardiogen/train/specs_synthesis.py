@@ -235,13 +235,8 @@ class CycleGanSpec(DiscriminatorOptimiser, _VideoDiffusionSpec):
         return {"dense": dense, "cine": cine}
 
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
-        opt = self.d_optimiser(model, config)  # the discriminators' own optimiser (alternating GAN updates)
         d_loss = model.discriminator_loss(batch["dense"], batch["cine"])
-        opt.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt.step()
-        for p in model.discriminator_parameters():  # keep D out of the generator step that follows
-            p.grad = None
+        self.d_step(model, config, d_loss)  # the discriminators' own optimiser (alternating GAN updates)
         loss, logs = model.generator_loss(batch["dense"], batch["cine"])  # through the updated discriminators
         logs["d_loss"] = float(d_loss.detach())
         return loss, logs
