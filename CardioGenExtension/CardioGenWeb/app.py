@@ -28,7 +28,8 @@ log = logging.getLogger("cardiogen.web")
 TRIGGERS = ("run_phantom", "open_sample", "run_motion", "run_synthesis", "latent_seed", "latent_slider",
             "latent_video", "lesson_step", "toggle_play", "cancel")
 #: Pipelines the Synthesis task offers (the latent explorer has its own task; the others need inputs a case has).
-SYNTHESIS_PIPELINES = ("dense_to_cine", "ecg_to_cine", "ct_motion", "heart_3d")
+SYNTHESIS_PIPELINES = ("dense_to_cine", "ecg_to_cine", "ct_motion", "heart_3d", "heart_4d", "cine_to_tagging",
+                       "tagging_to_cine", "tag_tracking")
 POLL_S = 0.1
 RCA_FPS = 8.0
 RCA_QUALITY = 90  #: trame-rca's still-frame quality
@@ -147,6 +148,7 @@ class CardioGenWebApp:
             "ph_seed": req.seed, "ph_frames": req.frames, "ph_age": req.age, "ph_sex": req.sex,
             "ph_height": req.height_cm, "ph_weight": req.weight_kg, "ph_sbp": req.sbp, "ph_infarct": False,
             "ph_infarct_deg": 60.0, "ph_dyssynchrony": req.dyssynchrony, "ph_dense": True, "ph_ecg": True,
+            "ph_tagging": False,
             "samples": self.session.sample_names(), "sample": None, "upload": None,
             "motion_method": "ltma", "strain_component": "circumferential",
             "pipelines": [p for p in SYNTHESIS_PIPELINES if p in available],
@@ -233,7 +235,7 @@ class CardioGenWebApp:
         from CardioGenSlicerLib.data_logic import PhantomRequest
 
         try:
-            modalities = ("cine",) + (("dense",) if form["dense"] else ()) + (("ecg",) if form["ecg"] else ())
+            modalities = ("cine",) + tuple(m for m in ("dense", "ecg", "tagging") if form.get(m))
             request = PhantomRequest(modalities=modalities, seed=int(form["seed"]), frames=int(form["frames"]),
                                      age=float(form["age"]), sex=str(form["sex"]), height_cm=float(form["height"]),
                                      weight_kg=float(form["weight"]), sbp=float(form["sbp"]),

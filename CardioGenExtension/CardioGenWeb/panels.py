@@ -12,7 +12,7 @@ MOTION_METHODS = (("LTMA (learned registration)", "ltma"), ("Demons", "demons"),
 # after the click does).
 PHANTOM_CLICK = ("trigger('run_phantom', [{seed: ph_seed, frames: ph_frames, age: ph_age, sex: ph_sex, "
                  "height: ph_height, weight: ph_weight, sbp: ph_sbp, infarct: ph_infarct, "
-                 "infarct_deg: ph_infarct_deg, dyssynchrony: ph_dyssynchrony, dense: ph_dense, ecg: ph_ecg}])")
+                 "infarct_deg: ph_infarct_deg, dyssynchrony: ph_dyssynchrony, dense: ph_dense, ecg: ph_ecg, tagging: ph_tagging}])")
 
 
 def build_page(server: Any, layout_manager: Any) -> Any:
@@ -81,6 +81,8 @@ def data_panel(v3: Any, html: Any) -> None:
         with html.Div(classes="d-flex"):
             v3.VCheckbox(label="DENSE", v_model=("ph_dense",), density="compact", hide_details=True, id="cg-ph-dense")
             v3.VCheckbox(label="ECG", v_model=("ph_ecg",), density="compact", hide_details=True, id="cg-ph-ecg")
+            v3.VCheckbox(label="Tagging", v_model=("ph_tagging",), density="compact", hide_details=True,
+                         id="cg-ph-tagging")
         v3.VBtn("Create phantom case", id="cg-phantom", click=PHANTOM_CLICK, disabled=("busy",),
                 color="primary", block=True, classes="mb-4")
         html.Div("Shared samples", classes="text-subtitle-2")

@@ -37,6 +37,11 @@ MAX_PLAYBACK_FPS = 5.0
 #: Image roles of a loaded case, in the order the views prefer them.
 IMAGE_ROLES = ("cine", "image", "dense_magnitude", "ct", "tagging")
 MASK_ROLES = ("segmentation", "truth_segmentation", "dense_contours")
+#: Case roles a pipeline input of each kind takes, and of inputs named after a role (a tagging pipeline's ``tagging``
+#: is the tagged series even when the case has a cine too).
+ROLES_BY_KIND = {"DenseSeries": ("dense_magnitude",), "ImageSeries": ("cine", "image", "tagging", "ct"),
+                 "Segmentation": MASK_ROLES, "Ecg": ("ecg_table",), "LandmarkSeries": ("landmarks",)}
+ROLES_BY_NAME = {"tagging": ("tagging",), "cine": ("cine", "image"), "ct": ("ct",), "landmarks": ("landmarks",)}
 
 
 def default_samples_dir() -> Optional[Path]:
@@ -220,18 +225,18 @@ class WebSession(JobRunner):
 
     # ---- Synthesis ----------------------------------------------------------------------------------------------
     def pipeline_inputs(self, pipeline: str) -> dict:
-        """``{input name: node}`` from the current case, by kind (the page does not ask: one case at a time)."""
+        """``{input name: node}`` from the current case (the page does not ask: one case at a time): an input named
+        after a case role (``tagging``, ``cine``, ``ct``, ``landmarks``) takes that role, any other its kind's."""
         from CardioGenSlicerLib.synthesis_logic import pipeline_declarations
 
         declaration = next((d for d in pipeline_declarations() if d["name"] == pipeline), None)
         if declaration is None:
             raise CardioGenInputError("unknown pipeline", got=pipeline)
         case = self.state.case.nodes if self.state.case is not None else {}
-        by_kind = {"DenseSeries": ("dense_magnitude",), "ImageSeries": ("ct",) if pipeline == "ct_motion" else
-                   ("cine", "image", "tagging", "ct"), "Segmentation": MASK_ROLES, "Ecg": ("ecg_table",)}
         nodes = {}
         for spec in declaration["inputs"]:
-            node = next((case[r] for r in by_kind.get(spec["kind"], ()) if r in case), None)
+            roles = ROLES_BY_NAME.get(spec["name"], ROLES_BY_KIND.get(spec["kind"], ()))
+            node = next((case[r] for r in roles if r in case), None)
             if node is None and spec["required"]:
                 raise CardioGenInputError(f"{pipeline} needs a case with {spec['kind']} data (input '{spec['name']}')",
                                           got=self.state.case_label or "no case")

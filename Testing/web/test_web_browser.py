@@ -2,7 +2,7 @@
 
 One server and one page for the whole file, in order, as a class would use it: the first view, Data (a shared
 sample, a bad upload, a phantom case with an infarct), Motion (strain overlay, curves, bull's-eye), Synthesis
-(DENSE → cine side by side, playing; Cancel), the Latent explorer (sliders, live preview, video) and both lessons;
+(DENSE → cine side by side, playing; Cancel; cine → tagging), the Latent explorer (sliders, live preview, video) and both lessons;
 last, the server stops and its session folder is gone. Screenshots go to ``Testing/_artifacts/web_*.png``
 (``scripts/update_screenshots.sh`` copies them to ``docs/screenshots``) and are checked by pixel statistics.
 """
@@ -125,9 +125,10 @@ def test_data_phantom_with_infarct(page, artifacts_dir):
     _tab(page, "data")
     page.fill("#cg-ph-seed", "3")
     page.check("#cg-ph-infarct")
+    page.check("#cg-ph-tagging")
     _run(page, "#cg-phantom")
     summary = page.text_content("#cg-summary")
-    assert "cine" in summary and "dense" in summary and "ecg" in summary
+    assert "cine" in summary and "dense" in summary and "ecg" in summary and "tagging" in summary
     assert "Phantom 3" in page.text_content("#cg-case")
     rgb = _pixels(page, "#cg-views", artifacts_dir / "web_data.png")
     assert rgb.std() > 20 and _coloured(rgb) > 0.01  # the cine with its segment overlay and legend
@@ -180,6 +181,19 @@ def test_cancel(page):
     page.click("#cg-cancel")
     assert _wait_job(page, before) == "Cancelled"
     assert page.is_enabled("#cg-synthesis")
+
+
+def test_synthesis_cine_to_tagging(page, artifacts_dir):
+    """The phantom's cine -> synthetic tagging (smcVAE), the cine and the result side by side."""
+    _tab(page, "synthesis")
+    _choose(page, "#cg-pipeline", "cine_to_tagging")
+    _run(page, "#cg-synthesis")
+    assert "cine_to_tagging" in page.text_content("#cg-provenance")
+    page.wait_for_function("() => document.querySelectorAll('#cg-views img.image-display-area').length === 2")
+    time.sleep(2.0)
+    rgb = _pixels(page, "#cg-views", artifacts_dir / "web_cine_to_tagging.png")
+    assert rgb[:, rgb.shape[1] // 2:].std() > 10  # the synthetic tagging is drawn in the right view
+    _choose(page, "#cg-pipeline", "dense_to_cine")
 
 
 def test_latent_explorer(page, artifacts_dir):

@@ -98,6 +98,27 @@ def test_inputs_come_from_the_case_by_kind(session):
         session.start_motion("ltma")
 
 
+def test_inputs_named_after_a_role_take_it(session):
+    """A case with cine and tagging: each tagging pipeline gets the series it names; tracking needs landmarks and
+    says so; the page's pipeline list offers the tagging pipelines and the 4D heart (no inputs)."""
+    from CardioGenSlicerLib import mrml_bridge as mb
+
+    from CardioGenWeb.app import SYNTHESIS_PIPELINES
+
+    cine = _case(session)
+    arr = np.zeros((4, 2, 8, 8), np.float32)
+    tagging = mb.image_series_to_nodes(ImageSeries(arr, Geometry(spacing=(1.5, 1.5, 8.0)),
+                                                   frame_times=np.arange(4) * 40.0, modality="tagging"),
+                                       "Case tagging", session.scene)
+    session.state.case.nodes["tagging"] = tagging.volume
+    assert session.pipeline_inputs("cine_to_tagging")["cine"] is cine.volume
+    assert session.pipeline_inputs("tagging_to_cine")["tagging"] is tagging.volume
+    with pytest.raises(CardioGenInputError, match="tag_tracking needs a case with LandmarkSeries"):
+        session.pipeline_inputs("tag_tracking")
+    assert session.pipeline_inputs("heart_4d") == {}
+    assert {"heart_4d", "cine_to_tagging", "tagging_to_cine", "tag_tracking"} <= set(SYNTHESIS_PIPELINES)
+
+
 def test_a_new_case_removes_the_previous_one(session):
     nodes = _case(session)
     ids = [n.GetID() for n in nodes.nodes]
