@@ -59,6 +59,25 @@ def seed_range(section: dict, default_first: int = 0, default_count: int = 64) -
     return tuple(range(first, first + int(section.get("cases", default_count))))
 
 
+def init_weights(model: Any, section: dict) -> Any:
+    """Start ``model`` from registered weights: ``section["init_from"]`` (a registry id of the same architecture; a
+    resumed run then loads its checkpoint over them); with ``section["init_partial"]`` the architectures may differ
+    and only tensors of the same name and shape are taken (the rest keep their fresh initialisation). Returns
+    ``model``; without ``init_from`` it is returned untouched."""
+    if not section.get("init_from"):
+        return model
+    from ..weights import Registry
+
+    state = Registry().load_state_dict(str(section["init_from"]))
+    if section.get("init_partial"):
+        own = model.state_dict()
+        state = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+        model.load_state_dict(state, strict=False)
+    else:
+        model.load_state_dict(state)
+    return model
+
+
 def register_spec(name: str) -> Callable:
     def _register(factory: Callable[[], TrainSpec]) -> Callable[[], TrainSpec]:
         SPECS[name] = factory
@@ -156,6 +175,8 @@ def train(model_name: str, config: str | os.PathLike | dict, out_dir: str | os.P
     betas = tuple(float(b) for b in tcfg.get("betas", (0.9, 0.999)))  # GANs: (0, 0.99)
     optimizer = torch.optim.AdamW(params, lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]),
                                   betas=betas)
+    for group in optimizer.param_groups:  # a spec's parameter group may carry "lr_scale" (a factor on train.lr)
+        group["lr"] = float(tcfg["lr"]) * float(group.get("lr_scale", 1.0))
     start_step = 0
     ckpt = _checkpoint_path(out)
     ema = WeightAverage(float(tcfg.get("ema_decay", 0.0)))

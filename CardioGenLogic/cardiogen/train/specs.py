@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import register_spec
+from . import init_weights, register_spec
 
 
 @functools.lru_cache(maxsize=4)
@@ -35,23 +35,10 @@ class LtmaSpec:
     pipeline = "register"
 
     def build(self, config: dict) -> Any:
-        """The network; ``model.init_from`` (a registry id of the same architecture) starts it from those weights
-        (a resumed run then loads its checkpoint over them); with ``model.init_partial`` the architectures may differ
-        and only tensors of the same name and shape are taken (the rest keep their fresh initialisation)."""
+        """The network; ``model.init_from`` / ``model.init_partial``: :func:`cardiogen.train.init_weights`."""
         from ..models.ltma import LTMAConfig, LTMANet
 
-        model = LTMANet(LTMAConfig.from_dict(config["model"]))
-        if config["model"].get("init_from"):
-            from ..weights import Registry
-
-            state = Registry().load_state_dict(str(config["model"]["init_from"]))
-            if config["model"].get("init_partial"):  # another architecture: take the tensors of matching name and shape
-                own = model.state_dict()
-                state = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
-                model.load_state_dict(state, strict=False)
-            else:
-                model.load_state_dict(state)
-        return model
+        return init_weights(LTMANet(LTMAConfig.from_dict(config["model"])), config["model"])
 
     def _data(self, config: dict) -> dict:
         d = config["data"]

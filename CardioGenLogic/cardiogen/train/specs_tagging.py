@@ -5,7 +5,9 @@ Data (:func:`cardiogen.models.tag_tracking.tracking_pool`): ``data.cases`` phant
 (varied size, heart rate, contraction, infarcts, tag spacing from the pixel size), every short-axis slice with a
 usable LV ring: ``data.sectors`` landmarks on each of the endo, mid and epi rings at end-diastole, carried by the
 phantom's exact motion; sequences cropped to ``data.crop`` pixels around the LV; random flips, transposition and
-intensity gain/gamma. Loss: mean landmark distance in mm (:func:`~cardiogen.models.tag_tracking.tracking_loss`).
+intensity gain/gamma. Loss (:func:`~cardiogen.models.tag_tracking.tracking_loss`): mean landmark distance in mm plus
+``train.strain_weight`` × the mean |Green-Lagrange strain error| of the strain segments (0: positions only, version 1).
+``model.init_from`` starts from registered weights (:func:`cardiogen.train.init_weights`).
 Evaluation on held-out subjects from ``eval.first_seed`` (1000): landmark error (mm), strain difference against
 the exact tracks (Green-Lagrange circumferential and radial), seconds per sequence.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import register_spec, seed_range
+from . import init_weights, register_spec, seed_range
 
 
 def _pool(config: dict, section: str) -> dict:
@@ -48,7 +50,7 @@ class TagTrackerSpec:
     def build(self, config: dict) -> Any:
         from ..nets.tag_tracker import TagTracker, TagTrackerConfig
 
-        return TagTracker(TagTrackerConfig.from_dict(config.get("model", {})))
+        return init_weights(TagTracker(TagTrackerConfig.from_dict(config.get("model", {}))), config.get("model", {}))
 
     def geometry(self, config: dict) -> dict:
         d = config["data"]
@@ -71,11 +73,18 @@ class TagTrackerSpec:
                 "spacing": torch.from_numpy(pool["spacing"][idx])}
 
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
-        from ..models.tag_tracking import tracking_loss
+        import torch
 
+        from ..models.tag_tracking import segment_pairs, tracking_loss
+
+        weight = float(config["train"].get("strain_weight", 0.0))
+        pairs = None
+        if weight > 0.0:
+            pool = _pool(config, "data")
+            pairs = torch.from_numpy(segment_pairs(pool["tracks"][0], pool["labels"]))
         pred = model(batch["frames"], batch["tracks"][:, 0])
-        loss = tracking_loss(pred, batch["tracks"], batch["spacing"])
-        return loss, {"landmark_mm": float(loss.detach())}
+        loss, mm, strain = tracking_loss(pred, batch["tracks"], batch["spacing"], pairs, weight)
+        return loss, {"landmark_mm": float(mm.detach()), "strain_error": float(strain.detach())}
 
     def evaluate(self, model: Any, config: dict) -> dict:
         from ..models.tag_tracking import evaluate_tracking
@@ -122,6 +131,11 @@ class SmcVAESpec:
         d = config["data"]
         model = dict(config.get("model", {}), frames=int(d.get("frames", 20)), size=int(d.get("crop", 40)))
         return SmcVAE(SmcVAEConfig.from_dict(model))
+
+    def parameters(self, model: Any) -> list:
+        """Two groups: the networks at ``train.lr``, log α at ``model.log_alpha_lr_scale`` times it."""
+        rest = [p for name, p in model.named_parameters() if name != "log_alpha"]
+        return [{"params": rest}, {"params": [model.log_alpha], "lr_scale": float(model.cfg.log_alpha_lr_scale)}]
 
     def geometry(self, config: dict) -> dict:
         d = config["data"]
