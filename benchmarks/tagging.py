@@ -62,7 +62,7 @@ SEED_TABLE_42 = {"circumferential/global": {"basal": (-0.2057, -0.1897), "mid": 
                                             "apical": (-0.2116, -0.2017)},
                  "radial/endo-epi": {"basal": (0.2043, 0.2112), "mid": (0.1898, 0.1926), "apical": (0.1716, 0.1744)}}
 CONSTANTS.update(seed_table_41=SEED_TABLE_41, seed_table_42=SEED_TABLE_42)
-ABLATION_LATENT = (16, 32, 64, 128)
+ABLATION_LATENT = (16, 32, 64, 128, 256)
 ABLATION_DEPTH = (5, 6, 7, 8)
 
 
@@ -91,7 +91,8 @@ def run(weights: str, phantom_cases: int, analytic_cases: int) -> dict:
                              matrix=int(d["size"]), tag_spacing_mm=7.0 if fine else None)
     out = {"weights": weights, "phantom_subjects": phantom_cases, "analytic_cases": analytic_cases,
            "phantom_first_seed": 1000, "phantom_last_seed": 999 + phantom_cases,
-           "pixel_mm": float(entry.geometry["pixel_mm"]), "matrix": int(d["size"])}
+           "pixel_mm": float(entry.geometry["pixel_mm"]), "matrix": int(d["size"]), "version": str(entry.version),
+           "strain_weight": float(entry.config["train"].get("strain_weight", 0.0))}
     for name, pool in (("phantom", phantom), ("analytic", analytic)):
         res = evaluate_tracking(model, pool, demons=True)
         res["none"] = zero_motion(pool)
@@ -110,7 +111,8 @@ def run_smcvae(weights: str, tracker: str, phantom_cases: int) -> dict:
     pool = paired_pool(tuple(range(1000, 1000 + phantom_cases)), int(d["size"]), int(d["frames"]), int(d["slices"]),
                        int(d["sectors"]), int(d["crop"]))
     out = {"weights": weights, "tracker": tracker, "sequences": len(pool["cine"]),
-           "train_steps": int(entry.config["train"]["steps"])}
+           "train_steps": int(entry.config["train"]["steps"]),
+           "log_alpha_lr_scale": float(entry.config["model"].get("log_alpha_lr_scale", 1.0))}
     out["table"] = evaluate_translation(model, pool)
     out["strain"] = strain_agreement(model, load_tracker(tracker)[0], pool)
     return out
@@ -192,11 +194,21 @@ def report(record: dict) -> tuple[str, str]:
                      f"{t[name]['demons']['landmark_error_mm']:.2f}, no motion "
                      f"{t[name]['none']['landmark_error_mm']:.2f}); ES strain difference up to "
                      f"{max(r['strain_diff_es'].values()):.3f} ({'meets' if ok_s else 'MISSES'} the "
-                     f"{m['target_strain']:g} target)")
+                     f"{m['target_strain']:g} target)" + _bias(t, r))
     text = "; ".join(notes) + "."
     if "smcvae" in m:
         text += "\n\n" + _smcvae_notes(m)
     return table, text
+
+
+def _bias(t: dict, r: dict) -> str:
+    """The signed ES strain errors and the tracker's training loss, where the run recorded them."""
+    if "strain_bias_es" not in r:
+        return ""
+    loss = (f"trained with the strain-aware term, weight {t['strain_weight']:g}" if t.get("strain_weight") else
+            "trained on positions alone")
+    return (f", signed ES error circumferential {r['strain_bias_es']['circumferential/global']:+.3f}, radial "
+            f"{r['strain_bias_es']['radial/endo-epi']:+.3f} (version {t.get('version', '?')}, {loss})")
 
 
 def _smcvae_tables(m: dict) -> list[str]:
@@ -250,10 +262,20 @@ def _smcvae_notes(m: dict) -> str:
                        f"{r['mean_abs_true_tagging_vs_truth']:.3f})" for k, r in st.items())
     return (f"smcVAE: cine -> tagging on held-out phantom slices SSIM {c2t['ssim']['mean']:.3f}, PSNR "
             f"{c2t['psnr']['mean']:.2f} dB, RMSE {c2t['rmse']['mean']:.3f} ({t['latent_kept']} of {t['latent']} "
-            f"latent dimensions in use after {v['train_steps']} training steps). Strain tracked on the synthetic "
+            f"latent dimensions in use after {v['train_steps']} training steps"
+            + (f", log α learned at {v['log_alpha_lr_scale']:g} times the networks' rate" if "log_alpha_lr_scale" in v
+               else "") + _sparsity(m) + "). Strain tracked on the synthetic "
             f"tagging against the true tagging, ES bias: {biases}; limits of agreement "
             + ("within" if inside else "NOT within") + f" ±{m['seed_loa_bound']:g} (the seed's figure 4.8). Mean "
             f"|ES strain − truth| on synthetic tagging: {errors}.")
+
+
+def _sparsity(m: dict) -> str:
+    """What the ablations' latent sizes kept: the sparse prior's own choice of dimensions, where it made one."""
+    rows = [r for k, r in m.get("smcvae_ablation", {}).get("rows", {}).items() if k.startswith("latent=")]
+    if not rows:
+        return ""
+    return "; the latent-size ablations kept " + ", ".join(f"{r['kept']} of {r['latent']}" for r in rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,10 @@ def test_tiny_smcvae_trains_registers_and_translates(tmp_path):
     d = entry.config["data"]
     model = SmcVAE(SmcVAEConfig.from_dict(dict(entry.config["model"], frames=d["frames"], size=d["crop"])))
     model.load_state_dict(reg.load_state_dict("smcvae-tiny"))
+    # log α learns at log_alpha_lr_scale (50) times train.lr: 3 Adam steps move it by up to 3 · 50 · lr, where at the
+    # networks' rate they could not move it past 3 · lr = 0.003
+    moved = float((model.log_alpha.detach() - model.cfg.init_log_alpha).abs().max())
+    assert 0.02 < moved <= 3 * 50 * 1e-3 * 1.01, moved
     pool = ct.paired_pool((1000,), 48, 8, 6, 8, 32)
     out = ct.translate_pool(model, pool, ("cine",), "tagging")
     assert out.shape == pool["tagging"].shape and 0.0 <= out.min() and out.max() <= 1.0

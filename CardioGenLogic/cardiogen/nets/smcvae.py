@@ -47,6 +47,10 @@ class SmcVAEConfig:
     latent: int = 64              #: D
     dropout_threshold: float = 0.2  #: latent dimensions with dropout rate α / (1 + α) above are off at inference
     init_log_alpha: float = -4.0
+    #: factor on the learning rate of log α (the training spec's parameter group). At the network's rate (1), Adam
+    #: moves log α by at most about lr per step: from -4 to the threshold's -1.4 takes some 2,600 steps of one-signed
+    #: gradient, so a run of a few thousand steps could never switch a dimension off (version 1 kept 64 of 64).
+    log_alpha_lr_scale: float = 1.0
 
     @classmethod
     def from_dict(cls, data: dict) -> "SmcVAEConfig":

@@ -13,7 +13,8 @@
   ``train.checkpoint_every`` steps and at the end; a run finds its checkpoint and resumes. They hold only tensors
   and numbers and are read back with ``torch.load(weights_only=True)`` (no code is unpickled).
 * At the end the model is exported to ``DIR/<id>.safetensors`` and registered (sha256, size, training data and
-  command, config, metrics, CPU/GPU timing) in ``DIR/registry.json`` or the registry folder given by ``--register``.
+  command, config, metrics, CPU/GPU timing) in ``DIR/registry.json`` or the registry folder given by ``--register``,
+  under the spec's pipeline or ``export.pipeline`` (a stage another config starts from, not offered to users).
 
 Under ``torchrun --nproc_per_node N cardiogen train ...`` the environment variables RANK / WORLD_SIZE /
 LOCAL_RANK select the process group (NCCL on CUDA, Gloo on CPU); rank 0 writes checkpoints and exports.
@@ -333,7 +334,7 @@ def _export(spec: TrainSpec, model_name: str, model: Any, cfg: dict, out: Path, 
     timing = {"train_seconds": round(seconds, 2), "train_device": str(device),
               "train_machine": f"{platform.machine()} {platform.processor() or ''}".strip()}
     timing.update(metrics.pop("timing", {}))
-    entry = add_weights(weights, model_id=model_id, pipeline=spec.pipeline,
+    entry = add_weights(weights, model_id=model_id, pipeline=str(export.get("pipeline", spec.pipeline)),
                         license=export.get("license", "BSD-3-Clause"), trained_on=spec.describe_data(cfg),
                         folder=target, training_command=command, config=cfg, metrics=metrics, timing=timing,
                         version=str(export.get("version", "1")),
