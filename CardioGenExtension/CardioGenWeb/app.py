@@ -270,13 +270,11 @@ class CardioGenWebApp:
 
     def run_synthesis(self, pipeline: str, seed: Any, steps: Any) -> None:
         try:
-            options: dict = {"seed": int(seed)}
-            if pipeline == "dense_to_cine":
-                options["steps"] = int(steps)
+            seed, steps = int(seed), int(steps)
         except (TypeError, ValueError):
             self.state.error = f"seed and steps must be whole numbers (got {seed!r}, {steps!r})"
             return
-        self._act(self.session.start_synthesis, pipeline, options)
+        self._act(lambda: self.session.start_synthesis(pipeline, self.session.form_options(pipeline, seed, steps)))
 
     def latent_seed(self, seed: Any = None) -> None:
         seed = self.state.latent_seed if seed is None else seed

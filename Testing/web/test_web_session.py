@@ -117,6 +117,12 @@ def test_inputs_named_after_a_role_take_it(session):
         session.pipeline_inputs("tag_tracking")
     assert session.pipeline_inputs("heart_4d") == {}
     assert {"heart_4d", "cine_to_tagging", "tagging_to_cine", "tag_tracking"} <= set(SYNTHESIS_PIPELINES)
+    # the form's seed and steps go only where declared: the tagging pipelines take neither
+    assert session.form_options("cine_to_tagging", 3, 10) == {}
+    assert session.form_options("heart_4d", 3, 10) == {"seed": 3}
+    assert session.form_options("dense_to_cine", 3, 10) == {"seed": 3, "steps": 10}
+    with pytest.raises(CardioGenInputError, match="unknown pipeline"):
+        session.form_options("nothing", 0, 1)
 
 
 def test_a_new_case_removes_the_previous_one(session):
