@@ -97,6 +97,7 @@ def test_strain_aware_loss_charges_wall_thickening_not_rigid_shifts():
     truth = torch.from_numpy(pool["tracks"][i:i + 1]).double()
     sp = torch.from_numpy(pool["spacing"][i:i + 1]).double()
     pairs = tt.segment_pairs(pool["tracks"][i], pool["labels"])
+    assert np.array_equal(pool["pairs"], pairs)  # the pool carries them, computed once
     strain = tt.strain_of_tracks(pool["tracks"][i], pool["spacing"][i], pool["labels"])
     assert len(pairs) == sum(len(v) for v in strain.pairs.values()) == 3 * 24 + 3 * 24  # rings; endo-mid, mid-epi, endo-epi
     pairs_t = torch.from_numpy(pairs)

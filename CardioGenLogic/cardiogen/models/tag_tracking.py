@@ -120,7 +120,8 @@ def tracking_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int, s
                   fractions: tuple = DEFAULT_FRACTIONS, crop: int = 40) -> dict:
     """Phantom tagging sequences with exact tracks, cropped around the LV: ``images`` ``(S, T, crop, crop)``
     (normalised), ``tracks`` ``(S, T, N, 2)`` crop pixels, ``spacing`` ``(S, 2)`` mm, ``es_frame`` ``(S,)``, ``ids``
-    (seed, slice) and the ``layer``/``sector`` labels. Cached per process."""
+    (seed, slice), the ``layer``/``sector`` labels and the strain segments' landmark ``pairs`` (:func:`segment_pairs`,
+    the same for every sequence). Cached per process."""
     from ..phantom import PhantomConfig, make_case
 
     images, tracks, spacing, es, ids = [], [], [], [], []
@@ -141,7 +142,8 @@ def tracking_pool(seeds: tuple[int, ...], size: int, frames: int, slices: int, s
     if not images:
         raise CardioGenInputError("no phantom slice with a usable landmark ring", got=f"seeds {seeds[:3]}...")
     return {"images": np.stack(images), "tracks": np.stack(tracks), "spacing": np.asarray(spacing, np.float32),
-            "es_frame": np.asarray(es), "ids": tuple(ids), "labels": labels}
+            "es_frame": np.asarray(es), "ids": tuple(ids), "labels": labels,
+            "pairs": segment_pairs(tracks[0], labels)}
 
 
 def analytic_pool(cases: int, pixel_mm: float, frames: int = 20, crop: int = 40, matrix: int = 64,

@@ -75,13 +75,10 @@ class TagTrackerSpec:
     def loss(self, model: Any, batch: Any, config: dict) -> tuple[Any, dict]:
         import torch
 
-        from ..models.tag_tracking import segment_pairs, tracking_loss
+        from ..models.tag_tracking import tracking_loss
 
         weight = float(config["train"].get("strain_weight", 0.0))
-        pairs = None
-        if weight > 0.0:
-            pool = _pool(config, "data")
-            pairs = torch.from_numpy(segment_pairs(pool["tracks"][0], pool["labels"]))
+        pairs = torch.from_numpy(_pool(config, "data")["pairs"]) if weight > 0.0 else None
         pred = model(batch["frames"], batch["tracks"][:, 0])
         loss, mm, strain = tracking_loss(pred, batch["tracks"], batch["spacing"], pairs, weight)
         return loss, {"landmark_mm": float(mm.detach()), "strain_error": float(strain.detach())}
