@@ -59,6 +59,20 @@ def pipeline_declarations() -> list[dict]:
     return list_pipelines()
 
 
+def pipeline_declaration(pipeline: str) -> dict:
+    """The registered pipeline's declaration (inputs, options); unknown names refused."""
+    declaration = next((d for d in pipeline_declarations() if d["name"] == pipeline), None)
+    if declaration is None:
+        raise CardioGenInputError("unknown pipeline", got=pipeline)
+    return declaration
+
+
+def declared_options(pipeline: str, values: dict) -> dict:
+    """The entries of ``values`` that ``pipeline`` declares as options (a form's fields it has no use for dropped)."""
+    declared = {o["name"] for o in pipeline_declaration(pipeline)["options"]}
+    return {k: v for k, v in values.items() if k in declared}
+
+
 @dataclass
 class SynthesisResult:
     nodes: dict = field(default_factory=dict)
@@ -128,10 +142,7 @@ class SynthesisLogic(JobLogic):
     def start(self, pipeline: str, nodes: dict, options: dict, *, weights: Optional[str] = None,
               device: str = "auto", on_progress: Optional[Callable[[float, str], None]] = None,
               on_finished: Optional[Callable[[JobResult], None]] = None) -> BackgroundJob:
-        declaration = next((d for d in pipeline_declarations() if d["name"] == pipeline), None)
-        if declaration is None:
-            raise CardioGenInputError("unknown pipeline", got=pipeline)
-        files = self.write_inputs(declaration, nodes)
+        files = self.write_inputs(pipeline_declaration(pipeline), nodes)
         job_options = {"pipeline": pipeline, "device": device, "options": dict(options)}
         if weights:
             job_options["weights"] = weights

@@ -44,16 +44,6 @@ ROLES_BY_KIND = {"DenseSeries": ("dense_magnitude",), "ImageSeries": ("cine", "i
 ROLES_BY_NAME = {"tagging": ("tagging",), "cine": ("cine", "image"), "ct": ("ct",), "landmarks": ("landmarks",)}
 
 
-def _declaration(pipeline: str) -> dict:
-    """The registered pipeline's declaration (inputs, options); unknown names refused."""
-    from CardioGenSlicerLib.synthesis_logic import pipeline_declarations
-
-    declaration = next((d for d in pipeline_declarations() if d["name"] == pipeline), None)
-    if declaration is None:
-        raise CardioGenInputError("unknown pipeline", got=pipeline)
-    return declaration
-
-
 def default_samples_dir() -> Optional[Path]:
     """``$CARDIOGEN_SHARED_DATA``, else ``../shared/data`` beside the repository (the project's real samples), if
     present."""
@@ -238,14 +228,17 @@ class WebSession(JobRunner):
     def form_options(pipeline: str, seed: int, steps: int) -> dict:
         """The Synthesis form's seed and (DENSE -> cine's) sampling steps, as far as ``pipeline`` declares them (the
         tagging pipelines are deterministic and take no seed)."""
-        declared = {o["name"] for o in _declaration(pipeline)["options"]}
+        from CardioGenSlicerLib.synthesis_logic import declared_options
+
         form = {"seed": int(seed), "steps": int(steps)} if pipeline == "dense_to_cine" else {"seed": int(seed)}
-        return {k: v for k, v in form.items() if k in declared}
+        return declared_options(pipeline, form)
 
     def pipeline_inputs(self, pipeline: str) -> dict:
         """``{input name: node}`` from the current case (the page does not ask: one case at a time): an input named
         after a case role (``tagging``, ``cine``, ``ct``, ``landmarks``) takes that role, any other its kind's."""
-        declaration = _declaration(pipeline)
+        from CardioGenSlicerLib.synthesis_logic import pipeline_declaration
+
+        declaration = pipeline_declaration(pipeline)
         case = self.state.case.nodes if self.state.case is not None else {}
         nodes = {}
         for spec in declaration["inputs"]:
