@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import sys
 import textwrap
 from pathlib import Path
@@ -103,6 +104,11 @@ def and_join(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+def command_line(name: str) -> str:
+    """How this run of ``benchmarks/NAME.py`` was started, as the record's ``command`` (arguments shell-quoted)."""
+    return " ".join(shlex.quote(a) for a in ["python", f"benchmarks/{name}.py", *sys.argv[1:]])
 
 
 def write_result(name: str, *, command: str, metrics: dict[str, Any], report: Report) -> Path:

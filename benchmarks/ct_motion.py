@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import tempfile
 import time
@@ -351,9 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         metrics["synthetic_data"] = synthetic_data_experiment(args.small, args.per_real, args.steps, args.cvae_steps,
                                                               heldout)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import write_result
+    from _common import command_line, write_result
 
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/ct_motion.py", *sys.argv[1:]])
+    command = command_line("ct_motion")
     write_result("ct_motion", command=command, metrics=metrics, report=report)
     table, notes = report({"metrics": metrics})
     print(table)

@@ -28,7 +28,6 @@ reported beyond the drawn frames unless propagated.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import tempfile
 import time
@@ -258,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"default": DEFAULT, "summary": summarise(rows), "cases": {str(r["params"]["seed"]): r for r in rows}}
     add_held_out(metrics, rows)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import write_result
+    from _common import command_line, write_result
 
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_strain.py", *sys.argv[1:]])
+    command = command_line("dense_strain")
     write_result("dense_strain", command=command, metrics=metrics, report=report)
     table, notes = report({"metrics": metrics})
     print(table)

@@ -42,7 +42,6 @@ Writes ``docs/benchmarks/dense_to_cine.json`` and its table in ``docs/benchmarks
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -53,7 +52,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import and_join, write_result  # noqa: E402
+from _common import and_join, command_line, write_result  # noqa: E402
 from cardiogen.nets.samplers import SAMPLER_NAMES, sampler_label  # noqa: E402
 
 TRUE_ROW = "True cine (floor: the data itself)"
@@ -685,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
                "torch_threads": torch.get_num_threads(), "cases": [c["seed"] for c in cases],
                "reference_cases": [c["seed"] for c in reference], "frames": args.frames,
                "sampler_config": {"sampler": args.sampler, "steps": args.steps}, "guidance_default": guidance}
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine.py", *sys.argv[1:]])
+    command = command_line("dense_to_cine")
     write_result("dense_to_cine", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics})[0])
     return 0

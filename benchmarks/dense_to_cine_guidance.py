@@ -20,7 +20,6 @@ Writes ``docs/benchmarks/dense_to_cine_guidance.json`` and its table in ``docs/b
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import write_result  # noqa: E402
+from _common import command_line, write_result  # noqa: E402
 from dense_to_cine import (  # noqa: E402
     DIGITS,
     RANKED,
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"weights": entry.id, "validation_cases": [c["seed"] for c in cases], "sampler": DEFAULT_SAMPLER,
                "steps": DEFAULT_STEPS, "rows": rows, "advantage_over_no_guidance": ranking, "admissible": why,
                "chosen": chosen, "pipeline_default": DEFAULT_GUIDANCE, "torch_threads": torch.get_num_threads()}
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine_guidance.py", *sys.argv[1:]])
+    command = command_line("dense_to_cine_guidance")
     write_result("dense_to_cine_guidance", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics})[0])
     return 0

@@ -22,7 +22,6 @@ Writes ``docs/benchmarks/dense_to_cine_sampler.json`` and its table in ``docs/be
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -30,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import write_result  # noqa: E402
+from _common import command_line, write_result  # noqa: E402
 from dense_to_cine import DIGITS, evaluate, generate, resampled_rows, validation_set  # noqa: E402
 from cardiogen.nets.samplers import sampler_label as label  # noqa: E402
 
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                "admissible": why, "chosen": None if chosen is None else {"sampler": chosen[0], "steps": chosen[1]},
                "pipeline_default": {"sampler": DEFAULT_SAMPLER, "steps": DEFAULT_STEPS},
                "torch_threads": torch.get_num_threads()}
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/dense_to_cine_sampler.py", *sys.argv[1:]])
+    command = command_line("dense_to_cine_sampler")
     write_result("dense_to_cine_sampler", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics})[0])
     return 0

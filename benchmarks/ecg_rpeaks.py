@@ -22,7 +22,6 @@ mean. The whole record counts (no learning period left out).
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -165,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from cardiogen import ecg_frontend as fe
     from cardiogen.io import sample_data_dir
-    from _common import write_result
+    from _common import command_line, write_result
 
     path = args.data or sample_data_dir() / "ecg" / "mitdb_100"
     metrics: dict = {"tolerances_ms": list(TOLERANCES_MS), "default": fe.DEFAULT_DETECTOR,
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if (path / "100.hea").is_file():
         metrics["mitdb_100"] = mitdb(path)
     metrics["phantom"] = phantom()
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/ecg_rpeaks.py", *sys.argv[1:]])
+    command = command_line("ecg_rpeaks")
     write_result("ecg_rpeaks", command=command, metrics=metrics, report=report)
     table, notes = report({"metrics": metrics})
     print(table + "\n\n" + notes)

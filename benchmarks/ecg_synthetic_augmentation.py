@@ -29,7 +29,6 @@ are.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -234,7 +233,7 @@ def report(record: dict) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import write_result
+    from _common import command_line, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", type=int, default=96, help="real training subjects (synthetic: 1x, 2x, 3x this)")
@@ -253,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         table, notes = report({"metrics": metrics, "machine": {}})
         print(table + "\n" + notes)
         return 0
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/ecg_synthetic_augmentation.py", *sys.argv[1:]])
+    command = command_line("ecg_synthetic_augmentation")
     write_result("ecg_synthetic_augmentation", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics, "machine": {}})[0])
     return 0

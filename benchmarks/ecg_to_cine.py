@@ -26,7 +26,6 @@ beside the same measurement on the true cine (the ceiling of the measurement its
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -395,7 +394,7 @@ def report(record: dict) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import write_result
+    from _common import command_line, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=32)
@@ -404,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--validation-cases", type=int, default=16, help="subjects of the guidance sweep (0: none)")
     args = parser.parse_args(argv)
     metrics = run(args.cases, args.steps, args.weights, args.validation_cases)
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/ecg_to_cine.py", *sys.argv[1:]])
+    command = command_line("ecg_to_cine")
     write_result("ecg_to_cine", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics, "machine": {}})[0])
     return 0

@@ -24,7 +24,6 @@ population of the same profiles, its conditional response, and figure 6.2's CVAE
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -274,7 +273,7 @@ def report(record: dict) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import write_result
+    from _common import command_line, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=8)
@@ -287,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     MODELS.update(ldm=args.ldm, ldm_cfg=args.ldm, cvae=args.cvae, cgan=args.cgan)
     metrics = run(args.profiles, args.samples, args.response_profiles, args.response_samples, args.steps)
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/heart_4d.py", *sys.argv[1:]])
+    command = command_line("heart_4d")
     write_result("heart_4d", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics, "machine": {}})[0])
     return 0

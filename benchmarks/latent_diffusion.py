@@ -20,7 +20,6 @@ true label maps (:func:`cardiogen.models.heart3d.stack_pool`).
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -231,7 +230,7 @@ def report(record: dict) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from _common import write_result
+    from _common import command_line, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=16)
@@ -240,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ldm", default="heart-ldm-phantom-64")
     args = parser.parse_args(argv)
     metrics = run(args.cases, args.samples, args.steps, args.ldm)
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/latent_diffusion.py", *sys.argv[1:]])
+    command = command_line("latent_diffusion")
     write_result("latent_diffusion", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics, "machine": {}})[0])
     return 0

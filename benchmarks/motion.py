@@ -25,7 +25,6 @@ Writes ``docs/benchmarks/motion.json`` and its table in ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "CardioGenLogic"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import display_path, write_result  # noqa: E402
+from _common import command_line, display_path, write_result  # noqa: E402
 from cardiogen.motion.dense import dense_strain, refine_myocardium_mask  # noqa: E402
 from cardiogen.motion.register import endpoint_error, load_ltma, register_classical, register_learned  # noqa: E402
 from cardiogen.motion.strain import compute_strain, peak_values  # noqa: E402
@@ -248,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                "itk_threads": sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(),
                "weights_sha256": {w: registry.get(w).sha256 for w in weights},
                "weights_size_bytes": {w: registry.get(w).size_bytes for w in weights}}
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/motion.py", *sys.argv[1:]])
+    command = command_line("motion")
     write_result("motion", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics, "machine": {}})[0])
     return 0

@@ -18,7 +18,6 @@ if __name__ == "__main__":  # one thread everywhere, before numpy (or anything l
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import shlex  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -74,13 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     breakdown["mr_total"] = round(sum(breakdown[k] for k in ("mr_setup", "mr_grid", "mr_inverse", "masks", "cine",
                                                              "tagging", "dense")), 4)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import write_result
+    from _common import command_line, write_result
 
     metrics = {"runs": args.runs, "median_s": round(median, 4), "min_s": round(min(totals), 4),
                "max_s": round(max(totals), 4), "target_s": TARGET_S, "meets_target": median < TARGET_S,
                "ecg_rendered": case.ecg is not None, "pinned_cpu": cpu, "threads": 1, "stage_median_s": breakdown,
                "config": cfg.to_dict()}
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/phantom_speed.py", *sys.argv[1:]])
+    command = command_line("phantom_speed")
     write_result("phantom_speed", command=command, metrics=metrics, report=report)
     table, _ = report({"metrics": metrics})
     print(table)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -288,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smcvae", default="smcvae-phantom-64")
     parser.add_argument("--ablation-steps", type=int, default=800, help="training steps per ablation (0: skip)")
     args = parser.parse_args(argv)
-    from _common import write_result
+    from _common import command_line, write_result
 
     metrics = run(args.weights, args.phantom_cases, args.analytic_cases)
     if args.fine_weights:
@@ -297,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablation_steps:
         metrics["smcvae_ablation"] = run_ablations("smcvae_phantom.yaml", args.ablation_steps, args.phantom_cases)
     metrics.update(CONSTANTS)
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/tagging.py", *sys.argv[1:]])
+    command = command_line("tagging")
     write_result("tagging", command=command, metrics=metrics, report=report)
     print("\n\n".join(report({"metrics": metrics})))
     return 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    from _common import write_result
+    from _common import command_line, write_result
 
     logs = REPO / "Testing" / "_artifacts"
     logs.mkdir(parents=True, exist_ok=True)
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics["first_view_ratio_to_viewer"] = round(metrics["cardiogen_first_view_s"] / viewer, 2) if viewer else None
     metrics["slider_view_to_server_ratio"] = round(metrics["slider_to_view_s"] / max(metrics["server_preview_s"], 1e-6),
                                                    1)
-    command = " ".join(shlex.quote(a) for a in ["python", "benchmarks/web.py", *sys.argv[1:]])
+    command = command_line("web")
     write_result("web", command=command, metrics=metrics, report=report)
     print(report({"metrics": metrics})[0])
     ok = metrics["cardiogen_first_view_s"] < FIRST_VIEW_TARGET_S and metrics["slider_to_view_s"] < PREVIEW_TARGET_S
