@@ -5,7 +5,7 @@ of the ECG's subject, mixes 100 / 200 / 300 % synthetic cines into the real trai
 regressor and reports MAE and R² on real held-out subjects. Here, all in the "clinical" phantom population (infarcts
 in about a third, dyssynchrony in about half: :func:`cardiogen.models.ecg_cine.subject_config`):
 
-* real training cines — subjects 0-95, the generator's own training subjects, with their true phenotypes;
+* real training cines — subjects 0, 1, ... (among the generator's own training subjects), with their true phenotypes;
 * synthetic cines — one per ECG of NEW subjects (3000, 3001, ...: never seen by the generator nor by the regressor as
   real cines), made by the shipped ``ecg_to_cine`` model (PA-MAE features, ``--steps`` Euler steps from the template,
   noise seeded by the subject's seed, VAE decoder) and labelled with that subject's true LVEDV, EF and LV mass;
@@ -23,7 +23,11 @@ every mixture. Reported: MAE and R² per phenotype on the test subjects, mean ±
 synthetic cines themselves (R² against the source subjects' phenotypes) — how faithful the labels of the added data
 are.
 
-    python benchmarks/ecg_synthetic_augmentation.py [--real 96] [--test 64] [--steps 600] [--seeds 3]
+A scarcer real set (``--real 96 24``: each further count is a whole second experiment with real subjects 0..n-1 and
+the first 3n synthetic cines, same test subjects, regressor budget and seeds) asks whether synthetic cines help
+where real ones are few, the seed's motivation.
+
+    python benchmarks/ecg_synthetic_augmentation.py [--real 96 24] [--test 64] [--steps 600] [--seeds 3]
     python benchmarks/ecg_synthetic_augmentation.py --quick        # a small run, printed, nothing written
 """
 from __future__ import annotations
@@ -54,9 +58,9 @@ def _targets(pool: dict) -> np.ndarray:
     return np.stack([pool["truth"][k] for k in PHENOTYPES], axis=1)
 
 
-def generate(entry_id: str, pool: dict, steps: int) -> tuple[np.ndarray, float]:
+def generate(entry_id: str, pool: dict, steps: int, guidance: float) -> tuple[np.ndarray, float]:
     """(one synthetic cine ``(N, T, H, W)`` in [-1, 1] per ECG of ``pool``, CPU seconds per cine): the pipeline's
-    models, noise of each cine seeded by its subject's seed."""
+    models and classifier-free ``guidance``, noise of each cine seeded by its subject's seed."""
     import torch
 
     from cardiogen.models.ecg_cine import condition_tokens, decode_latents, euler_sample
@@ -69,7 +73,8 @@ def generate(entry_id: str, pool: dict, steps: int) -> tuple[np.ndarray, float]:
     for seed, ecg in zip(pool["seeds"], pool["ecg"]):
         with torch.no_grad():
             tokens = torch.from_numpy(condition_tokens(mods["pamae"], ecg, frames)["tokens"])[None]
-            z = euler_sample(mods["flow"], tokens, steps=steps, generator=torch.Generator().manual_seed(int(seed)))
+            z = euler_sample(mods["flow"], tokens, steps=steps, guidance=guidance,
+                             generator=torch.Generator().manual_seed(int(seed)))
         out.append(decode_latents(mods["vae"], z, mods["flow"].latent_scale)[0])
     return np.stack(out).astype(np.float32), (time.perf_counter() - start) / max(len(out), 1)
 
@@ -79,10 +84,12 @@ def _summary(values: list[float]) -> dict:
     return {"values": [float(x) for x in v], "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
 
 
-def run(real: int, test: int, steps: int, seeds: int, gen_steps: int, entry_id: str) -> dict:
+def run(reals: list[int], test: int, steps: int, seeds: int, gen_steps: int, entry_id: str,
+        guidance: float) -> dict:
+    """The experiment for the first real-set size (the record's top level), and for each further size under
+    ``smaller_real_sets``; the synthetic cines are generated once, for the largest."""
     import torch
 
-    from cardiogen.models import phenotype_regressor as pr
     from cardiogen.models.ecg_cine import paired_pool
     from cardiogen.weights import Registry
 
@@ -91,14 +98,41 @@ def run(real: int, test: int, steps: int, seeds: int, gen_steps: int, entry_id: 
     population = str(entry.config["data"].get("population", "healthy"))
     frames = int(entry.config["data"].get("frames", 16))
     t0 = time.perf_counter()
-    real_pool = paired_pool(tuple(range(REAL_FIRST, REAL_FIRST + real)), frames, population=population)
+    most = max(reals)
+    real_pool = paired_pool(tuple(range(REAL_FIRST, REAL_FIRST + most)), frames, population=population)
     test_pool = paired_pool(tuple(range(TEST_FIRST, TEST_FIRST + test)), frames, population=population)
-    synth_pool = paired_pool(tuple(range(SYNTH_FIRST, SYNTH_FIRST + max(MULTIPLES) * real)), frames,
+    synth_pool = paired_pool(tuple(range(SYNTH_FIRST, SYNTH_FIRST + max(MULTIPLES) * most)), frames,
                              population=population)
     phantom_s = time.perf_counter() - t0
-    synth, gen_s = generate(entry_id, synth_pool, gen_steps)
-    x_real, y_real = real_pool["video"], _targets(real_pool)
-    y_synth, x_test, y_test = _targets(synth_pool), test_pool["video"], _targets(test_pool)
+    synth, gen_s = generate(entry_id, synth_pool, gen_steps, guidance)
+    data = {"x_real": real_pool["video"], "y_real": _targets(real_pool), "synth": synth,
+            "y_synth": _targets(synth_pool), "x_test": test_pool["video"], "y_test": _targets(test_pool)}
+    runs = [_experiment(data, real, steps, seeds) for real in reals]
+    for out, real in zip(runs, reals):
+        out.update({"real_seeds": [REAL_FIRST, REAL_FIRST + real - 1],
+                    "synthetic_seeds": [SYNTH_FIRST, SYNTH_FIRST + max(MULTIPLES) * real - 1]})
+    top = runs[0]
+    return {"population": population, "model": entry_id, "model_sha256": entry.sha256, "generation_steps": gen_steps,
+            "guidance": guidance, **{k: top[k] for k in ("real_seeds", "synthetic_seeds")},
+            "test_seeds": [TEST_FIRST, TEST_FIRST + test - 1], "frames": frames,
+            "regressor": {"steps": steps, "batch": top["batch"], "seeds": seeds,
+                          "seconds_per_fit": float(np.mean([r["seconds_per_fit"] for r in runs]))},
+            "mixtures": top["mixtures"],
+            "synthetic_label_fidelity_r2": top["synthetic_label_fidelity_r2"],
+            "smaller_real_sets": [{k: r[k] for k in ("real_seeds", "synthetic_seeds", "mixtures",
+                                                     "synthetic_label_fidelity_r2")} for r in runs[1:]],
+            "seconds": {"phantom": phantom_s, "generation_per_video": gen_s,
+                        "total": time.perf_counter() - t0}}
+
+
+def _experiment(data: dict, real: int, steps: int, seeds: int) -> dict:
+    """Every mixture of the first ``real`` real cines with 1x, 2x, 3x as many synthetic ones (and synthetic only),
+    each regressor fitted ``seeds`` times; MAE / R² on the test cines and the label fidelity of the synthetic ones."""
+    from cardiogen.models import phenotype_regressor as pr
+
+    x_real, y_real = data["x_real"][:real], data["y_real"][:real]
+    synth, y_synth = data["synth"][:max(MULTIPLES) * real], data["y_synth"][:max(MULTIPLES) * real]
+    x_test, y_test = data["x_test"], data["y_test"]
     stats = (y_real.mean(0), y_real.std(0))
     mixtures: dict[str, tuple[np.ndarray, np.ndarray, tuple]] = {"real only": (x_real, y_real, stats)}
     for k in MULTIPLES:
@@ -126,83 +160,69 @@ def run(real: int, test: int, steps: int, seeds: int, gen_steps: int, entry_id: 
         n_real = 0 if name.startswith("synthetic only") else real
         results[name] = {"n_real": n_real, "n_synthetic": int(len(x) - n_real),
                          **{k: {m: _summary(v) for m, v in per[k].items()} for k in PHENOTYPES}}
-    return {"population": population, "model": entry_id, "model_sha256": entry.sha256, "generation_steps": gen_steps,
-            "real_seeds": [REAL_FIRST, REAL_FIRST + real - 1],
-            "synthetic_seeds": [SYNTH_FIRST, SYNTH_FIRST + max(MULTIPLES) * real - 1],
-            "test_seeds": [TEST_FIRST, TEST_FIRST + test - 1], "frames": frames,
-            "regressor": {"steps": steps, "batch": pr.RegressorConfig().batch, "seeds": seeds,
-                          "seconds_per_fit": float(np.mean(fit_s))},
-            "mixtures": results,
-            "synthetic_label_fidelity_r2": {k: _summary(v) for k, v in fidelity.items()},
-            "seconds": {"phantom": phantom_s, "generation_per_video": gen_s,
-                        "total": time.perf_counter() - t0}}
+    return {"mixtures": results, "synthetic_label_fidelity_r2": {k: _summary(v) for k, v in fidelity.items()},
+            "batch": pr.RegressorConfig().batch, "seconds_per_fit": float(np.mean(fit_s))}
 
 
-def _delta(record: dict, name: str, key: str, metric: str) -> tuple[float, float]:
-    """(Δ mean of ``metric`` against real only, ``se_multiple`` times the standard error of that difference)."""
-    m = record["metrics"]["mixtures"]
+def _delta(run: dict, name: str, key: str, metric: str) -> tuple[float, float]:
+    """(Δ mean of ``metric`` against real only, ``se_multiple`` times the standard error of that difference) in one
+    experiment (the record's metrics or one of its ``smaller_real_sets``)."""
+    m = run["mixtures"]
     a, b = m[name][key][metric], m["real only"][key][metric]
     n = len(a["values"])
     return a["mean"] - b["mean"], CONSTANTS["se_multiple"] * float(np.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n))
 
 
+def _runs(record: dict) -> list[tuple[str, dict]]:
+    """(key prefix, experiment) of every real-set size in the record: the main one first."""
+    m = record["metrics"]
+    return [("", m)] + [(f"s{j}_", r) for j, r in enumerate(m.get("smaller_real_sets", []))]
+
+
 def derived(record: dict) -> dict[str, float]:
-    """Each mixture's R² and MAE differences from real only, and twice their standard errors."""
+    """Each mixture's R² and MAE differences from real only, and twice their standard errors (every experiment)."""
     out = {}
-    for i, name in enumerate(record["metrics"]["mixtures"]):
-        if name == "real only":
-            continue
-        for k in PHENOTYPES:
-            for metric in ("r2", "mae"):
-                d, se2 = _delta(record, name, k, metric)
-                out[f"{i}_{k}_{metric}_delta"], out[f"{i}_{k}_{metric}_2se"] = d, se2
+    for prefix, run in _runs(record):
+        for i, name in enumerate(run["mixtures"]):
+            if name == "real only":
+                continue
+            for k in PHENOTYPES:
+                for metric in ("r2", "mae"):
+                    d, se2 = _delta(run, name, k, metric)
+                    out[f"{prefix}{i}_{k}_{metric}_delta"], out[f"{prefix}{i}_{k}_{metric}_2se"] = d, se2
     return out
 
 
-def _verdict(record: dict, name: str, k: str) -> str:
-    d, se2 = _delta(record, name, k, "r2")
+def _verdict(run: dict, name: str, k: str) -> str:
+    d, se2 = _delta(run, name, k, "r2")
     se_k = f"{CONSTANTS['se_multiple']:g}"
     if abs(d) <= se2:
         return f"{LABELS[k]} within noise (R² {d:+.3f}, {se_k} SE {se2:.3f})"
     return f"{LABELS[k]} {'better' if d > 0 else 'worse'} (R² {d:+.3f}, {se_k} SE {se2:.3f})"
 
 
-def report(record: dict) -> tuple[str, str]:
-    m = record["metrics"]
-    reg = m["regressor"]
-    rs, ss, ts = m["real_seeds"], m["synthetic_seeds"], m["test_seeds"]
+def _table(run: dict) -> list[str]:
     head = ["training set", "real", "synthetic",
             *(f"{LABELS[k]} MAE ({UNITS[k]})" for k in PHENOTYPES), *(f"{LABELS[k]} R²" for k in PHENOTYPES)]
-    lines = [f"Phantom {m['population']} population, {m['frames']}-frame four-chamber cines. Real training subjects "
-             f"{rs[0]}-{rs[1]}; synthetic cines from the ECGs of subjects {ss[0]}-{ss[1]} by `{m['model']}` "
-             f"({m['generation_steps']} Euler steps), labelled with those subjects' true phenotypes; test: real cines "
-             f"of held-out subjects {ts[0]}-{ts[1]}. Regressor `cardiogen.models.phenotype_regressor`: "
-             f"{reg['steps']} steps of batch {reg['batch']} for every training set; mean ± SD over {reg['seeds']} "
-             "regressor seeds.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, r in m["mixtures"].items():
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, r in run["mixtures"].items():
         cells = [name, str(r["n_real"]), str(r["n_synthetic"])]
         cells += [f"{r[k]['mae']['mean']:.2f} ± {r[k]['mae']['sd']:.2f}" for k in PHENOTYPES]
         cells += [f"{r[k]['r2']['mean']:.3f} ± {r[k]['r2']['sd']:.3f}" for k in PHENOTYPES]
         lines.append("| " + " | ".join(cells) + " |")
-    fid = m["synthetic_label_fidelity_r2"]
-    sec = m["seconds"]
+    fid = run["synthetic_label_fidelity_r2"]
     lines += ["", "Label fidelity of the synthetic cines (R² of the real-only regressors' reading of each synthetic "
                   "cine against its source subject's phenotypes): "
-              + ", ".join(f"{LABELS[k]} {fid[k]['mean']:.3f} ± {fid[k]['sd']:.3f}" for k in PHENOTYPES) + ".",
-              "", f"Time on this CPU (one thread): phantom subjects {sec['phantom']:.0f} s, generation "
-                  f"{sec['generation_per_video']:.2f} s per synthetic cine, {reg['seconds_per_fit']:.1f} s per "
-                  f"regressor fit; {sec['total']:.0f} s in all (wall clock, on a machine shared with other jobs)."]
-    mixed = [n for n in m["mixtures"] if n != "real only"]
-    notes = [f"Against real only (a difference counts when |Δ mean R²| exceeds {CONSTANTS['se_multiple']:g} standard "
-             "errors of the difference over the regressor seeds):"]
-    for name in mixed:
-        notes.append(f"- {name}: " + "; ".join(_verdict(record, name, k) for k in PHENOTYPES) + ".")
+              + ", ".join(f"{LABELS[k]} {fid[k]['mean']:.3f} ± {fid[k]['sd']:.3f}" for k in PHENOTYPES) + "."]
+    return lines
+
+
+def _verdict_notes(run: dict) -> list[str]:
+    mixed = [n for n in run["mixtures"] if n != "real only"]
+    notes = [f"- {name}: " + "; ".join(_verdict(run, name, k) for k in PHENOTYPES) + "." for name in mixed]
     added = [n for n in mixed if n.startswith("real +")]  # the seed's claim: real data plus synthetic
-    better = [(n, k) for n in added for k in PHENOTYPES
-              if _delta(record, n, k, "r2")[0] > _delta(record, n, k, "r2")[1]]
-    worse = [(n, k) for n in added for k in PHENOTYPES
-             if -_delta(record, n, k, "r2")[0] > _delta(record, n, k, "r2")[1]]
+    better = [(n, k) for n in added for k in PHENOTYPES if _delta(run, n, k, "r2")[0] > _delta(run, n, k, "r2")[1]]
+    worse = [(n, k) for n in added for k in PHENOTYPES if -_delta(run, n, k, "r2")[0] > _delta(run, n, k, "r2")[1]]
     notes.append("")
     if not better:
         notes.append("The seed's claim (synthetic cines mixed into training improve phenotype prediction on real "
@@ -215,14 +235,40 @@ def report(record: dict) -> tuple[str, str]:
                      "and hurts nowhere.")
     else:
         notes.append("Mixed outcome: added synthetic cines help some phenotypes and hurt others (marked above).")
-    low = [k for k in PHENOTYPES if fid[k]["mean"] < m["mixtures"]["real only"][k]["r2"]["mean"]]
+    fid = run["synthetic_label_fidelity_r2"]
+    low = [k for k in PHENOTYPES if fid[k]["mean"] < run["mixtures"]["real only"][k]["r2"]["mean"]]
     if low:
-        fidelity = ("The synthetic cines carry their labels less faithfully than real cines do for "
-                    + ", ".join(f"{LABELS[k]} (label fidelity R² {fid[k]['mean']:.3f} against "
-                                f"{m['mixtures']['real only'][k]['r2']['mean']:.3f} on real test cines)" for k in low)
-                    + ": the generator's phenotype errors (and the look of generated cines, which a regressor "
-                    "trained on real ones reads less well) become label noise in the added data.")
-        notes += ["", fidelity]
+        notes += ["", "The synthetic cines carry their labels less faithfully than real cines do for "
+                  + ", ".join(f"{LABELS[k]} (label fidelity R² {fid[k]['mean']:.3f} against "
+                              f"{run['mixtures']['real only'][k]['r2']['mean']:.3f} on real test cines)" for k in low)
+                  + ": the generator's phenotype errors (and the look of generated cines, which a regressor "
+                  "trained on real ones reads less well) become label noise in the added data."]
+    return notes
+
+
+def report(record: dict) -> tuple[str, str]:
+    m = record["metrics"]
+    reg = m["regressor"]
+    rs, ss, ts = m["real_seeds"], m["synthetic_seeds"], m["test_seeds"]
+    lines = [f"Phantom {m['population']} population, {m['frames']}-frame four-chamber cines. Real training subjects "
+             f"{rs[0]}-{rs[1]}; synthetic cines from the ECGs of subjects {ss[0]}-{ss[1]} by `{m['model']}` "
+             f"({m['generation_steps']} Euler steps, guidance {m.get('guidance', 1.0):g}), labelled with those "
+             f"subjects' true phenotypes; test: real cines of held-out subjects {ts[0]}-{ts[1]}. Regressor "
+             f"`cardiogen.models.phenotype_regressor`: {reg['steps']} steps of batch {reg['batch']} for every "
+             f"training set; mean ± SD over {reg['seeds']} regressor seeds.", ""] + _table(m)
+    for run in m.get("smaller_real_sets", []):
+        rs, ss = run["real_seeds"], run["synthetic_seeds"]
+        lines += ["", f"Scarcer real data: real training subjects {rs[0]}-{rs[1]} and the synthetic cines of subjects "
+                      f"{ss[0]}-{ss[1]}; same test subjects, regressor budget and seeds.", ""] + _table(run)
+    sec = m["seconds"]
+    lines += ["", f"Time on this CPU (one thread): phantom subjects {sec['phantom']:.0f} s, generation "
+                  f"{sec['generation_per_video']:.2f} s per synthetic cine, {reg['seconds_per_fit']:.1f} s per "
+                  f"regressor fit; {sec['total']:.0f} s in all (wall clock, on a machine shared with other jobs)."]
+    notes = [f"Against real only (a difference counts when |Δ mean R²| exceeds {CONSTANTS['se_multiple']:g} standard "
+             "errors of the difference over the regressor seeds):"] + _verdict_notes(m)
+    for run in m.get("smaller_real_sets", []):
+        n = run["real_seeds"][1] - run["real_seeds"][0] + 1
+        notes += ["", f"With {n} real training cines:"] + _verdict_notes(run)
     seed_real, seed_300 = CONSTANTS["seed_r2_real"], CONSTANTS["seed_r2_300"]
     scale = ("For scale, the seed's Table 3 (UK Biobank, a different data set and regressor) moves R² from real only "
              f"to {CONSTANTS['seed_synthetic_pct']:g} % synthetic by "
@@ -236,18 +282,25 @@ def main(argv: list[str] | None = None) -> int:
     from _common import command_line, write_result
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--real", type=int, default=96, help="real training subjects (synthetic: 1x, 2x, 3x this)")
+    parser.add_argument("--real", type=int, nargs="+", default=[96, 24],
+                        help="real training subjects (synthetic: 1x, 2x, 3x this); further counts: scarcer-data runs")
     parser.add_argument("--test", type=int, default=64, help="held-out real test subjects")
     parser.add_argument("--steps", type=int, default=600, help="regressor optimisation steps (every training set)")
     parser.add_argument("--seeds", type=int, default=3, help="regressor seeds per training set")
     parser.add_argument("--gen-steps", type=int, default=20, help="Euler steps of the generator")
     parser.add_argument("--weights", default="ecg-flow-phantom-64")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance of the generator (default: the pipeline's)")
     parser.add_argument("--quick", action="store_true",
-                        help="8 real, 8 test, 20 steps, 2 seeds, 4 Euler steps: printed, no record written")
+                        help="8 and 4 real, 8 test, 20 steps, 2 seeds, 4 Euler steps: printed, no record written")
     args = parser.parse_args(argv)
     if args.quick:
-        args.real, args.test, args.steps, args.seeds, args.gen_steps = 8, 8, 20, 2, 4
-    metrics = run(args.real, args.test, args.steps, args.seeds, args.gen_steps, args.weights)
+        args.real, args.test, args.steps, args.seeds, args.gen_steps = [8, 4], 8, 20, 2, 4
+    if args.guidance is None:
+        from cardiogen.pipelines.ecg_to_cine import DEFAULT_GUIDANCE
+
+        args.guidance = DEFAULT_GUIDANCE
+    metrics = run(args.real, args.test, args.steps, args.seeds, args.gen_steps, args.weights, args.guidance)
     if args.quick:
         table, notes = report({"metrics": metrics, "machine": {}})
         print(table + "\n" + notes)

@@ -44,7 +44,7 @@ CONSTANTS = {"r_target": 0.8, "seed_seconds_per_video_a100": 0.45}
 BASELINES = {"w/o PA-MAE": "ecg-flow-phantom-64-rawecg", "w/o template": "ecg-flow-phantom-64-notemplate",
              "cross-modal AE": "ecg-flow-phantom-64-xmodal"}
 GUIDANCE = (1.0, 1.5, 2.0, 3.0)  #: classifier-free guidance weights tried on validation subjects
-VALIDATION_FIRST = 2000  #: first validation seed (held out from training 0-95 and from the test subjects 1000-)
+VALIDATION_FIRST = 2000  #: first validation seed (held out from the training subjects 0- and from the test subjects 1000-)
 
 
 def _population(entry_id: str) -> str:

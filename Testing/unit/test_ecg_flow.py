@@ -136,8 +136,28 @@ def test_clinical_population_adds_infarcts_and_dyssynchrony_to_the_same_subjects
     assert 5 <= sum(c.infarct is not None for c in clinical) <= 20
     assert sum(c.dyssynchrony > 0 for c in clinical) >= 8
     assert all(h.seed == c.seed and c.view == "4ch" and c.pixel_mm == h.pixel_mm for h, c in zip(healthy, clinical))
+    # a dyssynchronous heart contracts less (LBBB with its cardiomyopathy): 1 − 0.4·d of its healthy twin
+    assert all(c.motion_scale == pytest.approx(1.0 - 0.4 * c.dyssynchrony) for c in clinical)
+    assert all(h.motion_scale == 1.0 for h in healthy)
     with pytest.raises(ValueError, match="population"):
         subject_config(0, population="sick")
+
+
+def test_clinical_dyssynchrony_lowers_the_ejection_fraction_the_ecg_widens_the_qrs():
+    """The same subject with LBBB (no infarct): lower EF, same LVEDV, wider QRS; the ECG's LVEDV is the heart's."""
+    from cardiogen.models.ecg_cine import subject_config
+    from cardiogen.phantom import make_case
+
+    seed = next(s for s in range(40) if subject_config(s, population="clinical").infarct is None
+                and subject_config(s, population="clinical").dyssynchrony > 0.6)
+    kw = dict(size=32, frames=8)
+    healthy = make_case(subject_config(seed, population="healthy", **kw))
+    clinical = make_case(subject_config(seed, population="clinical", **kw))
+    ph, pc = healthy.truth.phenotypes_model, clinical.truth.phenotypes_model
+    assert pc.lvedv_ml == pytest.approx(ph.lvedv_ml)
+    assert pc.lvef_pct < ph.lvef_pct - 10.0, (ph.lvef_pct, pc.lvef_pct)
+    assert clinical.ecg.metadata["qrs_duration_ms"] > healthy.ecg.metadata["qrs_duration_ms"] + 25.0
+    assert clinical.ecg.metadata["lv_edv_ml"] == pytest.approx(pc.lvedv_ml)
 
 
 def test_raw_condition_tokens_hold_the_median_beat_from_the_r_peak():

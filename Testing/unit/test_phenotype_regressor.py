@@ -130,3 +130,15 @@ def test_benchmark_verdicts_follow_the_recorded_values():
     worse["metrics"]["mixtures"]["real + 2x synthetic"] = _row([0.61, 0.60, 0.62], n_syn=16)
     _, notes = bench.report(worse)
     assert "some are worse" in notes and "every one" not in notes
+    # a scarcer real set is a second experiment with its own table, verdicts and derived differences
+    scarce = copy.deepcopy(record)
+    scarce["metrics"]["smaller_real_sets"] = [{
+        "real_seeds": [0, 3], "synthetic_seeds": [3000, 3011], "synthetic_label_fidelity_r2": fid,
+        "mixtures": {"real only": _row([0.30, 0.31, 0.32], n_real=4),
+                     "real + 1x synthetic": _row([0.50, 0.51, 0.52], n_real=4, n_syn=4)}}]
+    table, notes = bench.report(scarce)
+    assert "real training subjects 0-3" in table and table.count("| real only |") == 2
+    main_notes, scarce_notes = notes.split("With 4 real training cines:")
+    assert "NOT reproduced" in main_notes and "LVEDV better" in scarce_notes and "helps here" in scarce_notes
+    values = bench.derived(scarce)
+    assert values["s0_1_lvedv_ml_r2_delta"] == pytest.approx(0.20) and "1_lvedv_ml_r2_delta" in values

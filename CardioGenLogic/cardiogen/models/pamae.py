@@ -53,6 +53,7 @@ class EcgSubject:
     infarct_width_deg: float
     infarct_severity: float
     noise_mv: float
+    lv_edv_ml: float
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,7 +66,9 @@ def draw_subject(seed: int) -> EcgSubject:
     phenotype residual on stream 2, as :func:`cardiogen.phantom.make_case` draws them); a third stream widens the
     population for pre-training: heart rate uniform over the phantom's range 45-110 bpm (its own subjects vary only
     ±7 bpm), LV mass × exp(N(0, 0.2)) within 50-320 g, dyssynchrony 0 for half the subjects else U(0, 1), an infarct in
-    35 % (lateral, anterior, septal or inferior ± 15°, 40-120° wide, severity 0.3-1), noise 0.005-0.04 mV.
+    35 % (lateral, anterior, septal or inferior ± 15°, 40-120° wide, severity 0.3-1), noise 0.005-0.04 mV; a fourth
+    stream gives LVEDV × exp(N(0, 0.2)) within 60-320 mL (independent of the mass jitter, so that the features learn
+    the QRS voltage and duration apart).
     """
     from ..phantom.demographics import RANGES, Demographics, phenotypes_from_demographics
 
@@ -79,9 +82,11 @@ def draw_subject(seed: int) -> EcgSubject:
     if rng.random() < 0.35:
         center = float(rng.choice([0.0, 90.0, 180.0, 270.0]) + rng.normal(0.0, 15.0))
         width, severity = float(rng.uniform(40.0, 120.0)), float(rng.uniform(0.3, 1.0))
+    edv_rng = np.random.default_rng([seed, 32])
     return EcgSubject(seed=int(seed), sex=demo.sex, heart_rate_bpm=hr, lv_mass_g=mass, dyssynchrony=dys,
                       infarct_center_deg=center, infarct_width_deg=width, infarct_severity=severity,
-                      noise_mv=float(rng.uniform(0.005, 0.04)))
+                      noise_mv=float(rng.uniform(0.005, 0.04)),
+                      lv_edv_ml=float(np.clip(target.lvedv_ml * math.exp(edv_rng.normal(0.0, 0.2)), *RANGES["lvedv"])))
 
 
 def subject_ecg(subject: EcgSubject, seconds: float = SECONDS_POOL) -> Any:
@@ -95,7 +100,8 @@ def subject_ecg(subject: EcgSubject, seconds: float = SECONDS_POOL) -> Any:
                          lv_mass_g=subject.lv_mass_g, dyssynchrony=subject.dyssynchrony,
                          infarct_center_deg=subject.infarct_center_deg, infarct_width_deg=subject.infarct_width_deg,
                          infarct_severity=subject.infarct_severity, heart_to_lps=reference_heart_to_lps(),
-                         sex=subject.sex, rng=np.random.default_rng([subject.seed, 7]), noise_mv=subject.noise_mv)
+                         sex=subject.sex, rng=np.random.default_rng([subject.seed, 7]), noise_mv=subject.noise_mv,
+                         lv_edv_ml=subject.lv_edv_ml)
     return fe.remove_powerline(fe.remove_baseline(ecg), "auto")
 
 
@@ -298,7 +304,8 @@ def ridge_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_
     return {"r2": r2, "mae": float(np.mean(np.abs(pred - y_test))), "alpha": float(best)}
 
 
-PROBE_TARGETS = {"heart_rate_bpm": "heart_rate_bpm", "qrs_duration_ms": "qrs_duration_ms", "lv_mass_g": "lv_mass_g"}
+PROBE_TARGETS = {"heart_rate_bpm": "heart_rate_bpm", "qrs_duration_ms": "qrs_duration_ms", "lv_mass_g": "lv_mass_g",
+                 "lv_edv_ml": "lv_edv_ml"}
 
 
 def probe_phantom(model: Any, train_seeds: Sequence[int], test_seeds: Sequence[int], samples: int = 5000) -> dict:

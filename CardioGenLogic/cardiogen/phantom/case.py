@@ -262,7 +262,8 @@ def make_case(config: PhantomConfig | None = None, demographics: Demographics | 
                         dyssynchrony=cfg.dyssynchrony, infarct_center_deg=None if inf is None else inf.center_deg,
                         infarct_width_deg=0.0 if inf is None else inf.width_deg,
                         infarct_severity=0.0 if inf is None else inf.severity, heart_to_lps=rot,
-                        sex=demographics.sex, rng=_rng(cfg.seed, "ecg"), noise_mv=0.01 if cfg.noise else 0.0)
+                        sex=demographics.sex, rng=_rng(cfg.seed, "ecg"), noise_mv=0.01 if cfg.noise else 0.0,
+                        lv_edv_ml=float(lv_curve[0]))
         timings["ecg"] = time.perf_counter() - t0
 
     # ---- truth ----------------------------------------------------------------------------------------------

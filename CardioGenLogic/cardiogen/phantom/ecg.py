@@ -44,6 +44,13 @@ How the ECG depends on the heart (each relation is a function below, with its so
   activated late through the septum (left bundle branch block), so the QRS widens from ≈ 90 ms (normal 85 ± 8,
   70-104 ms, Rautaharju, J Electrocardiol 2013) to ≈ 150 ms at dyssynchrony 1 (LBBB ≥ 120 ms, AHA/ACCF/HRS 2009;
   Strauss, Am J Cardiol 2011: ≥ 140 ms men, ≥ 130 ms women), ≥ 120 ms from dyssynchrony ≈ 0.5.
+* **LV size -> QRS duration** (:func:`activation_scale`): at a given conduction velocity the activation wavefront
+  needs longer to cross a larger ventricle, so every QRS time (onset to each force's peak, and its spread) scales
+  with the LV's linear size, (LVEDV / 140 mL)^(1/3): ≈ 89 ms for a 135 mL (mean female) LV, ≈ 94 ms for a 160 mL
+  (mean male) LV (Hudsmith, JCMR 2005). QRS duration grows with LV end-diastolic volume and mass in patients
+  (Stewart, Heart 2011;97:1766), and the larger male LV is why men's QRS is ≈ 8-10 ms longer and why the LBBB
+  threshold is 10 ms higher in men (Strauss, Am J Cardiol 2011;107:927). With dyssynchrony the late free-wall
+  activation scales the same way.
 * **LV mass -> QRS voltage** (:func:`qrs_voltage_scale`): every QRS force scales with 0.4 + 0.6·M/100 g, so the
   Sokolow-Lyon voltage SV1 + RV5/6 (Sokolow & Lyon, Am Heart J 1949;37:161) and the Cornell voltage RaVL + SV3
   (Casale, Circulation 1987;75:565) grow with the mass and the Sokolow-Lyon criterion of LV hypertrophy
@@ -69,6 +76,7 @@ from ..ecg_tools import _run_around_peak
 from ..errors import CardioGenInputError
 
 __all__ = ["synthesize_ecg", "reference_heart_to_lps", "DOWER_MATRIX", "lps_to_frank", "qrs_voltage_scale",
+           "activation_scale",
            "qt_interval_ms", "qrs_duration_ms", "infarct_forces"]
 
 #: Dower matrix (Clin Cardiol 1980;3:87): rows I, II, V1..V6; columns Frank X, Y, Z.
@@ -179,7 +187,7 @@ class _BeatModel:
 def _check_inputs(heart_rate_bpm: float, duration_s: float, sampling_rate: float, lv_mass_g: float,
                   dyssynchrony: float, infarct_center_deg: float | None, infarct_width_deg: float,
                   infarct_severity: float, heart_to_lps: np.ndarray, sex: str, rng: object,
-                  noise_mv: float) -> tuple[np.ndarray, str]:
+                  noise_mv: float, lv_edv_ml: float) -> tuple[np.ndarray, str]:
     def number(value: object, name: str, lo: float, hi: float, lo_open: bool = False) -> float:
         try:
             val = float(value)  # type: ignore[arg-type]
@@ -195,6 +203,7 @@ def _check_inputs(heart_rate_bpm: float, duration_s: float, sampling_rate: float
     number(duration_s, "duration_s", 0.0, 3600.0, lo_open=True)
     number(sampling_rate, "sampling_rate", 50.0, 20000.0)
     number(lv_mass_g, "lv_mass_g", 10.0, 1000.0)
+    number(lv_edv_ml, "lv_edv_ml", 20.0, 1000.0)
     number(dyssynchrony, "dyssynchrony", 0.0, 1.0)
     number(infarct_width_deg, "infarct_width_deg", 0.0, 360.0)
     number(infarct_severity, "infarct_severity", 0.0, 1.0)
@@ -255,6 +264,20 @@ def _gauss(center: float, sigma: float, amp: float, direction: np.ndarray) -> _C
 
 #: LV mass (g) at which the QRS forces have their reference size (a normal adult heart by cardiac MR).
 REFERENCE_LV_MASS_G = 100.0
+#: LV end-diastolic volume (mL) at which the QRS times have their reference length (between the mean female,
+#: 135 mL, and male, 160 mL, LV of Hudsmith, JCMR 2005;7:775).
+REFERENCE_LVEDV_ML = 140.0
+
+
+def activation_scale(lv_edv_ml: float) -> float:
+    """Factor on every QRS time: (LVEDV / 140 mL)^(1/3), the LV's linear size against the reference heart.
+
+    Activation crosses the ventricle at a roughly fixed conduction velocity, so its duration grows with the path
+    length, the cube root of the volume (0.87 at 90 mL, 1.12 at 200 mL). QRS duration grows with LV volume and
+    mass (Stewart, Heart 2011;97:1766); the sex difference of the QRS (≈ 8-10 ms) follows the larger male LV
+    (Strauss, Am J Cardiol 2011;107:927).
+    """
+    return (float(lv_edv_ml) / REFERENCE_LVEDV_ML) ** (1.0 / 3.0)
 
 
 def qrs_voltage_scale(lv_mass_g: float) -> float:
@@ -309,14 +332,23 @@ def _qrs_components(volt: float, d: float) -> list[_Component]:
     return qrs
 
 
-def qrs_duration_ms(dyssynchrony: float) -> float:
-    """QRS duration (ms) of the model without infarct: ≈ 90 ms at dyssynchrony 0, ≈ 150 ms at 1.
+def _scaled_time(comp: _Component, scale: float) -> _Component:
+    """A QRS component with its time (peak) and spread (sigma) multiplied by ``scale``."""
+    return _Component(comp.kind, comp.center * scale, comp.width1 * scale, comp.width2 * scale,
+                       comp.width3 * scale, comp.vector)
+
+
+def qrs_duration_ms(dyssynchrony: float, lv_edv_ml: float = REFERENCE_LVEDV_ML) -> float:
+    """QRS duration (ms) of the model without infarct: ≈ 90 ms at dyssynchrony 0, ≈ 150 ms at 1, for the
+    140 mL reference LV; × :func:`activation_scale` for another LV end-diastolic volume.
 
     Measured on the noise-free dipole like :func:`cardiogen.ecg_tools.measure_qrs` measures a recording
     (spatial velocity above 10 % of its peak). Normal 85 ± 8 ms (70-104, Rautaharju, J Electrocardiol 2013);
     LBBB ≥ 120 ms (AHA/ACCF/HRS 2009), ≥ 140 ms men / 130 ms women (Strauss, Am J Cardiol 2011;107:927).
     """
-    onset, offset = _qrs_extent(_qrs_components(1.0, float(dyssynchrony)))  # the extent does not depend on volt
+    scale = activation_scale(lv_edv_ml)
+    comps = [_scaled_time(c, scale) for c in _qrs_components(1.0, float(dyssynchrony))]
+    onset, offset = _qrs_extent(comps)  # the extent does not depend on volt
     return offset - onset
 
 
@@ -345,7 +377,8 @@ def infarct_forces(center_deg: float, width_deg: float, severity: float, volt: f
 
 
 def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, infarct_center_deg: float | None,
-                infarct_width_deg: float, infarct_severity: float, sex: str) -> _BeatModel:
+                infarct_width_deg: float, infarct_severity: float, sex: str,
+                lv_edv_ml: float = REFERENCE_LVEDV_ML) -> _BeatModel:
     """Dipole components of one beat, times in ms since QRS onset."""
     hr = heart_rate_bpm
     d = dyssynchrony
@@ -360,13 +393,16 @@ def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, in
     qrs = _qrs_components(volt, d)
     if infarct is not None:
         qrs.append(infarct["q"])
+    scale = activation_scale(lv_edv_ml)
+    qrs = [_scaled_time(c, scale) for c in qrs]  # a larger LV takes longer to activate
     onset, offset = _qrs_extent(qrs)
     comps = [_shifted(c, -onset) for c in qrs]
     qrs_offset = offset - onset
 
     # ---- intervals --------------------------------------------------------------------------------------------
-    widening = max(0.0, qrs_duration_ms(d) - qrs_duration_ms(0.0)) if d > 0 else 0.0
-    qt = qt_interval_ms(hr, sex) + widening  # the QRS widening of dyssynchrony lengthens QT, not JT
+    # the QRS widening of dyssynchrony and of a large LV (narrowing of a small one) changes QT, not JT
+    widening = qrs_duration_ms(d, lv_edv_ml) - qrs_duration_ms(0.0)
+    qt = qt_interval_ms(hr, sex) + widening
     qt = min(qt, 0.9 * rr)
     pr = float(np.clip(160.0 - 0.4 * (hr - 60.0), 110.0, 200.0))
     pr = min(pr, 0.35 * rr)
@@ -427,7 +463,7 @@ def _derive_limb_leads(independent: np.ndarray) -> np.ndarray:
 def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: float, lv_mass_g: float,
                    dyssynchrony: float, infarct_center_deg: float | None, infarct_width_deg: float,
                    infarct_severity: float, heart_to_lps: np.ndarray, sex: str, rng: np.random.Generator,
-                   noise_mv: float = 0.01) -> Ecg:
+                   noise_mv: float = 0.01, lv_edv_ml: float = REFERENCE_LVEDV_ML) -> Ecg:
     """A synthetic 12-lead ECG synchronized with (and shaped by) the phantom heart.
 
     Args:
@@ -447,6 +483,8 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
         rng: random generator for baseline wander and noise (seeded -> deterministic).
         noise_mv: standard deviation of white Gaussian noise (mV); baseline wander is 3·noise_mv. 0 gives a
             clean signal.
+        lv_edv_ml: LV end-diastolic volume (mL, 20-1000); every QRS time scales with :func:`activation_scale`
+            (the 140 mL reference heart by default).
 
     Returns:
         :class:`~cardiogen.data.Ecg` with signals ``(12, n)`` mV in :data:`~cardiogen.data.STANDARD_12_LEADS`
@@ -456,13 +494,13 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
     """
     rot, sex_key = _check_inputs(heart_rate_bpm, duration_s, sampling_rate, lv_mass_g, dyssynchrony,
                                  infarct_center_deg, infarct_width_deg, infarct_severity, heart_to_lps, sex, rng,
-                                 noise_mv)
+                                 noise_mv, lv_edv_ml)
     fs = float(sampling_rate)
     hr = float(heart_rate_bpm)
     rr = 60000.0 / hr
     n = int(round(float(duration_s) * fs))
     model = _beat_model(hr, float(lv_mass_g), float(dyssynchrony), infarct_center_deg, float(infarct_width_deg),
-                        float(infarct_severity), sex_key)
+                        float(infarct_severity), sex_key, float(lv_edv_ml))
     lead_map = _heart_to_leads(rot)
     r_offset = _r_peak_offset(model, lead_map)  # ms from QRS onset to R
 
@@ -527,6 +565,8 @@ def synthesize_ecg(*, heart_rate_bpm: float, duration_s: float, sampling_rate: f
         "cornell_mv": cornell,
         "qrs_voltage_scale": qrs_voltage_scale(float(lv_mass_g)),
         "lv_mass_g": float(lv_mass_g),
+        "lv_edv_ml": float(lv_edv_ml),
+        "activation_scale": activation_scale(float(lv_edv_ml)),
         "dyssynchrony": float(dyssynchrony),
         "infarct_center_deg": None if infarct_center_deg is None else float(infarct_center_deg),
         "infarct_width_deg": float(infarct_width_deg),

@@ -102,5 +102,6 @@ class PamaeSpec:
     def describe_data(self, config: dict) -> str:
         s, ev = _seeds(config), _eval_seeds(config)
         return (f"CardioGen phantom 12-lead ECG (phantom ECG generator only, no images), subjects {s[0]}-{s[-1]} "
-                "(heart rate 45-110 bpm, LV mass, dyssynchrony, infarcts varied; cardiogen.models.pamae.draw_subject)"
-                f", 12 s at 500 Hz each, baseline/powerline filtered, random 10-s windows; held out {ev[0]}-{ev[-1]}")
+                "(heart rate 45-110 bpm, LV mass, LVEDV, dyssynchrony, infarcts varied; "
+                "cardiogen.models.pamae.draw_subject), 12 s at 500 Hz each, baseline/powerline filtered, random 10-s "
+                f"windows; held out {ev[0]}-{ev[-1]}")
