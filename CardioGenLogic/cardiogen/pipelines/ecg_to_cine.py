@@ -31,8 +31,8 @@ from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 #: largest relative disagreement between the PA-MAE phase's cycle length and the front end's R-R interval
 MAX_CYCLE_MISMATCH = 0.2
 #: classifier-free guidance by default: the weight with the best phenotype tracking on validation subjects (never
-#: trained on nor tested) in benchmarks/ecg_to_cine.py's sweep, which also improved the held-out test subjects
-DEFAULT_GUIDANCE = 1.5
+#: trained on nor tested) in benchmarks/ecg_to_cine.py's sweep (2 for ecg-flow-phantom-64 v3; 1.5 for v2)
+DEFAULT_GUIDANCE = 2.0
 
 
 @functools.lru_cache(maxsize=2)
