@@ -252,7 +252,7 @@ def align_cycle(features: np.ndarray, phase: np.ndarray, frames: int = 50) -> tu
         raise CardioGenInputError("the predicted ECG phase holds no complete cardiac cycle", source="PA-MAE",
                                   expected="≥ 1 cycle", got=f"phase span {phi[-1] - phi[0]:.2f} rad")
     mid = np.interp(0.5 * (len(phi) - 1), np.arange(len(phi)), phi) / (2 * math.pi)
-    k = int(np.clip(math.floor(mid - 0.5), first, last))
+    k = int(np.clip(math.floor(mid), first, last))  # the cycle that holds the record's middle
     targets = 2 * math.pi * (k + np.arange(frames) / frames)
     # positions where φ reaches each target (flat stretches of φ: np.interp takes the first)
     pos = np.interp(targets, phi, np.arange(len(phi), dtype=float))

@@ -44,7 +44,7 @@ class PamaeSpec:
         from ..nets.pamae import PAMAEConfig
 
         cfg = PAMAEConfig.from_dict(config.get("model", {}))
-        return {"pixel_mm": None, "matrix": None, "frames": None, "frames_range": None,
+        return {"pixel_mm": None, "matrix": None, "frames": None, "frames_range": None, "pixel_mm_range": None,
                 "note": f"ECG input: {cfg.leads} leads x {cfg.samples} samples at {cfg.sampling_hz:g} Hz (mV, "
                         f"cardiogen.ecg_frontend.prepare); {cfg.tokens} tokens of {cfg.patch} samples "
                         f"({1000 * cfg.token_seconds:g} ms), features {cfg.dim} per token"}
