@@ -91,6 +91,7 @@ def run(reals: list[int], test: int, steps: int, seeds: int, gen_steps: int, ent
     import torch
 
     from cardiogen.models.ecg_cine import paired_pool
+    from cardiogen.models.phenotype_regressor import RegressorConfig
     from cardiogen.weights import Registry
 
     torch.set_num_threads(1)
@@ -108,26 +109,19 @@ def run(reals: list[int], test: int, steps: int, seeds: int, gen_steps: int, ent
     data = {"x_real": real_pool["video"], "y_real": _targets(real_pool), "synth": synth,
             "y_synth": _targets(synth_pool), "x_test": test_pool["video"], "y_test": _targets(test_pool)}
     runs = [_experiment(data, real, steps, seeds) for real in reals]
-    for out, real in zip(runs, reals):
-        out.update({"real_seeds": [REAL_FIRST, REAL_FIRST + real - 1],
-                    "synthetic_seeds": [SYNTH_FIRST, SYNTH_FIRST + max(MULTIPLES) * real - 1]})
-    top = runs[0]
+    fit_s = float(np.mean([r.pop("seconds_per_fit") for r in runs]))
     return {"population": population, "model": entry_id, "model_sha256": entry.sha256, "generation_steps": gen_steps,
-            "guidance": guidance, **{k: top[k] for k in ("real_seeds", "synthetic_seeds")},
-            "test_seeds": [TEST_FIRST, TEST_FIRST + test - 1], "frames": frames,
-            "regressor": {"steps": steps, "batch": top["batch"], "seeds": seeds,
-                          "seconds_per_fit": float(np.mean([r["seconds_per_fit"] for r in runs]))},
-            "mixtures": top["mixtures"],
-            "synthetic_label_fidelity_r2": top["synthetic_label_fidelity_r2"],
-            "smaller_real_sets": [{k: r[k] for k in ("real_seeds", "synthetic_seeds", "mixtures",
-                                                     "synthetic_label_fidelity_r2")} for r in runs[1:]],
+            "guidance": guidance, **runs[0], "test_seeds": [TEST_FIRST, TEST_FIRST + test - 1], "frames": frames,
+            "regressor": {"steps": steps, "batch": RegressorConfig().batch, "seeds": seeds, "seconds_per_fit": fit_s},
+            "smaller_real_sets": runs[1:],
             "seconds": {"phantom": phantom_s, "generation_per_video": gen_s,
                         "total": time.perf_counter() - t0}}
 
 
 def _experiment(data: dict, real: int, steps: int, seeds: int) -> dict:
     """Every mixture of the first ``real`` real cines with 1x, 2x, 3x as many synthetic ones (and synthetic only),
-    each regressor fitted ``seeds`` times; MAE / R² on the test cines and the label fidelity of the synthetic ones."""
+    each regressor fitted ``seeds`` times; MAE / R² on the test cines, the label fidelity of the synthetic ones, the
+    subjects used and the mean seconds per fit."""
     from cardiogen.models import phenotype_regressor as pr
 
     x_real, y_real = data["x_real"][:real], data["y_real"][:real]
@@ -160,8 +154,10 @@ def _experiment(data: dict, real: int, steps: int, seeds: int) -> dict:
         n_real = 0 if name.startswith("synthetic only") else real
         results[name] = {"n_real": n_real, "n_synthetic": int(len(x) - n_real),
                          **{k: {m: _summary(v) for m, v in per[k].items()} for k in PHENOTYPES}}
-    return {"mixtures": results, "synthetic_label_fidelity_r2": {k: _summary(v) for k, v in fidelity.items()},
-            "batch": pr.RegressorConfig().batch, "seconds_per_fit": float(np.mean(fit_s))}
+    return {"real_seeds": [REAL_FIRST, REAL_FIRST + real - 1],
+            "synthetic_seeds": [SYNTH_FIRST, SYNTH_FIRST + max(MULTIPLES) * real - 1], "mixtures": results,
+            "synthetic_label_fidelity_r2": {k: _summary(v) for k, v in fidelity.items()},
+            "seconds_per_fit": float(np.mean(fit_s))}
 
 
 def _delta(run: dict, name: str, key: str, metric: str) -> tuple[float, float]:

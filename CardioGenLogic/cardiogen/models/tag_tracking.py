@@ -291,7 +291,8 @@ STRAIN_CURVES = (("circumferential", "global"), ("radial", "endo-epi"))
 def evaluate_tracking(model: Any, pool: dict, demons: bool = False) -> dict:
     """Landmark error (mm: mean over landmarks and frames 1..T-1, and at ES) and strain difference against the
     exact tracks (Green-Lagrange global circumferential and radial endo-epi: largest |difference| over the cycle
-    and at ES, and the signed mean at ES, ``strain_bias_es``), per sequence and summarised; seconds per sequence. ``demons``: the classical baseline as well."""
+    and at ES, and the signed mean at ES, ``strain_bias_es``), per sequence and summarised; seconds per sequence.
+    ``demons``: the classical baseline as well."""
     methods = {"learned": lambda img, start, sp: track(model, img, start, img.shape[-1])}
     if demons:
         methods["demons"] = lambda img, start, sp: track_demons(img, start, sp)

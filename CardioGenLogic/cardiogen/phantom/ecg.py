@@ -76,8 +76,7 @@ from ..ecg_tools import _run_around_peak
 from ..errors import CardioGenInputError
 
 __all__ = ["synthesize_ecg", "reference_heart_to_lps", "DOWER_MATRIX", "lps_to_frank", "qrs_voltage_scale",
-           "activation_scale",
-           "qt_interval_ms", "qrs_duration_ms", "infarct_forces"]
+           "activation_scale", "qt_interval_ms", "qrs_duration_ms", "infarct_forces"]
 
 #: Dower matrix (Clin Cardiol 1980;3:87): rows I, II, V1..V6; columns Frank X, Y, Z.
 DOWER_MATRIX = np.array(
@@ -332,10 +331,11 @@ def _qrs_components(volt: float, d: float) -> list[_Component]:
     return qrs
 
 
-def _scaled_time(comp: _Component, scale: float) -> _Component:
-    """A QRS component with its time (peak) and spread (sigma) multiplied by ``scale``."""
-    return _Component(comp.kind, comp.center * scale, comp.width1 * scale, comp.width2 * scale,
-                       comp.width3 * scale, comp.vector)
+def _activated(comps: list[_Component], lv_edv_ml: float) -> list[_Component]:
+    """QRS components with their times (peaks) and spreads (sigmas) × :func:`activation_scale` of ``lv_edv_ml``: a
+    larger LV takes longer to activate."""
+    s = activation_scale(lv_edv_ml)
+    return [_Component(c.kind, c.center * s, c.width1 * s, c.width2 * s, c.width3 * s, c.vector) for c in comps]
 
 
 def qrs_duration_ms(dyssynchrony: float, lv_edv_ml: float = REFERENCE_LVEDV_ML) -> float:
@@ -346,9 +346,7 @@ def qrs_duration_ms(dyssynchrony: float, lv_edv_ml: float = REFERENCE_LVEDV_ML) 
     (spatial velocity above 10 % of its peak). Normal 85 ± 8 ms (70-104, Rautaharju, J Electrocardiol 2013);
     LBBB ≥ 120 ms (AHA/ACCF/HRS 2009), ≥ 140 ms men / 130 ms women (Strauss, Am J Cardiol 2011;107:927).
     """
-    scale = activation_scale(lv_edv_ml)
-    comps = [_scaled_time(c, scale) for c in _qrs_components(1.0, float(dyssynchrony))]
-    onset, offset = _qrs_extent(comps)  # the extent does not depend on volt
+    onset, offset = _qrs_extent(_activated(_qrs_components(1.0, float(dyssynchrony)), lv_edv_ml))  # not on volt
     return offset - onset
 
 
@@ -393,8 +391,7 @@ def _beat_model(heart_rate_bpm: float, lv_mass_g: float, dyssynchrony: float, in
     qrs = _qrs_components(volt, d)
     if infarct is not None:
         qrs.append(infarct["q"])
-    scale = activation_scale(lv_edv_ml)
-    qrs = [_scaled_time(c, scale) for c in qrs]  # a larger LV takes longer to activate
+    qrs = _activated(qrs, lv_edv_ml)
     onset, offset = _qrs_extent(qrs)
     comps = [_shifted(c, -onset) for c in qrs]
     qrs_offset = offset - onset
