@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cardiogen.errors import CardioGenInputError
+from CardioGenSlicerLib.case_roles import IMAGE_ROLES, MASK_ROLES, case_inputs
 from CardioGenSlicerLib.standalone import standalone_slicer_app, use_scene
 
 from .jobs import JobRunner
@@ -34,14 +35,6 @@ SAMPLES = {
 #: Playback is capped at this rate: every frame is rendered on the server's CPU and sent to the page, and a slower
 #: loop leaves the server time to answer clicks while videos play.
 MAX_PLAYBACK_FPS = 5.0
-#: Image roles of a loaded case, in the order the views prefer them.
-IMAGE_ROLES = ("cine", "image", "dense_magnitude", "ct", "tagging")
-MASK_ROLES = ("segmentation", "truth_segmentation", "dense_contours")
-#: Case roles a pipeline input of each kind takes, and of inputs named after a role (a tagging pipeline's ``tagging``
-#: is the tagged series even when the case has a cine too).
-ROLES_BY_KIND = {"DenseSeries": ("dense_magnitude",), "ImageSeries": ("cine", "image", "tagging", "ct"),
-                 "Segmentation": MASK_ROLES, "Ecg": ("ecg_table",), "LandmarkSeries": ("landmarks",)}
-ROLES_BY_NAME = {"tagging": ("tagging",), "cine": ("cine", "image"), "ct": ("ct",), "landmarks": ("landmarks",)}
 
 
 def default_samples_dir() -> Optional[Path]:
@@ -238,17 +231,8 @@ class WebSession(JobRunner):
         after a case role (``tagging``, ``cine``, ``ct``, ``landmarks``) takes that role, any other its kind's."""
         from CardioGenSlicerLib.synthesis_logic import pipeline_declaration
 
-        declaration = pipeline_declaration(pipeline)
         case = self.state.case.nodes if self.state.case is not None else {}
-        nodes = {}
-        for spec in declaration["inputs"]:
-            roles = ROLES_BY_NAME.get(spec["name"], ROLES_BY_KIND.get(spec["kind"], ()))
-            node = next((case[r] for r in roles if r in case), None)
-            if node is None and spec["required"]:
-                raise CardioGenInputError(f"{pipeline} needs a case with {spec['kind']} data (input '{spec['name']}')",
-                                          got=self.state.case_label or "no case")
-            nodes[spec["name"]] = node
-        return nodes
+        return case_inputs(pipeline_declaration(pipeline), case, self.state.case_label)
 
     def start_synthesis(self, pipeline: str, options: Optional[dict] = None) -> None:
         nodes = self.pipeline_inputs(pipeline)
