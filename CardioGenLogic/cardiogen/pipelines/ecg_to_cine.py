@@ -31,8 +31,9 @@ from . import Input, Option, Output, Pipeline, Progress, register_pipeline
 #: largest relative disagreement between the PA-MAE phase's cycle length and the front end's R-R interval
 MAX_CYCLE_MISMATCH = 0.2
 #: classifier-free guidance by default: the weight with the best phenotype tracking on validation subjects (never
-#: trained on nor tested) in benchmarks/ecg_to_cine.py's sweep (2 for ecg-flow-phantom-64 v3; 1.5 for v2)
-DEFAULT_GUIDANCE = 2.0
+#: trained on nor tested) in benchmarks/ecg_to_cine.py's sweep (4 for ecg-flow-phantom-64 v4, the largest weight tried;
+#: 2 for v3; 1.5 for v2)
+DEFAULT_GUIDANCE = 4.0
 
 
 @functools.lru_cache(maxsize=2)
