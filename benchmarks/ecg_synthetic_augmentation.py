@@ -115,13 +115,7 @@ def run(reals: list[int], test: int, steps: int, seeds: int, gen_steps: int, ent
             "regressor": {"steps": steps, "batch": RegressorConfig().batch, "seeds": seeds, "seconds_per_fit": fit_s},
             "smaller_real_sets": runs[1:],
             "seconds": {"phantom": phantom_s, "generation_per_video": gen_s,
-                        "total": time.perf_counter() - t0, "torch_threads": _torch_threads()}}
-
-
-def _torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
+                        "total": time.perf_counter() - t0}}
 
 
 def _experiment(data: dict, real: int, steps: int, seeds: int) -> dict:
@@ -263,8 +257,7 @@ def report(record: dict) -> tuple[str, str]:
         lines += ["", f"Scarcer real data: real training subjects {rs[0]}-{rs[1]} and the synthetic cines of subjects "
                       f"{ss[0]}-{ss[1]}; same test subjects, regressor budget and seeds.", ""] + _table(run)
     sec = m["seconds"]
-    threads = sec.get("torch_threads")
-    lines += ["", f"Time on this CPU{'' if threads is None else f' ({threads:g} torch threads)'}: phantom subjects {sec['phantom']:.0f} s, generation "
+    lines += ["", f"Time on this CPU (one thread): phantom subjects {sec['phantom']:.0f} s, generation "
                   f"{sec['generation_per_video']:.2f} s per synthetic cine, {reg['seconds_per_fit']:.1f} s per "
                   f"regressor fit; {sec['total']:.0f} s in all (wall clock, on a machine shared with other jobs)."]
     notes = [f"Against real only (a difference counts when |Δ mean R²| exceeds {CONSTANTS['se_multiple']:g} standard "

@@ -441,7 +441,7 @@ def report(record: dict) -> tuple[str, str]:
     if sweep:
         from cardiogen.pipelines.ecg_to_cine import DEFAULT_GUIDANCE
 
-        largest = sweep["chosen"] == max(row["guidance"] for row in sweep["rows"].values())
+        largest = sweep["chosen"] == max(r["guidance"] for r in sweep["rows"].values())
         notes += (f" Guidance: w = {sweep['chosen']:g} has the best mean phenotype R on validation"
                   + (" (the largest weight tried)" if largest else "")
                   + (", so the flow runs without guidance." if sweep["chosen"] == 1.0 else
